@@ -1,0 +1,491 @@
+//! Loading rule files: directories are walked for `.yml`/`.yaml`, every YAML document becomes a
+//! detection, correlation or filter rule, filters are applied, correlations resolved, and
+//! everything compiles into a [`RuleSet`] and a [`CorrelationEngine`].
+//!
+//! Nothing is dropped silently: a document that cannot be used is a [`LoadFailure`] with its
+//! file, document number and reason; a rule that loads but cannot match any supported log, or
+//! uses an unconfigured placeholder, is a [`LoadWarning`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Duration as ChronoDuration;
+use palisade_event::FieldId;
+use palisade_event::alert::RuleInfo;
+use rayon::prelude::*;
+
+use crate::compile::compile_detection;
+use crate::correlation::{CompiledCorrelation, CorrelationEngine, GroupField, RuleRef};
+use crate::engine::{EngineOptions, RuleSet, SigmaRule};
+use crate::logsource::{Route, route_for};
+use crate::modifier::ModifierContext;
+use crate::rule::{
+    CorrelationRule, DetectionRule, FilterRule, LogSource, RuleDoc, RuleMeta, parse_doc,
+};
+
+/// Largest rule file read.
+pub const MAX_RULE_FILE_BYTES: u64 = 4 << 20;
+
+/// How to load rules.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub modifiers: ModifierContext,
+    pub engine: EngineOptions,
+}
+
+/// A rule document that could not be loaded.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    pub path: PathBuf,
+    /// 1-based document number within the file.
+    pub document: usize,
+    pub title: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if self.document > 1 {
+            write!(f, " (document {})", self.document)?;
+        }
+        if let Some(t) = &self.title {
+            write!(f, " [{t}]")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// A rule that loaded with a caveat.
+#[derive(Debug, Clone)]
+pub struct LoadWarning {
+    pub path: PathBuf,
+    pub title: String,
+    pub message: String,
+}
+
+/// What loading found.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    pub files: usize,
+    pub detection_rules: usize,
+    pub correlation_rules: usize,
+    pub filter_rules: usize,
+    pub failures: Vec<LoadFailure>,
+    pub warnings: Vec<LoadWarning>,
+}
+
+/// Loaded, compiled rules.
+pub struct LoadedRules {
+    pub rules: RuleSet,
+    pub correlations: Vec<CompiledCorrelation>,
+    pub report: LoadReport,
+}
+
+impl LoadedRules {
+    /// A fresh correlation engine for one run.
+    pub fn correlation_engine(&self) -> CorrelationEngine {
+        CorrelationEngine::new(self.correlations.clone())
+    }
+}
+
+/// Finds rule files under `paths` (files are taken as given; directories are walked for
+/// `.yml`/`.yaml`, sorted). Unreadable paths become failures.
+pub fn discover(paths: &[PathBuf], failures: &mut Vec<LoadFailure>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            files.push(p.clone());
+            continue;
+        }
+        if !p.is_dir() {
+            failures.push(LoadFailure {
+                path: p.clone(),
+                document: 0,
+                title: None,
+                reason: "no such file or directory".into(),
+            });
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+            match entry {
+                Ok(e) if e.file_type().is_file() && is_yaml(e.path()) => files.push(e.into_path()),
+                Ok(_) => {}
+                Err(e) => failures.push(LoadFailure {
+                    path: e.path().unwrap_or(p).to_owned(),
+                    document: 0,
+                    title: None,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+    }
+    files
+}
+
+fn is_yaml(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"))
+}
+
+struct Doc {
+    path: Arc<Path>,
+    index: usize,
+    doc: RuleDoc,
+}
+
+/// Reads and parses every document of one file.
+fn read_file(path: &Path) -> (Vec<Doc>, Vec<LoadFailure>) {
+    let fail = |document, title, reason: String| LoadFailure {
+        path: path.to_owned(),
+        document,
+        title,
+        reason,
+    };
+    let text = match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_RULE_FILE_BYTES => {
+            return (
+                Vec::new(),
+                vec![fail(
+                    0,
+                    None,
+                    format!("file larger than {MAX_RULE_FILE_BYTES} bytes"),
+                )],
+            );
+        }
+        Ok(_) => std::fs::read(path),
+        Err(e) => Err(e),
+    };
+    let text = match text {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(_) => return (Vec::new(), vec![fail(0, None, "not UTF-8 text".into())]),
+        },
+        Err(e) => return (Vec::new(), vec![fail(0, None, e.to_string())]),
+    };
+    let nodes = match crate::yaml::load(&text) {
+        Ok(n) => n,
+        Err(e) => return (Vec::new(), vec![fail(0, None, e.to_string())]),
+    };
+    let shared: Arc<Path> = Arc::from(path);
+    let mut docs = Vec::new();
+    let mut failures = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        match parse_doc(node) {
+            Ok(doc) => docs.push(Doc {
+                path: shared.clone(),
+                index: i + 1,
+                doc,
+            }),
+            Err(reason) => {
+                let title = node
+                    .get("title")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned);
+                failures.push(fail(i + 1, title, reason));
+            }
+        }
+    }
+    (docs, failures)
+}
+
+/// Loads all rules under `paths`.
+pub fn load_rules(paths: &[PathBuf], opts: &LoadOptions) -> LoadedRules {
+    let mut report = LoadReport::default();
+    let files = discover(paths, &mut report.failures);
+    report.files = files.len();
+    let parsed: Vec<(Vec<Doc>, Vec<LoadFailure>)> =
+        files.par_iter().map(|f| read_file(f)).collect();
+    let mut detections = Vec::new();
+    let mut correlations = Vec::new();
+    let mut filters = Vec::new();
+    for (docs, fails) in parsed {
+        report.failures.extend(fails);
+        for d in docs {
+            match d.doc {
+                RuleDoc::Detection(r) => detections.push((d.path, d.index, r)),
+                RuleDoc::Correlation(c) => correlations.push((d.path, d.index, c)),
+                RuleDoc::Filter(f) => filters.push((d.path, d.index, f)),
+            }
+        }
+    }
+    report.filter_rules = filters.len();
+    let filter_map = index_filters(&detections, &filters, &mut report);
+    let compiled: Vec<_> = detections
+        .par_iter()
+        .enumerate()
+        .map(|(i, (path, index, rule))| {
+            let applied = filter_map.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+            compile_rule(path, *index, rule, applied, &opts.modifiers)
+        })
+        .collect();
+    let mut rules = Vec::with_capacity(compiled.len());
+    let mut rule_of_doc = vec![None; detections.len()];
+    for (i, result) in compiled.into_iter().enumerate() {
+        match result {
+            Ok((rule, warnings)) => {
+                report.warnings.extend(warnings);
+                rule_of_doc[i] = Some(rules.len() as u32);
+                rules.push(rule);
+            }
+            Err(f) => report.failures.push(f),
+        }
+    }
+    report.detection_rules = rules.len();
+    let compiled_corr = resolve_correlations(&correlations, &mut rules, &mut report);
+    report.correlation_rules = compiled_corr.len();
+    report
+        .failures
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.document.cmp(&b.document)));
+    LoadedRules {
+        rules: RuleSet::new(rules, opts.engine),
+        correlations: compiled_corr,
+        report,
+    }
+}
+
+fn rule_info(meta: &RuleMeta, path: &Path) -> Arc<RuleInfo> {
+    Arc::new(RuleInfo {
+        id: meta.id.clone().unwrap_or_default(),
+        title: meta.title.clone(),
+        level: meta.level,
+        tags: meta.tags.clone(),
+        description: meta.description.clone(),
+        author: meta.author.clone(),
+        path: Some(path.display().to_string()),
+    })
+}
+
+/// Which filters apply to which detection rule (by position in `detections`).
+fn index_filters<'a>(
+    detections: &[(Arc<Path>, usize, DetectionRule)],
+    filters: &'a [(Arc<Path>, usize, FilterRule)],
+    report: &mut LoadReport,
+) -> HashMap<usize, Vec<&'a FilterRule>> {
+    let mut by_ref: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (_, _, r)) in detections.iter().enumerate() {
+        for key in [r.meta.id.as_deref(), r.meta.name.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            by_ref.entry(key).or_default().push(i);
+        }
+    }
+    let mut out: HashMap<usize, Vec<&FilterRule>> = HashMap::new();
+    for (path, _, f) in filters {
+        for target in &f.rules {
+            let Some(idx) = by_ref.get(target.as_str()) else {
+                report.warnings.push(LoadWarning {
+                    path: path.to_path_buf(),
+                    title: f.meta.title.clone(),
+                    message: format!("filter names rule {target:?}, which is not loaded"),
+                });
+                continue;
+            };
+            for &i in idx {
+                if logsource_compatible(&f.logsource, &detections[i].2.logsource) {
+                    out.entry(i).or_default().push(f);
+                } else {
+                    report.warnings.push(LoadWarning {
+                        path: path.to_path_buf(),
+                        title: f.meta.title.clone(),
+                        message: format!("not applied to {target:?}: its logsource differs"),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn logsource_compatible(filter: &LogSource, rule: &LogSource) -> bool {
+    let ok = |a: &Option<String>, b: &Option<String>| a.is_none() || a == b;
+    ok(&filter.product, &rule.product)
+        && ok(&filter.category, &rule.category)
+        && ok(&filter.service, &rule.service)
+}
+
+type Compiled = Result<(SigmaRule, Vec<LoadWarning>), LoadFailure>;
+
+fn compile_rule(
+    path: &Path,
+    index: usize,
+    rule: &DetectionRule,
+    filters: &[&FilterRule],
+    ctx: &ModifierContext,
+) -> Compiled {
+    let mut notes = Vec::new();
+    let filter_dets: Vec<_> = filters.iter().map(|f| &f.detection).collect();
+    let detection =
+        compile_detection(&rule.detection, &filter_dets, ctx, &mut notes).map_err(|reason| {
+            LoadFailure {
+                path: path.to_owned(),
+                document: index,
+                title: Some(rule.meta.title.clone()),
+                reason,
+            }
+        })?;
+    let ls = &rule.logsource;
+    let route = route_for(
+        ls.product.as_deref(),
+        ls.category.as_deref(),
+        ls.service.as_deref(),
+    );
+    if let Route::Nowhere(why) = &route {
+        notes.push(format!("never matches: {why}"));
+    }
+    let mut fields: Vec<FieldId> = detection.fields().collect();
+    fields.sort();
+    fields.dedup();
+    let warnings = notes
+        .into_iter()
+        .map(|message| LoadWarning {
+            path: path.to_owned(),
+            title: rule.meta.title.clone(),
+            message,
+        })
+        .collect();
+    Ok((
+        SigmaRule {
+            info: rule_info(&rule.meta, path),
+            name: rule.meta.name.clone(),
+            logsource: rule.logsource.clone(),
+            route,
+            alerting: true,
+            fields,
+            detection,
+        },
+        warnings,
+    ))
+}
+
+/// Resolves correlation references (rules by id or name, other correlations), marks referenced
+/// rules as non-alerting unless `generate: true`, and compiles group-by fields with aliases.
+fn resolve_correlations(
+    correlations: &[(Arc<Path>, usize, CorrelationRule)],
+    rules: &mut [SigmaRule],
+    report: &mut LoadReport,
+) -> Vec<CompiledCorrelation> {
+    let mut names: HashMap<String, RuleRef> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        if !r.info.id.is_empty() {
+            names.insert(r.info.id.clone(), RuleRef::Detection(i as u32));
+        }
+        if let Some(n) = &r.name {
+            names.insert(n.clone(), RuleRef::Detection(i as u32));
+        }
+    }
+    for (i, (_, _, c)) in correlations.iter().enumerate() {
+        for key in [c.meta.id.as_ref(), c.meta.name.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            names.insert(key.clone(), RuleRef::Correlation(i as u32));
+        }
+    }
+    let mut out: Vec<Option<CompiledCorrelation>> = Vec::with_capacity(correlations.len());
+    for (path, index, c) in correlations {
+        let refs: Result<Vec<RuleRef>, String> = c
+            .rules
+            .iter()
+            .map(|r| {
+                names
+                    .get(r)
+                    .copied()
+                    .ok_or_else(|| format!("references unknown rule {r:?}"))
+            })
+            .collect();
+        let compiled = refs.and_then(|refs| compile_correlation(c, path, refs, &names));
+        match compiled {
+            Ok(cc) => out.push(Some(cc)),
+            Err(reason) => {
+                report.failures.push(LoadFailure {
+                    path: path.to_path_buf(),
+                    document: *index,
+                    title: Some(c.meta.title.clone()),
+                    reason,
+                });
+                out.push(None);
+            }
+        }
+    }
+    // Correlation indices shift when some failed; remap references to the survivors.
+    let mut new_index = vec![None; out.len()];
+    let mut n = 0u32;
+    for (i, c) in out.iter().enumerate() {
+        if c.is_some() {
+            new_index[i] = Some(n);
+            n += 1;
+        }
+    }
+    let mut survivors = Vec::new();
+    for (i, c) in out.into_iter().enumerate() {
+        let Some(mut c) = c else { continue };
+        let mut broken = false;
+        for r in &mut c.refs {
+            if let RuleRef::Correlation(k) = r {
+                match new_index[*k as usize] {
+                    Some(m) => *k = m,
+                    None => broken = true,
+                }
+            }
+        }
+        if broken {
+            let (path, index, corr) = &correlations[i];
+            report.failures.push(LoadFailure {
+                path: path.to_path_buf(),
+                document: *index,
+                title: Some(corr.meta.title.clone()),
+                reason: "references a correlation that failed to load".into(),
+            });
+            continue;
+        }
+        if !correlations[i].2.generate {
+            for r in &c.refs {
+                if let RuleRef::Detection(d) = r {
+                    rules[*d as usize].alerting = false;
+                }
+            }
+        }
+        survivors.push(c);
+    }
+    survivors
+}
+
+fn compile_correlation(
+    c: &CorrelationRule,
+    path: &Path,
+    refs: Vec<RuleRef>,
+    names: &HashMap<String, RuleRef>,
+) -> Result<CompiledCorrelation, String> {
+    let intern = |f: &str| FieldId::intern(f).map_err(|e| e.to_string());
+    let mut group_by = Vec::with_capacity(c.group_by.len());
+    for g in &c.group_by {
+        let mut per_rule = HashMap::new();
+        if let Some(alias) = c.aliases.get(g) {
+            for (rule_name, field) in alias {
+                let r = names
+                    .get(rule_name)
+                    .ok_or_else(|| format!("alias {g:?} names unknown rule {rule_name:?}"))?;
+                per_rule.insert(*r, intern(field)?);
+            }
+        }
+        group_by.push(GroupField {
+            name: g.clone(),
+            default: intern(g)?,
+            per_rule,
+        });
+    }
+    let timespan = ChronoDuration::from_std(c.timespan).map_err(|e| e.to_string())?;
+    Ok(CompiledCorrelation {
+        info: rule_info(&c.meta, path),
+        kind: c.kind,
+        refs,
+        group_by,
+        timespan,
+        condition: c.condition.clone(),
+        field: c.field.as_deref().map(intern).transpose()?,
+    })
+}

@@ -1,0 +1,57 @@
+//! Conformance (a): every rule of the SigmaHQ corpus loads.
+//!
+//! Prints the number of documents that fail, with reasons; the target is zero.
+
+use std::path::PathBuf;
+
+use palisade_sigma::{LoadOptions, load_rules};
+
+fn data_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI=true but the Sigma corpus is missing at {}",
+        dir.display()
+    );
+    eprintln!("skipping: Sigma corpus not found at {}", dir.display());
+    None
+}
+
+#[test]
+fn every_corpus_rule_loads() {
+    let Some(dir) = data_dir() else { return };
+    let paths: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
+        .iter()
+        .map(|d| dir.join(d))
+        .collect();
+    let loaded = load_rules(&paths, &LoadOptions::default());
+    let r = &loaded.report;
+    println!(
+        "sigma corpus: {} files, {} detection rules, {} correlations, {} filters loaded; {} failed; {} warnings",
+        r.files,
+        r.detection_rules,
+        r.correlation_rules,
+        r.filter_rules,
+        r.failures.len(),
+        r.warnings.len()
+    );
+    for f in &r.failures {
+        println!("  FAILED {f}");
+    }
+    let mut never: std::collections::BTreeMap<String, usize> = Default::default();
+    for w in &r.warnings {
+        *never.entry(w.message.clone()).or_default() += 1;
+    }
+    for (m, n) in &never {
+        println!("  warning x{n}: {m}");
+    }
+    assert!(
+        r.files > 3000,
+        "expected the full corpus, found {} files",
+        r.files
+    );
+    assert_eq!(r.failures.len(), 0, "rules failed to load");
+}
