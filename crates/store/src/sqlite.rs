@@ -1,0 +1,242 @@
+//! SQLite implementation of [`Store`].
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use palisade_event::{Alert, Severity};
+use rusqlite::{Connection, params};
+
+use crate::{RunRecord, Store, StoreError, StoredAlert};
+
+/// Each entry migrates the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        rule_count INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        skipped_records INTEGER NOT NULL
+    );
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        detector TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        rule_title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        ts TEXT,
+        host TEXT,
+        source TEXT,
+        position INTEGER,
+        event TEXT,
+        evidence TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_time ON alerts(ts);
+    CREATE INDEX alerts_by_rule ON alerts(rule_id);
+    CREATE INDEX alerts_by_host ON alerts(host);"];
+
+/// One SQLite database file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let name = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: name.clone(),
+            source,
+        })?;
+        Self::init(conn, &name)
+    }
+
+    /// An in-memory database, for tests and dry runs.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        Self::init(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn init(conn: Connection, name: &str) -> Result<SqliteStore, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::TooNew {
+                path: name.to_owned(),
+                found: version,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))?;
+        }
+        Ok(SqliteStore { conn })
+    }
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Store for SqliteStore {
+    fn save_run(&mut self, run: &RunRecord, alerts: &[Alert]) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO runs (command, started, finished, inputs, rule_count, events, skipped_records)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                run.command,
+                ts(&run.started),
+                ts(&run.finished),
+                serde_json::to_string(&run.inputs).unwrap_or_default(),
+                run.rule_count as i64,
+                run.events as i64,
+                run.skipped_records as i64
+            ],
+        )?;
+        let run_id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO alerts (run_id, detector, rule_id, rule_title, severity, ts, host, source, position, event, evidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for a in alerts {
+                let origin = a.origins.first();
+                stmt.execute(params![
+                    run_id,
+                    a.detector,
+                    a.rule.id,
+                    a.rule.title,
+                    a.severity.as_str(),
+                    a.timestamp.as_ref().map(ts),
+                    a.host,
+                    origin.map(|o| o.source.to_string()),
+                    origin.map(|o| o.position as i64),
+                    a.event.as_ref().map(|e| e.fields_json().to_string()),
+                    serde_json::to_string(&a.evidence).unwrap_or_default(),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(run_id)
+    }
+
+    fn alerts(&self, run: Option<i64>) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, run_id, detector, rule_id, rule_title, severity, ts, host, source, position, event
+             FROM alerts WHERE ?1 IS NULL OR run_id = ?1 ORDER BY ts, id",
+        )?;
+        let rows = stmt.query_map(params![run], |r| {
+            let severity: String = r.get(5)?;
+            let ts: Option<String> = r.get(6)?;
+            let event: Option<String> = r.get(10)?;
+            Ok(StoredAlert {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                detector: r.get(2)?,
+                rule_id: r.get(3)?,
+                rule_title: r.get(4)?,
+                severity: severity.parse().unwrap_or(Severity::Medium),
+                timestamp: ts
+                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|d| d.with_timezone(&Utc)),
+                host: r.get(7)?,
+                source: r.get(8)?,
+                position: r.get::<_, Option<i64>>(9)?.map(|p| p as u64),
+                event: event.and_then(|e| serde_json::from_str(&e).ok()),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_event::alert::RuleInfo;
+    use palisade_event::{Event, Origin};
+    use std::sync::Arc;
+
+    fn alert() -> Alert {
+        let mut e = Event::new(Origin::new(Arc::from("a.evtx"), 7), "evtx");
+        e.insert_named("EventID", 4688i64.into()).unwrap();
+        Alert {
+            detector: "sigma",
+            rule: Arc::new(RuleInfo {
+                id: "r1".into(),
+                title: "Rule".into(),
+                level: Some(Severity::High),
+                ..RuleInfo::default()
+            }),
+            severity: Severity::High,
+            timestamp: DateTime::from_timestamp(1_700_000_000, 0),
+            host: Some("WS1".into()),
+            evidence: vec![("EventID".into(), "4688".into())],
+            event: Some(Arc::new(e.clone())),
+            origins: vec![e.origin.clone()],
+        }
+    }
+
+    fn run() -> RunRecord {
+        RunRecord {
+            command: "hunt".into(),
+            started: Utc::now(),
+            finished: Utc::now(),
+            inputs: vec!["a.evtx".into()],
+            rule_count: 1,
+            events: 10,
+            skipped_records: 0,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let id = s.save_run(&run(), &[alert(), alert()]).unwrap();
+        let got = s.alerts(Some(id)).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].rule_id, "r1");
+        assert_eq!(got[0].severity, Severity::High);
+        assert_eq!(got[0].position, Some(7));
+        assert_eq!(got[0].event.as_ref().unwrap()["EventID"], 4688);
+        assert!(s.alerts(Some(id + 1)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn file_database_reopens_and_migrates_once() {
+        let dir = std::env::temp_dir().join(format!("palisade-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.save_run(&run(), &[alert()]).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.alerts(None).unwrap().len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let dir = std::env::temp_dir().join(format!("palisade-store-new-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::TooNew { .. })
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
