@@ -45,6 +45,7 @@ impl Input {
     }
 
     /// Size on disk, when known (for progress reporting).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> Option<u64> {
         match self {
             Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
