@@ -1,1 +1,55 @@
-fn main() {}
+//! The `palisade` command line: wires the library crates together and owns the terminal
+//! (progress, tables, colours) and exit codes. No detection logic lives here.
+
+mod bench;
+mod cli;
+mod hunt;
+mod output;
+mod rules_cmd;
+mod sysinfo;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, RulesCommand};
+
+/// Exit code when a detection at or above `--fail-on` fired.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code for usage and input errors.
+pub const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Hunt(args) => hunt::run(args),
+        Command::Rules {
+            command: RulesCommand::Lint(args),
+        } => rules_cmd::lint(args),
+        Command::Bench {
+            command: cli::BenchCommand::Hunt(args),
+        } => bench::hunt(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("palisade: error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

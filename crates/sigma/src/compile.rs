@@ -471,13 +471,13 @@ impl CompiledDetection {
             Expr::And(items) => items
                 .iter()
                 .filter_map(|i| self.expr_req(i, skip))
-                .max_by_key(score),
+                .max_by_key(|r| score(r)),
         }
     }
 }
 
 /// Prefer requirements whose shortest needle is longest (more selective), then fewer needles.
-fn score(req: &Vec<Needle>) -> (usize, std::cmp::Reverse<usize>) {
+fn score(req: &[Needle]) -> (usize, std::cmp::Reverse<usize>) {
     let min = req
         .iter()
         .map(|n| n.text.len().min(12))
@@ -497,8 +497,7 @@ fn pred_req(p: &CompiledPredicate, skip: &[FieldId]) -> Requirement {
                 return None;
             };
             let text = s.required_literal()?;
-            // The prefilter folds ASCII case only; other text cannot be a safe needle.
-            if !text.is_ascii() || p.field.is_some_and(|f| skip.contains(&f)) {
+            if p.field.is_some_and(|f| skip.contains(&f)) {
                 return None;
             }
             out.push(Needle {
@@ -509,7 +508,7 @@ fn pred_req(p: &CompiledPredicate, skip: &[FieldId]) -> Requirement {
         Some(out)
     };
     if p.all {
-        p.groups.iter().filter_map(group_req).max_by_key(score)
+        p.groups.iter().filter_map(group_req).max_by_key(|r| score(r))
     } else {
         let mut all = Vec::new();
         for g in &p.groups {

@@ -239,7 +239,7 @@ mod tests {
             "title: B\ndetection: {condition: nope}\n",
         )
         .unwrap();
-        let findings = lint(&[dir.clone()], &LoadOptions::default());
+        let findings = lint(std::slice::from_ref(&dir), &LoadOptions::default());
         let text: Vec<String> = findings.iter().map(|f| f.message.clone()).collect();
         let has = |s: &str| text.iter().any(|t| t.contains(s));
         assert!(has("is not a UUID"), "{text:?}");

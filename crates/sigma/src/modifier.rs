@@ -431,7 +431,7 @@ fn ends_unescaped(s: &str, c: char) -> bool {
         return false;
     }
     let head = &s[..s.len() - c.len_utf8()];
-    (head.len() - head.trim_end_matches('\\').len()) % 2 == 0
+    (head.len() - head.trim_end_matches('\\').len()).is_multiple_of(2)
 }
 
 fn has_toplevel_alternation(re: &str) -> bool {

@@ -159,11 +159,23 @@ pub enum StrOp {
     Any,
 }
 
+/// Whether comparing bytes with ASCII case folding is exact for this (lower-case) needle: every
+/// character is ASCII or has no case (dashes, digits of other scripts, CJK). Such needles need
+/// no Unicode lower-casing of the haystack, and can be prefilter needles.
+pub fn ascii_foldable(needle: &str) -> bool {
+    needle.chars().all(|c| {
+        c.is_ascii()
+            || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
+    })
+}
+
 /// A compiled string comparison.
 #[derive(Debug, Clone)]
 pub struct StrMatcher {
     pub op: StrOp,
     pub cased: bool,
+    /// Byte-wise ASCII folding is exact for the needle (see [`ascii_foldable`]).
+    fold_bytes: bool,
     /// For `Exact` values that are integers: compare numerically with integer fields.
     pub int: Option<i64>,
 }
@@ -201,7 +213,18 @@ impl StrMatcher {
             }
             _ => None,
         };
-        Ok(StrMatcher { op, cased, int })
+        let fold_bytes = match &op {
+            StrOp::Exact(n) | StrOp::Prefix(n) | StrOp::Suffix(n) | StrOp::Contains(n) => {
+                ascii_foldable(n)
+            }
+            StrOp::Glob(..) | StrOp::Any => false,
+        };
+        Ok(StrMatcher {
+            op,
+            cased,
+            int,
+            fold_bytes,
+        })
     }
 
     /// Whether `hay` satisfies the comparison.
@@ -226,15 +249,16 @@ impl StrMatcher {
         if self.cased {
             return exact(hay, needle);
         }
-        if needle.is_ascii() {
-            // ASCII needles: fold ASCII bytes only; non-ASCII bytes of the haystack can never
-            // equal an ASCII needle byte, so this is exact for Unicode haystacks too.
+        if self.fold_bytes {
+            // Fold ASCII bytes only: the needle's other characters have no case, so the
+            // haystack's bytes must equal them exactly.
             return folded(hay.as_bytes(), needle.as_bytes());
         }
         exact(&hay.to_lowercase(), needle)
     }
 
     /// The literal every matching text must contain (lower-case), for prefiltering.
+    /// Only literals that ASCII case folding compares exactly qualify.
     pub fn required_literal(&self) -> Option<&str> {
         let lit = match &self.op {
             StrOp::Exact(n) | StrOp::Prefix(n) | StrOp::Suffix(n) | StrOp::Contains(n) => {
@@ -243,7 +267,7 @@ impl StrMatcher {
             StrOp::Glob(_, lit) => lit.as_deref()?,
             StrOp::Any => return None,
         };
-        (!lit.is_empty()).then_some(lit)
+        (!lit.is_empty() && ascii_foldable(lit)).then_some(lit)
     }
 }
 
@@ -338,6 +362,10 @@ mod tests {
         assert!(m("").matches(""));
         assert!(!m("").matches("x"));
         assert!(m("*ÄRGER*").matches("großer ärger"));
+        assert!(m("*\u{2013}enc*").matches("x \u{2013}ENC y"));
+        assert!(!m("*\u{2013}enc*").matches("x -enc y"));
+        assert!(ascii_foldable("\u{2013}enc"));
+        assert!(!ascii_foldable("ärger"));
     }
 
     #[test]

@@ -91,6 +91,8 @@ impl std::fmt::Display for YamlError {
     }
 }
 
+impl std::error::Error for YamlError {}
+
 /// Largest nesting accepted in a rule file.
 const MAX_DEPTH: usize = 64;
 

@@ -1,0 +1,461 @@
+//! `palisade hunt`: inputs → parse → Sigma → detections → output (and optionally the store).
+//!
+//! Inputs are processed in parallel, one input per worker; events are matched as soon as a
+//! batch is parsed and dropped unless a rule fired, so memory follows the number of
+//! detections, not the size of the logs. Correlations then run over the time-sorted hits of
+//! the rules they reference.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use palisade_event::{Alert, Event, FieldId, Severity, Value};
+use palisade_ingest::{
+    EventSink, IngestError, IngestOptions, Input, RecordError, discover_inputs, read_input,
+};
+use palisade_sigma::correlation::{CompiledCorrelation, CorrelationAlert};
+use palisade_sigma::{
+    EngineOptions, HitSource, LoadOptions, LoadedRules, RuleRef, RuleSet, Scratch, load_rules,
+};
+use palisade_store::{RunRecord, SqliteStore, Store};
+use rayon::prelude::*;
+
+use crate::cli::HuntArgs;
+use crate::output;
+
+/// Record warnings printed before only counting them.
+const MAX_PRINTED_WARNINGS: usize = 20;
+
+/// Everything a hunt found, for output.
+pub struct HuntReport {
+    pub alerts: Vec<Alert>,
+    pub stats: HuntStats,
+}
+
+/// Counters for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct HuntStats {
+    pub inputs: usize,
+    pub bytes: u64,
+    pub events: u64,
+    pub skipped_records: u64,
+    pub files_with_skips: usize,
+    pub unreadable: Vec<String>,
+    pub rules_loaded: usize,
+    pub rules_failed: usize,
+    pub correlations: usize,
+    pub untimed_correlation_hits: u64,
+    pub load_time: Duration,
+    pub elapsed: Duration,
+}
+
+/// One single-event detection before conversion to an alert.
+struct Hit {
+    rule: u32,
+    event: Arc<Event>,
+}
+
+struct MatchSink<'a> {
+    rules: &'a RuleSet,
+    scratch: Scratch,
+    matched: Vec<u32>,
+    hits: Vec<Hit>,
+    warnings: &'a WarningLog,
+    progress: &'a ProgressBar,
+    events: &'a AtomicU64,
+}
+
+impl EventSink for MatchSink<'_> {
+    fn events(&mut self, batch: &mut Vec<Event>) {
+        self.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.progress
+            .set_message(format!("{} events", self.events.load(Ordering::Relaxed)));
+        for event in batch.drain(..) {
+            self.matched.clear();
+            self.rules
+                .match_event(&event, &mut self.scratch, &mut self.matched);
+            if self.matched.is_empty() {
+                continue;
+            }
+            let event = Arc::new(event);
+            for &rule in &self.matched {
+                self.hits.push(Hit {
+                    rule,
+                    event: Arc::clone(&event),
+                });
+            }
+        }
+    }
+
+    fn warning(&mut self, error: RecordError) {
+        self.warnings.record(error, self.progress);
+    }
+}
+
+/// Skipped-record warnings: the first few printed, all counted.
+#[derive(Default)]
+pub struct WarningLog {
+    count: AtomicU64,
+    files: Mutex<HashMap<Arc<str>, u64>>,
+}
+
+impl WarningLog {
+    fn record(&self, e: RecordError, progress: &ProgressBar) {
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        if n < MAX_PRINTED_WARNINGS as u64 {
+            progress.suspend(|| eprintln!("palisade: warning: skipped {e}"));
+        } else if n == MAX_PRINTED_WARNINGS as u64 {
+            progress.suspend(|| {
+                eprintln!("palisade: warning: further skipped records are only counted")
+            });
+        }
+        if let Ok(mut f) = self.files.lock() {
+            *f.entry(e.source).or_default() += 1;
+        }
+    }
+}
+
+pub fn run(args: HuntArgs) -> Result<u8> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("setting up worker threads")?;
+    }
+    let started = Utc::now();
+    let clock = Instant::now();
+    let loaded = load(
+        &args.rules,
+        args.placeholders.as_ref(),
+        args.ignore_logsource,
+    )?;
+    report_rule_load(&loaded, args.quiet);
+    let load_time = clock.elapsed();
+
+    let (inputs, errors) = discover_inputs(&args.paths);
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("palisade: error: {e}");
+        }
+        bail!("cannot read {} of the given paths", errors.len());
+    }
+    if inputs.is_empty() {
+        bail!("no input files found under the given paths");
+    }
+    let opts = IngestOptions {
+        format: args.input_format,
+        evtx_threads: if inputs.len() == 1 {
+            rayon::current_num_threads()
+        } else {
+            1
+        },
+        ..IngestOptions::default()
+    };
+    let progress = progress_bar(&inputs, args.no_progress || args.quiet);
+    let (hits, mut stats) = scan(&inputs, &loaded.rules, &opts, &progress, &args.paths)?;
+    progress.finish_and_clear();
+
+    let mut engine = loaded.correlation_engine();
+    let mut alerts = to_alerts(&loaded, hits, &mut engine, &mut stats);
+    stats.rules_loaded = loaded.report.detection_rules;
+    stats.rules_failed = loaded.report.failures.len();
+    stats.correlations = loaded.correlations.len();
+    stats.load_time = load_time;
+    stats.elapsed = clock.elapsed();
+
+    let fail = args
+        .fail_on
+        .is_some_and(|level| alerts.iter().any(|a| a.severity >= level));
+    alerts.retain(|a| a.severity >= args.min_level);
+    let report = HuntReport { alerts, stats };
+    output::write_hunt(&report, &args)?;
+    if let Some(db) = &args.store {
+        save(db, &report, &args, started).with_context(|| format!("saving to {}", db.display()))?;
+    }
+    Ok(if fail { crate::EXIT_FINDINGS } else { 0 })
+}
+
+/// Loads rules, failing when none can be used.
+pub fn load(
+    rules: &[PathBuf],
+    placeholders: Option<&PathBuf>,
+    ignore_logsource: bool,
+) -> Result<LoadedRules> {
+    for r in rules {
+        if !r.exists() {
+            bail!("rules path {} does not exist", r.display());
+        }
+    }
+    let mut opts = LoadOptions {
+        engine: EngineOptions { ignore_logsource },
+        ..LoadOptions::default()
+    };
+    if let Some(p) = placeholders {
+        opts.modifiers.placeholders = read_placeholders(p)?;
+    }
+    let loaded = load_rules(rules, &opts);
+    if loaded.rules.is_empty() {
+        for f in &loaded.report.failures {
+            eprintln!("palisade: rule not loaded: {f}");
+        }
+        bail!("no usable Sigma rules found in the given rule paths");
+    }
+    Ok(loaded)
+}
+
+fn read_placeholders(path: &PathBuf) -> Result<HashMap<String, Vec<String>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let docs =
+        palisade_sigma::yaml::load(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut out = HashMap::new();
+    if let Some(palisade_sigma::yaml::Node::Map(entries, _)) = docs.first() {
+        for (name, values) in entries {
+            let list = values.as_str_list().with_context(|| {
+                format!(
+                    "{}: placeholder {name} must be a list of strings",
+                    path.display()
+                )
+            })?;
+            out.insert(name.trim_matches('%').to_owned(), list);
+        }
+    }
+    Ok(out)
+}
+
+fn report_rule_load(loaded: &LoadedRules, quiet: bool) {
+    let r = &loaded.report;
+    for f in &r.failures {
+        eprintln!("palisade: rule not loaded: {f}");
+    }
+    if !quiet {
+        eprintln!(
+            "palisade: {} rules loaded ({} correlations){}",
+            r.detection_rules,
+            r.correlation_rules,
+            if r.failures.is_empty() {
+                String::new()
+            } else {
+                format!(", {} failed (listed above)", r.failures.len())
+            }
+        );
+    }
+}
+
+fn progress_bar(inputs: &[Input], hidden: bool) -> ProgressBar {
+    let total: u64 = inputs.iter().filter_map(Input::len).sum();
+    let pb = ProgressBar::new(total);
+    if hidden || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Reads and matches every input in parallel.
+fn scan(
+    inputs: &[Input],
+    rules: &RuleSet,
+    opts: &IngestOptions,
+    progress: &ProgressBar,
+    given: &[PathBuf],
+) -> Result<(Vec<Hit>, HuntStats)> {
+    let warnings = WarningLog::default();
+    let events = AtomicU64::new(0);
+    let results: Vec<(
+        Vec<Hit>,
+        Result<palisade_ingest::FileStats, IngestError>,
+        &Input,
+    )> = inputs
+        .par_iter()
+        .map(|input| {
+            let mut sink = MatchSink {
+                rules,
+                scratch: Scratch::default(),
+                matched: Vec::new(),
+                hits: Vec::new(),
+                warnings: &warnings,
+                progress,
+                events: &events,
+            };
+            let stats = read_input(input, opts, &mut sink);
+            progress.inc(input.len().unwrap_or(0));
+            (sink.hits, stats, input)
+        })
+        .collect();
+    let mut stats = HuntStats {
+        inputs: inputs.len(),
+        ..HuntStats::default()
+    };
+    let mut all = Vec::new();
+    for (hits, result, input) in results {
+        match result {
+            Ok(s) => {
+                stats.bytes += s.bytes;
+                stats.events += s.events;
+                stats.skipped_records += s.skipped;
+            }
+            Err(e) => {
+                // A file named on the command line must be readable; files found in a
+                // directory that are not logs are reported and skipped.
+                let explicit = matches!(input, Input::Stdin)
+                    || matches!(input, Input::Path(p) if given.contains(p));
+                if explicit && !matches!(e, IngestError::Invalid { .. }) {
+                    return Err(e).context("reading input");
+                }
+                stats.unreadable.push(e.to_string());
+            }
+        }
+        all.extend(hits);
+    }
+    stats.files_with_skips = warnings.files.lock().map(|f| f.len()).unwrap_or(0);
+    Ok((all, stats))
+}
+
+/// Host name of an event: the ECS name or Windows' `Computer`.
+pub fn host_of(event: &Event) -> Option<String> {
+    event
+        .get_by_name("host.name")
+        .or_else(|| event.get_by_name("Computer"))
+        .or_else(|| event.get_by_name("host.hostname"))
+        .map(Value::to_string)
+}
+
+fn sigma_alert(rule: &palisade_sigma::SigmaRule, event: Arc<Event>) -> Alert {
+    let evidence = rule
+        .fields
+        .iter()
+        .filter_map(|f: &FieldId| {
+            event
+                .get(*f)
+                .map(|v| (f.as_str().to_owned(), v.to_string()))
+        })
+        .collect();
+    Alert {
+        detector: "sigma",
+        rule: Arc::clone(&rule.info),
+        severity: rule.info.level.unwrap_or(Severity::Medium),
+        timestamp: event.timestamp,
+        host: host_of(&event),
+        evidence,
+        origins: vec![event.origin.clone()],
+        event: Some(event),
+    }
+}
+
+fn correlation_alert(c: &CompiledCorrelation, a: CorrelationAlert, rules: &RuleSet) -> Alert {
+    let mut evidence: Vec<(String, String)> = a.group.clone();
+    evidence.push(("count".into(), a.count.to_string()));
+    evidence.push(("first".into(), a.first.to_rfc3339()));
+    evidence.push(("last".into(), a.last.to_rfc3339()));
+    let referenced: Vec<String> = c
+        .refs
+        .iter()
+        .map(|r| match r {
+            RuleRef::Detection(d) => rules.rule(*d).info.title.clone(),
+            RuleRef::Correlation(k) => format!("correlation #{k}"),
+        })
+        .collect();
+    evidence.push(("rules".into(), referenced.join(", ")));
+    let host = a
+        .group
+        .iter()
+        .find(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "Computer" | "host.name" | "ComputerName" | "Hostname"
+            )
+        })
+        .map(|(_, v)| v.clone());
+    Alert {
+        detector: "sigma-correlation",
+        rule: Arc::clone(&c.info),
+        severity: c.info.level.unwrap_or(Severity::Medium),
+        timestamp: Some(a.last),
+        host,
+        evidence,
+        event: None,
+        origins: a.origins,
+    }
+}
+
+/// Turns hits into alerts: single-event alerts for alerting rules, then correlations over the
+/// time-ordered hits of the rules they reference. Sorted by time, then file position.
+fn to_alerts(
+    loaded: &LoadedRules,
+    hits: Vec<Hit>,
+    engine: &mut palisade_sigma::CorrelationEngine,
+    stats: &mut HuntStats,
+) -> Vec<Alert> {
+    let rules = &loaded.rules;
+    let mut correlated: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| engine.listens_to(RuleRef::Detection(h.rule)))
+        .collect();
+    correlated.sort_by_key(|h| h.event.timestamp);
+    let mut fired = Vec::new();
+    for h in correlated {
+        fired.extend(engine.feed(
+            RuleRef::Detection(h.rule),
+            h.event.timestamp,
+            HitSource::Event(&h.event),
+            &h.event.origin,
+        ));
+    }
+    fired.extend(engine.finish());
+    stats.untimed_correlation_hits = engine.untimed;
+    let mut alerts: Vec<Alert> = hits
+        .into_iter()
+        .filter(|h| rules.rule(h.rule).alerting)
+        .map(|h| sigma_alert(rules.rule(h.rule), h.event))
+        .collect();
+    let corrs = engine.correlations().to_vec();
+    alerts.extend(
+        fired
+            .into_iter()
+            .map(|a| correlation_alert(&corrs[a.correlation as usize], a, rules)),
+    );
+    alerts.sort_by(|a, b| {
+        a.timestamp
+            .cmp(&b.timestamp)
+            .then_with(|| {
+                a.origins
+                    .first()
+                    .map(|o| (&o.source, o.position))
+                    .cmp(&b.origins.first().map(|o| (&o.source, o.position)))
+            })
+            .then_with(|| a.rule.title.cmp(&b.rule.title))
+    });
+    alerts
+}
+
+fn save(
+    db: &std::path::Path,
+    report: &HuntReport,
+    args: &HuntArgs,
+    started: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let mut store = SqliteStore::open(db)?;
+    let run = RunRecord {
+        command: "hunt".into(),
+        started,
+        finished: Utc::now(),
+        inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        rule_count: report.stats.rules_loaded as u64,
+        events: report.stats.events,
+        skipped_records: report.stats.skipped_records,
+    };
+    store.save_run(&run, &report.alerts)?;
+    Ok(())
+}

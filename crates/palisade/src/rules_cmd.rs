@@ -1,0 +1,67 @@
+//! `palisade rules lint`.
+
+use anyhow::Result;
+use palisade_sigma::LoadOptions;
+use palisade_sigma::lint::{LintLevel, lint as run_lint};
+use serde_json::json;
+
+use crate::cli::{LintArgs, OutputFormat};
+
+pub fn lint(args: LintArgs) -> Result<u8> {
+    for p in &args.paths {
+        if !p.exists() {
+            anyhow::bail!("{} does not exist", p.display());
+        }
+    }
+    let findings = run_lint(&args.paths, &LoadOptions::default());
+    let errors = findings
+        .iter()
+        .filter(|f| f.level == LintLevel::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    match args.format {
+        OutputFormat::Json | OutputFormat::Ndjson => {
+            let list: Vec<_> = findings
+                .iter()
+                .map(|f| {
+                    json!({
+                        "path": f.path.display().to_string(),
+                        "rule": f.rule,
+                        "level": if f.level == LintLevel::Error { "error" } else { "warning" },
+                        "message": f.message,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"findings": list, "errors": errors, "warnings": warnings})
+                )?
+            );
+        }
+        OutputFormat::Table | OutputFormat::Csv => {
+            for f in &findings {
+                let level = if f.level == LintLevel::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
+                println!(
+                    "{level}: {}{}: {}",
+                    f.path.display(),
+                    f.rule
+                        .as_deref()
+                        .map(|r| format!(" [{r}]"))
+                        .unwrap_or_default(),
+                    f.message
+                );
+            }
+            eprintln!("{errors} errors, {warnings} warnings");
+        }
+    }
+    Ok(if errors > 0 || (args.strict && warnings > 0) {
+        crate::EXIT_FINDINGS
+    } else {
+        0
+    })
+}
