@@ -125,8 +125,13 @@ pub struct Event {
 
 impl Event {
     pub fn new(origin: Origin, format: &'static str) -> Self {
+        Self::with_capacity(origin, format, 16)
+    }
+
+    /// An empty event with room for `fields` fields before reallocating.
+    pub fn with_capacity(origin: Origin, format: &'static str, fields: usize) -> Self {
         Event {
-            fields: Vec::with_capacity(16),
+            fields: Vec::with_capacity(fields.min(MAX_FIELDS_PER_EVENT)),
             aliases: None,
             timestamp: None,
             origin,

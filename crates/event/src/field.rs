@@ -59,9 +59,35 @@ impl std::error::Error for InternError {}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FieldId(Spur);
 
+/// Entries in each thread's front cache before it is cleared.
+const LOCAL_CACHE_ENTRIES: usize = 16_384;
+
+thread_local! {
+    /// Parsers intern the same few hundred names millions of times; a thread-local map with a
+    /// fast non-cryptographic hash (keys are field names, not attacker-chosen table sizes: the
+    /// cache is bounded and cleared when full) avoids the shared interner's locking.
+    static LOCAL: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, FieldId>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
 impl FieldId {
     /// Interns `name`, returning its id (the same id for the same name, process-wide).
     pub fn intern(name: &str) -> Result<FieldId, InternError> {
+        if let Some(id) = LOCAL.with(|c| c.borrow().get(name).copied()) {
+            return Ok(id);
+        }
+        let id = Self::intern_shared(name)?;
+        LOCAL.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= LOCAL_CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(name.into(), id);
+        });
+        Ok(id)
+    }
+
+    fn intern_shared(name: &str) -> Result<FieldId, InternError> {
         let rodeo = rodeo();
         if let Some(spur) = rodeo.get(name) {
             return Ok(FieldId(spur));

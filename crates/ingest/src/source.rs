@@ -125,7 +125,23 @@ pub fn read_input(
     let path = input.path();
     let io_err = |e| IngestError::io(path, e);
     let raw: Box<dyn Read> = match input {
-        Input::Path(p) => Box::new(File::open(p).map_err(io_err)?),
+        Input::Path(p) => {
+            // EVTX files are read by the evtx crate itself: check the magic with a few bytes
+            // instead of reading a whole sniffing buffer that would then be read again.
+            let mut f = File::open(p).map_err(io_err)?;
+            let mut magic = [0u8; 8];
+            let n = read_full(&mut f, &mut magic).map_err(io_err)?;
+            let forced_evtx =
+                opts.format == Some(Format::Evtx) && !magic.starts_with(&[0x1f, 0x8b]);
+            if (n == 8 && magic == *evtx::MAGIC) || forced_evtx {
+                let evtx_opts = EvtxOptions {
+                    threads: opts.evtx_threads,
+                    batch_size: opts.batch_size,
+                };
+                return evtx::read_file(p, input.name(), evtx_opts, sink);
+            }
+            Box::new(Cursor::new(magic[..n].to_vec()).chain(f))
+        }
         Input::Stdin => Box::new(io::stdin()),
     };
     let (head, raw) = read_head(raw).map_err(io_err)?;
@@ -167,6 +183,20 @@ pub fn read_input(
     };
     let reader = BufReader::with_capacity(256 * 1024, Cursor::new(head).chain(reader));
     read_lines(reader, parser, source, opts, sink).map_err(io_err)
+}
+
+/// Fills `buf` as far as the reader allows; returns how many bytes were read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Reads up to [`SNIFF_BYTES`] from the start of `r`, returning them and the rest of `r`.

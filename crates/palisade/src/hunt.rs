@@ -354,7 +354,12 @@ fn sigma_alert(rule: &palisade_sigma::SigmaRule, event: Arc<Event>) -> Alert {
     }
 }
 
-fn correlation_alert(c: &CompiledCorrelation, a: CorrelationAlert, rules: &RuleSet) -> Alert {
+fn correlation_alert(
+    c: &CompiledCorrelation,
+    a: CorrelationAlert,
+    rules: &RuleSet,
+    correlations: &[CompiledCorrelation],
+) -> Alert {
     let mut evidence: Vec<(String, String)> = a.group.clone();
     evidence.push(("count".into(), a.count.to_string()));
     evidence.push(("first".into(), a.first.to_rfc3339()));
@@ -364,7 +369,9 @@ fn correlation_alert(c: &CompiledCorrelation, a: CorrelationAlert, rules: &RuleS
         .iter()
         .map(|r| match r {
             RuleRef::Detection(d) => rules.rule(*d).info.title.clone(),
-            RuleRef::Correlation(k) => format!("correlation #{k}"),
+            RuleRef::Correlation(k) => correlations
+                .get(*k as usize)
+                .map_or_else(|| format!("correlation #{k}"), |c| c.info.title.clone()),
         })
         .collect();
     evidence.push(("rules".into(), referenced.join(", ")));
@@ -424,7 +431,7 @@ fn to_alerts(
     alerts.extend(
         fired
             .into_iter()
-            .map(|a| correlation_alert(&corrs[a.correlation as usize], a, rules)),
+            .map(|a| correlation_alert(&corrs[a.correlation as usize], a, rules, &corrs)),
     );
     alerts.sort_by(|a, b| {
         a.timestamp

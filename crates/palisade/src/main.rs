@@ -14,6 +14,11 @@ use clap::Parser;
 
 use cli::{Cli, Command, RulesCommand};
 
+/// Parsing allocates many small strings per event; mimalloc's thread-local free lists make
+/// that markedly cheaper than glibc malloc under two or more worker threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code when a detection at or above `--fail-on` fired.
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code for usage and input errors.

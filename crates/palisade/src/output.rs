@@ -48,8 +48,49 @@ fn open_output(args: &HuntArgs) -> Result<Box<dyn Write>> {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
+        None => Box::new(BufWriter::new(StdoutUntilClosed {
+            out: io::stdout().lock(),
+            closed: false,
+        })),
     })
+}
+
+/// Standard output that quietly discards what is written once the reader has gone away
+/// (`palisade hunt … | head`): the summary, the store and the exit status still follow, instead
+/// of the run failing with "Broken pipe".
+struct StdoutUntilClosed {
+    out: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl StdoutUntilClosed {
+    fn tolerate<T>(&mut self, done: T, r: io::Result<T>) -> io::Result<T> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(done)
+            }
+            r => r,
+        }
+    }
+}
+
+impl Write for StdoutUntilClosed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let r = self.out.write(buf);
+        self.tolerate(buf.len(), r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.out.flush();
+        self.tolerate((), r)
+    }
 }
 
 /// Writes the detections in the chosen format, and the summary where it belongs.

@@ -313,7 +313,7 @@ fn value_matches(m: &ValueMatcher, v: Option<&Value>, buf: &mut String) -> bool 
         ValueMatcher::Exists(want) => v.is_some() == *want,
         ValueMatcher::Null => v.is_none_or(Value::is_null),
         ValueMatcher::Str(s) => str_matches(s, v, buf),
-        ValueMatcher::Regex(re) => any_text(v, buf, &mut |t| re.is_match(t)),
+        ValueMatcher::Regex(re, _) => any_text(v, buf, &mut |t| re.is_match(t)),
         ValueMatcher::Cidr(net) => any_text(v, buf, &mut |t| {
             parse_ip(t).is_some_and(|ip| net.contains(&ip))
         }),
@@ -492,23 +492,31 @@ fn pred_req(p: &CompiledPredicate, skip: &[FieldId]) -> Requirement {
     }
     let group_req = |g: &Vec<Matcher>| -> Requirement {
         let mut out = Vec::with_capacity(g.len());
+        if p.field.is_some_and(|f| skip.contains(&f)) {
+            return None;
+        }
         for m in g {
-            let Matcher::Value(ValueMatcher::Str(s)) = m else {
-                return None;
-            };
-            let text = s.required_literal()?;
-            if p.field.is_some_and(|f| skip.contains(&f)) {
-                return None;
+            match m {
+                Matcher::Value(ValueMatcher::Str(s)) => out.push(Needle {
+                    field: p.field,
+                    text: s.required_literal()?.to_owned(),
+                }),
+                Matcher::Value(ValueMatcher::Regex(_, Some(lits))) => {
+                    out.extend(lits.iter().map(|t| Needle {
+                        field: p.field,
+                        text: t.clone(),
+                    }))
+                }
+                _ => return None,
             }
-            out.push(Needle {
-                field: p.field,
-                text: text.to_owned(),
-            });
         }
         Some(out)
     };
     if p.all {
-        p.groups.iter().filter_map(group_req).max_by_key(|r| score(r))
+        p.groups
+            .iter()
+            .filter_map(group_req)
+            .max_by_key(|r| score(r))
     } else {
         let mut all = Vec::new();
         for g in &p.groups {

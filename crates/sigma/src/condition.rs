@@ -214,17 +214,39 @@ impl Parser {
     }
 }
 
-/// Whether a search name matches an `x of` pattern (`*` any run, `?` one character).
+/// Whether a search name matches an `x of` pattern (`*` any run, `?` one byte).
+///
+/// Greedy matching that only ever backtracks to the most recent `*`: a later star can absorb
+/// anything an earlier one could, so O(pattern × name) steps suffice. (Trying every split per
+/// star, as a naive recursion does, is exponential in the number of stars: a hostile rule's
+/// `1 of *a*a*a*…` would hang the loader.)
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
-            Some((b'?', rest)) => !n.is_empty() && go(rest, &n[1..]),
-            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    // After the last `*` seen: the pattern position following it, and where in the name its
+    // run currently ends.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                star = Some((pi, ni));
+            }
+            Some(&c) if c == b'?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((after, run_end)) => {
+                    pi = after;
+                    ni = run_end + 1;
+                    star = Some((after, ni));
+                }
+                None => return false,
+            },
         }
     }
-    go(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -291,5 +313,40 @@ mod tests {
         assert!(!pattern_matches("sel*", "xsel"));
         assert!(pattern_matches("*", "anything"));
         assert!(pattern_matches("sel?", "sel1"));
+        assert!(!pattern_matches("sel?", "sel"));
+        assert!(pattern_matches("*_*_x", "a_b_c_x"));
+        assert!(!pattern_matches("a*b", "ab_c"));
+        assert!(pattern_matches("", ""));
+        assert!(!pattern_matches("", "a"));
+    }
+
+    /// Found by the `sigma_condition` fuzz target: many stars made the old recursive matcher
+    /// exponential (a 75-byte condition ran for minutes).
+    #[test]
+    fn many_stars_match_in_linear_time() {
+        let cond = " any of  *******o****wwww or wwccww or wwwwww or wwwwwwww or ww or wwwo*";
+        let start = std::time::Instant::now();
+        assert!(!pattern_matches("*******o****wwww", cond));
+        let pattern = "*a".repeat(200) + "b";
+        assert!(!pattern_matches(&pattern, &"a".repeat(5000)));
+        assert!(pattern_matches(&pattern, &("a".repeat(300) + "b")));
+        // Generous: the old matcher needed minutes for the first case alone.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn patterns_agree_with_a_regex_reference(p in "[ab*?]{0,10}", n in "[ab]{0,10}") {
+            let re: String = p
+                .chars()
+                .map(|c| match c {
+                    '*' => ".*".to_owned(),
+                    '?' => ".".to_owned(),
+                    c => c.to_string(),
+                })
+                .collect();
+            let re = regex::Regex::new(&format!("(?s)^{re}$")).unwrap();
+            proptest::prop_assert_eq!(pattern_matches(&p, &n), re.is_match(&n));
+        }
     }
 }

@@ -313,6 +313,15 @@ impl RuleSet {
         }
     }
 
+    /// The rules of the bucket for `event` that the prefilter cannot skip (always evaluated),
+    /// for diagnosing slow rule sets.
+    pub fn unfiltered_rules(&self, event: &Event) -> Vec<u32> {
+        let mut key = String::new();
+        RouteKey::write_key(event, &self.route_fields, &mut key);
+        let b = self.bucket(&key);
+        b.always.iter().map(|&i| b.members[i as usize]).collect()
+    }
+
     /// Number of distinct routing keys seen and buckets built, for diagnostics.
     pub fn cache_stats(&self) -> (usize, usize) {
         let routes = self.buckets.read().map(|m| m.len()).unwrap_or(0);

@@ -83,7 +83,9 @@ pub enum RefShape {
 #[derive(Debug, Clone)]
 pub enum ValueMatcher {
     Str(StrMatcher),
-    Regex(Regex),
+    /// A regex and, when its syntax guarantees one, literals one of which every match contains
+    /// (lower-case), for the prefilter.
+    Regex(Regex, Option<Vec<String>>),
     Cidr(IpNet),
     Cmp(CmpOp, f64),
     Exists(bool),
@@ -581,6 +583,11 @@ fn windash(v: Val) -> Result<Vec<Val>, String> {
                 texts.iter_mut().for_each(|t| t.push(c));
             }
         }
+        // Checked before the product is built: each piece (between wildcards) multiplies the
+        // variants, so `-a*-b*-c*…` would otherwise grow as 5^pieces before any check.
+        if variants.len().saturating_mul(texts.len()) > MAX_EXPANSION {
+            return Err("windash produces too many variants".into());
+        }
         variants = variants
             .iter()
             .flat_map(|v| {
@@ -627,6 +634,9 @@ fn expand(v: Val, ctx: &ModifierContext, warnings: &mut Warnings) -> Result<Vec<
                     }
                 },
             };
+            if variants.len().saturating_mul(options.len()) > MAX_EXPANSION {
+                return Err("placeholder expansion produces too many values".into());
+            }
             variants = variants
                 .iter()
                 .flat_map(|v| {
@@ -642,9 +652,6 @@ fn expand(v: Val, ctx: &ModifierContext, warnings: &mut Warnings) -> Result<Vec<
                     })
                 })
                 .collect();
-            if variants.len() > MAX_EXPANSION {
-                return Err("placeholder expansion produces too many values".into());
-            }
         }
     }
     Ok(variants
@@ -690,6 +697,48 @@ fn split_placeholders(lit: &str) -> Vec<Segment> {
     out
 }
 
+/// Literals one of which every match of the regex contains: its possible prefixes or, failing
+/// that, suffixes, when finitely many and all at least three bytes long. Lower-cased, because
+/// the prefilter compares ignoring ASCII case.
+fn regex_literals(src: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
+        .build()
+        .parse(src)
+        .ok()?;
+    let mut best: Option<Vec<String>> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let seq = Extractor::new()
+            .kind(kind)
+            .limit_class(8)
+            .limit_repeat(8)
+            .limit_literal_len(32)
+            .limit_total(64)
+            .extract(&hir);
+        let Some(lits) = seq.literals() else { continue };
+        let mut out: Vec<String> = Vec::with_capacity(lits.len());
+        let mut usable = !lits.is_empty();
+        for l in lits {
+            match std::str::from_utf8(l.as_bytes()) {
+                Ok(t) if t.len() >= 3 => out.push(t.to_lowercase()),
+                _ => usable = false,
+            }
+        }
+        out.sort();
+        out.dedup();
+        if usable
+            && out.iter().all(|t| crate::pattern::ascii_foldable(t))
+            && best.as_ref().is_none_or(|b| out.len() < b.len())
+        {
+            best = Some(out);
+        }
+    }
+    best
+}
+
 pub(crate) fn parse_cidr(text: &str) -> Option<IpNet> {
     let t = text.trim();
     t.parse::<IpNet>()
@@ -709,15 +758,16 @@ fn finish(v: Val) -> Result<ValueMatcher, String> {
             StrMatcher::new(&SigmaString::literal(&raw.text()), false)
                 .map_err(|e| e.to_string())?,
         ),
-        Val::Regex { src, i, m, s } => ValueMatcher::Regex(
-            RegexBuilder::new(&src)
+        Val::Regex { src, i, m, s } => {
+            let re = RegexBuilder::new(&src)
                 .case_insensitive(i)
                 .multi_line(m)
                 .dot_matches_new_line(s)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
-                .map_err(|e| format!("invalid regular expression {src:?}: {e}"))?,
-        ),
+                .map_err(|e| format!("invalid regular expression {src:?}: {e}"))?;
+            ValueMatcher::Regex(re, regex_literals(&src, i, m, s))
+        }
         Val::Cidr(n) => ValueMatcher::Cidr(n),
         Val::Cmp(op, n) => ValueMatcher::Cmp(op, n),
         Val::Exists(b) => ValueMatcher::Exists(b),
@@ -757,7 +807,7 @@ mod tests {
                 g.iter()
                     .map(|m| match m {
                         ValueMatcher::Str(s) => format!("{:?}", s.op),
-                        ValueMatcher::Regex(r) => r.as_str().to_owned(),
+                        ValueMatcher::Regex(r, _) => r.as_str().to_owned(),
                         other => format!("{other:?}"),
                     })
                     .collect()
@@ -802,10 +852,11 @@ mod tests {
     #[test]
     fn regex_flags_and_shapes() {
         let p = pred("x|re|i", &["^abc"]);
-        let ValueMatcher::Regex(r) = &p.groups[0][0] else {
+        let ValueMatcher::Regex(r, lits) = &p.groups[0][0] else {
             panic!()
         };
         assert!(r.is_match("ABCdef"));
+        assert_eq!(lits.as_deref(), Some(&["abc".to_string()][..]));
         assert!(
             build_predicate(
                 "x|contains|re",
@@ -814,6 +865,24 @@ mod tests {
                 &mut Vec::new()
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn regex_literals_are_required_substrings() {
+        assert_eq!(
+            regex_literals("(?:foo|bar)baz", false, false, false),
+            Some(vec!["barbaz".into(), "foobaz".into()])
+        );
+        assert_eq!(
+            regex_literals(r"\\cmd\.exe$", true, false, false),
+            Some(vec!["\\cmd.exe".into()])
+        );
+        assert_eq!(regex_literals(".*x.*", false, false, false), None);
+        assert_eq!(
+            regex_literals("a|bcd", false, false, false),
+            None,
+            "one alternative is too short"
         );
     }
 

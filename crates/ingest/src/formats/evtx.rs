@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use palisade_event::{AliasTable, Event, FieldId, Origin, Value};
 
-use super::flatten::{FlatSink, flatten_slice};
+use super::flatten::{FlatSink, flatten_slice, flatten_str};
 use crate::error::{IngestError, PositionUnit, RecordError};
 use crate::{EventSink, FileStats};
 
@@ -55,6 +55,10 @@ pub fn aliases() -> &'static AliasTable {
 pub(crate) fn sigma_name(path: &str) -> Option<std::borrow::Cow<'_, str>> {
     use std::borrow::Cow;
     let path = path.strip_prefix("Event.").unwrap_or(path);
+    // The `<Event>` element's own attributes (its `xmlns`) say nothing about the event.
+    if path.starts_with("#attributes") {
+        return None;
+    }
     if let Some(rest) = path.strip_prefix("System.") {
         let name = match rest {
             "Provider.#attributes.Name" => "Provider_Name",
@@ -108,7 +112,7 @@ pub(crate) struct EvtxEventBuilder {
 
 impl EvtxEventBuilder {
     pub fn new(origin: Origin) -> Self {
-        let mut event = Event::new(origin, "evtx");
+        let mut event = Event::with_capacity(origin, "evtx", 40);
         event.set_aliases(aliases());
         event.meta.product = Some("windows".into());
         EvtxEventBuilder { event }
@@ -119,25 +123,68 @@ impl EvtxEventBuilder {
     }
 }
 
+/// What a flattened evtx JSON path becomes: the field, its space-free alias, and whether it is
+/// the record time.
+#[derive(Clone, Copy)]
+struct Mapped {
+    id: FieldId,
+    squeezed: Option<FieldId>,
+    is_time: bool,
+}
+
+/// Paths resolved per thread before the cache is cleared.
+const PATH_CACHE_ENTRIES: usize = 16_384;
+
+thread_local! {
+    /// Every record of a template yields the same paths, so the mapping from path to field is
+    /// computed once per thread rather than per leaf.
+    static PATHS: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Option<Mapped>>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
+fn map_path(path: &str) -> Result<Option<Mapped>, String> {
+    if let Some(m) = PATHS.with(|c| c.borrow().get(path).copied()) {
+        return Ok(m);
+    }
+    let mapped = match sigma_name(path) {
+        None => None,
+        Some(name) => Some(Mapped {
+            id: FieldId::intern(&name).map_err(|e| e.to_string())?,
+            squeezed: if name.contains(' ') {
+                let squeezed: String = name.chars().filter(|c| *c != ' ').collect();
+                Some(FieldId::intern(&squeezed).map_err(|e| e.to_string())?)
+            } else {
+                None
+            },
+            is_time: name == "TimeCreated",
+        }),
+    };
+    PATHS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= PATH_CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(path.into(), mapped);
+    });
+    Ok(mapped)
+}
+
 impl FlatSink for EvtxEventBuilder {
     fn leaf(&mut self, path: &str, value: Value) -> Result<(), String> {
-        let Some(name) = sigma_name(path) else {
+        let Some(m) = map_path(path)? else {
             return Ok(());
         };
-        if name == "TimeCreated"
+        if m.is_time
             && let Some(ts) = value.as_str().and_then(parse_system_time)
         {
             self.event.timestamp = Some(ts);
         }
-        if name.contains(' ') {
-            let squeezed: String = name.chars().filter(|c| *c != ' ').collect();
+        if let Some(alias) = m.squeezed {
             self.event
-                .insert_named(&squeezed, value.clone())
+                .insert(alias, value.clone())
                 .map_err(|e| e.to_string())?;
         }
-        self.event
-            .insert(FieldId::intern(&name).map_err(|e| e.to_string())?, value)
-            .map_err(|e| e.to_string())
+        self.event.insert(m.id, value).map_err(|e| e.to_string())
     }
 }
 
@@ -151,6 +198,13 @@ fn parse_system_time(s: &str) -> Option<DateTime<Utc>> {
 pub fn event_from_json(bytes: &[u8], origin: Origin) -> Result<Event, String> {
     let mut builder = EvtxEventBuilder::new(origin);
     flatten_slice(bytes, &mut builder).map_err(|e| e.to_string())?;
+    Ok(builder.finish())
+}
+
+/// As [`event_from_json`], for text already known to be UTF-8.
+pub fn event_from_json_str(text: &str, origin: Origin) -> Result<Event, String> {
+    let mut builder = EvtxEventBuilder::new(origin);
+    flatten_str(text, &mut builder).map_err(|e| e.to_string())?;
     Ok(builder.finish())
 }
 
@@ -215,8 +269,10 @@ fn read_parser<T: std::io::Read + std::io::Seek>(
     let records = parser.serialized_records(move |record| {
         let record = record?;
         let id = record.event_record_id;
-        let rendered = record.into_json_bytes()?;
-        Ok(event_from_json(&rendered.data, Origin::new(src.clone(), id)).map_err(|e| (id, e)))
+        // `into_json` validates the rendered UTF-8 once (SIMD); the flattener then slices
+        // strings out of it without checking each again.
+        let rendered = record.into_json()?;
+        Ok(event_from_json_str(&rendered.data, Origin::new(src.clone(), id)).map_err(|e| (id, e)))
     });
     for item in records {
         match item {
@@ -249,12 +305,24 @@ fn read_parser<T: std::io::Read + std::io::Seek>(
     Ok(stats)
 }
 
+/// Size of the EVTX file header, which the chunks follow.
+const FILE_HEADER_BYTES: u64 = 4096;
+/// Size of one EVTX chunk.
+const CHUNK_BYTES: u64 = 65536;
+
+/// Byte offset of chunk number `n` in its file. `evtx` reports chunks by number, but
+/// [`PositionUnit::Chunk`] promises (and prints) a byte offset a user can seek to.
+fn chunk_offset(n: u64) -> u64 {
+    n.saturating_mul(CHUNK_BYTES)
+        .saturating_add(FILE_HEADER_BYTES)
+}
+
 fn evtx_error(source: &Arc<str>, e: &evtx::err::EvtxError) -> RecordError {
     use evtx::err::EvtxError as E;
     let (unit, position) = match e {
-        E::FailedToParseChunk { chunk_id, .. } => (PositionUnit::Chunk, *chunk_id),
+        E::FailedToParseChunk { chunk_id, .. } => (PositionUnit::Chunk, chunk_offset(*chunk_id)),
         E::FailedToParseRecord { record_id, .. } => (PositionUnit::Record, *record_id),
-        E::FailedToReadRecordAt { chunk: Some(c), .. } => (PositionUnit::Chunk, *c),
+        E::FailedToReadRecordAt { chunk: Some(c), .. } => (PositionUnit::Chunk, chunk_offset(*c)),
         _ => (PositionUnit::Record, 0),
     };
     // The chain carries the useful detail ("bad magic", "incomplete chunk").
@@ -297,10 +365,32 @@ mod tests {
         assert_eq!(get("UserID").as_deref(), Some("S-1-5-18"));
         assert_eq!(get("host.name").as_deref(), Some("WS1"));
         assert!(e.get_by_name("xmlns").is_none());
+        assert!(e.get_by_name("#attributes.xmlns").is_none());
         assert_eq!(
             e.timestamp.unwrap().to_rfc3339(),
             "2025-12-06T21:11:02.649150+00:00"
         );
+    }
+
+    /// `evtx` numbers chunks; the warning used to print that number as "chunk at byte 2".
+    #[test]
+    fn chunk_errors_give_the_chunk_byte_offset() {
+        use evtx::err::{ChunkError, EvtxError};
+        let e = EvtxError::FailedToParseChunk {
+            chunk_id: 2,
+            source: Box::new(ChunkError::IncompleteChunk),
+        };
+        let w = evtx_error(&Arc::from("x.evtx"), &e);
+        assert_eq!(
+            (w.unit, w.position),
+            (PositionUnit::Chunk, 4096 + 2 * 65536)
+        );
+        assert!(
+            w.to_string().starts_with("x.evtx chunk at byte 135168: "),
+            "{w}"
+        );
+        assert!(w.message.contains("Reached EOF"), "{w}");
+        assert_eq!(chunk_offset(u64::MAX), u64::MAX);
     }
 
     #[test]

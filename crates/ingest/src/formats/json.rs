@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use palisade_event::{Event, FieldId, Origin, Value};
 
 use super::evtx;
-use super::flatten::{FlatSink, flatten_slice};
+use super::flatten::{FlatSink, flatten_str};
 use crate::line::{LineFormat, ParseError};
 
 /// Line-by-line NDJSON parser.
@@ -30,12 +30,12 @@ impl LineFormat for JsonFormat {
             return Err(ParseError::new("expected a JSON object"));
         }
         if is_evtx_json(trimmed) {
-            return evtx::event_from_json(trimmed.as_bytes(), origin)
+            return evtx::event_from_json_str(trimmed, origin)
                 .map(Some)
                 .map_err(ParseError);
         }
         let mut sink = JsonEventBuilder::new(origin);
-        flatten_slice(trimmed.as_bytes(), &mut sink).map_err(|e| ParseError(e.to_string()))?;
+        flatten_str(trimmed, &mut sink).map_err(|e| ParseError(e.to_string()))?;
         Ok(Some(sink.finish()))
     }
 }
@@ -158,9 +158,15 @@ fn epoch(x: f64) -> Option<DateTime<Utc>> {
     }
     // Values past year 33658 in seconds are milliseconds.
     let secs = if x > 1.0e12 { x / 1000.0 } else { x };
-    let whole = secs.trunc() as i64;
-    let nanos = ((secs - secs.trunc()) * 1e9).round() as u32;
-    Utc.timestamp_opt(whole, nanos.min(999_999_999)).single()
+    // An f64 of today's epoch seconds steps in about 0.2 µs, so digits below the microsecond are
+    // rounding noise, not data: Zeek's `1740911411.364219` would read back as `.364219904`.
+    let mut whole = secs.trunc() as i64;
+    let mut micros = ((secs - secs.trunc()) * 1e6).round() as u32;
+    if micros >= 1_000_000 {
+        whole += 1;
+        micros -= 1_000_000;
+    }
+    Utc.timestamp_opt(whole, micros * 1000).single()
 }
 
 #[cfg(test)]
@@ -230,6 +236,18 @@ mod tests {
                 .unwrap()
                 .to_rfc3339(),
             "2023-11-14T22:13:20.500+00:00"
+        );
+        assert_eq!(
+            parse_timestamp(&Value::Float(1_740_911_411.364_219))
+                .unwrap()
+                .timestamp_subsec_nanos(),
+            364_219_000
+        );
+        assert_eq!(
+            parse_timestamp(&Value::Float(1_740_911_411.999_999_9))
+                .unwrap()
+                .timestamp(),
+            1_740_911_412
         );
         assert_eq!(
             parse_timestamp(&Value::Int(1_700_000_000_000))

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 use palisade_event::{AliasTable, Event, FieldId, Origin, Value};
 
-use super::flatten::{FlatSink, flatten_slice};
+use super::flatten::{FlatSink, flatten_str};
 use crate::line::{LineFormat, ParseError};
 use tsv::TsvHeader;
 
@@ -117,7 +117,7 @@ fn json_record(line: &str, origin: Origin) -> Result<Event, ParseError> {
         path: None,
         ts: FieldId::known("ts"),
     };
-    flatten_slice(line.trim().as_bytes(), &mut sink).map_err(|e| ParseError::new(e.to_string()))?;
+    flatten_str(line.trim(), &mut sink).map_err(|e| ParseError::new(e.to_string()))?;
     let JsonRecord {
         mut event, path, ..
     } = sink;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Palisade's test command: installs what the suite needs (idempotently), then runs the checks
+# and the whole test suite. CI runs exactly this (see .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use. None are needed by the current suite beyond the Rust
+# toolchain; later services (nftables, nats-server, chromium) are added here.
+apt_packages=()
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# Public data sets the tests read (../shared/data); in CI they must be there.
+if [ ! -d ../shared/data/sigma ] && [ "${CI:-}" = "true" ]; then
+  echo "error: ../shared/data is missing; the conformance tests need it" >&2
+  exit 1
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast --success-output final --failure-output final
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+cargo test --workspace --doc --locked
