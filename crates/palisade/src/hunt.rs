@@ -69,6 +69,34 @@ struct MatchSink<'a> {
     warnings: &'a WarningLog,
     progress: &'a ProgressBar,
     events: &'a AtomicU64,
+    /// Match each batch on all workers (when there are fewer inputs than workers, the reading
+    /// thread would otherwise match alone).
+    parallel: bool,
+}
+
+impl MatchSink<'_> {
+    fn match_parallel(&mut self, batch: &mut Vec<Event>) {
+        let rules = self.rules;
+        let matched: Vec<(Event, Vec<u32>)> = batch
+            .par_drain(..)
+            .map_init(
+                || (Scratch::default(), Vec::new()),
+                |(scratch, hits), event| {
+                    hits.clear();
+                    rules.match_event(&event, scratch, hits);
+                    (event, hits.clone())
+                },
+            )
+            .filter(|(_, hits)| !hits.is_empty())
+            .collect();
+        for (event, rules) in matched {
+            let event = Arc::new(event);
+            self.hits.extend(rules.into_iter().map(|rule| Hit {
+                rule,
+                event: Arc::clone(&event),
+            }));
+        }
+    }
 }
 
 impl EventSink for MatchSink<'_> {
@@ -76,6 +104,9 @@ impl EventSink for MatchSink<'_> {
         self.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.progress
             .set_message(format!("{} events", self.events.load(Ordering::Relaxed)));
+        if self.parallel && batch.len() > 64 {
+            return self.match_parallel(batch);
+        }
         for event in batch.drain(..) {
             self.matched.clear();
             self.rules
@@ -154,6 +185,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             rayon::current_num_threads()
         } else {
             1
+        },
+        // Bigger batches when one input is matched by all workers.
+        batch_size: if inputs.len() < rayon::current_num_threads() {
+            2048
+        } else {
+            256
         },
         ..IngestOptions::default()
     };
@@ -288,6 +325,7 @@ fn scan(
                 warnings: &warnings,
                 progress,
                 events: &events,
+                parallel: inputs.len() < rayon::current_num_threads(),
             };
             let stats = read_input(input, opts, &mut sink);
             progress.inc(input.len().unwrap_or(0));
@@ -408,13 +446,13 @@ fn to_alerts(
     let rules = &loaded.rules;
     let mut correlated: Vec<&Hit> = hits
         .iter()
-        .filter(|h| engine.listens_to(RuleRef::Detection(h.rule)))
+        .filter(|h| engine.listens_to(RuleRef::Detection(rules.rule(h.rule).canonical(h.rule))))
         .collect();
     correlated.sort_by_key(|h| h.event.timestamp);
     let mut fired = Vec::new();
     for h in correlated {
         fired.extend(engine.feed(
-            RuleRef::Detection(h.rule),
+            RuleRef::Detection(rules.rule(h.rule).canonical(h.rule)),
             h.event.timestamp,
             HitSource::Event(&h.event),
             &h.event.origin,

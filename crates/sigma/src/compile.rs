@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use palisade_event::{Event, FieldId, Value};
 
@@ -32,6 +33,43 @@ pub struct CompiledPredicate {
     pub groups: Vec<Vec<Matcher>>,
     pub all: bool,
     pub negate: bool,
+    /// For "any of many `contains` values" (a common rule shape with dozens of values): one
+    /// automaton over those needles instead of one scan per value.
+    contains_set: Option<Box<ContainsSet>>,
+}
+
+/// The `contains` alternatives of a predicate merged into one search, plus the others.
+#[derive(Debug, Clone)]
+struct ContainsSet {
+    automaton: AhoCorasick,
+    rest: Vec<Matcher>,
+}
+
+/// Fewest `contains` values worth an automaton of their own.
+const CONTAINS_SET_MIN: usize = 4;
+
+fn contains_set(groups: &[Vec<Matcher>], all: bool) -> Option<Box<ContainsSet>> {
+    if all {
+        return None;
+    }
+    let mut needles = Vec::new();
+    let mut rest = Vec::new();
+    for m in groups.iter().flatten() {
+        match m {
+            Matcher::Value(ValueMatcher::Str(s)) if s.foldable_contains().is_some() => {
+                needles.push(s.foldable_contains().unwrap_or_default().to_owned());
+            }
+            other => rest.push(other.clone()),
+        }
+    }
+    if needles.len() < CONTAINS_SET_MIN {
+        return None;
+    }
+    let automaton = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(&needles)
+        .ok()?;
+    Some(Box::new(ContainsSet { automaton, rest }))
 }
 
 /// A value comparison with field references resolved.
@@ -159,11 +197,13 @@ fn push_pred(p: Predicate, preds: &mut Vec<CompiledPredicate>) -> Result<Expr, S
         groups.push(out);
     }
     let idx = u32::try_from(preds.len()).map_err(|_| "too many predicates")?;
+    let contains_set = field.and_then(|_| contains_set(&groups, p.all));
     preds.push(CompiledPredicate {
         field,
         groups,
         all: p.all,
         negate: p.negate,
+        contains_set,
     });
     Ok(Expr::Pred(idx))
 }
@@ -250,6 +290,17 @@ impl CompiledDetection {
 impl CompiledPredicate {
     fn eval(&self, event: &Event, buf: &mut String) -> bool {
         let hit = match self.field {
+            Some(f) if self.contains_set.is_some() => {
+                let v = event.get(f);
+                let set = self
+                    .contains_set
+                    .as_deref()
+                    .map(|s| (&s.automaton, &s.rest));
+                set.is_some_and(|(ac, rest)| {
+                    any_text(v, buf, &mut |t| ac.is_match(t))
+                        || rest.iter().any(|m| m.matches(v, event, buf))
+                })
+            }
             Some(f) => {
                 let v = event.get(f);
                 let group = |g: &Vec<Matcher>| g.iter().any(|m| m.matches(v, event, buf));
@@ -610,6 +661,21 @@ mod tests {
             .map(|n| (n.field.is_none(), n.text.as_str()))
             .collect();
         assert_eq!(texts, [(false, "4624"), (true, "mimikatz")]);
+    }
+
+    #[test]
+    fn many_contains_values_use_one_automaton() {
+        let d = detection(
+            "title: t\nlogsource: {}\ndetection:\n  a:\n    CommandLine|contains: [' -enc ', 'iex(', 'downloadstring', 'frombase64', 'bypass']\n    CommandLine|endswith: [x]\n  b:\n    Image|endswith: ['\\\\a.exe']\n  condition: a or b\n",
+        );
+        assert!(d.preds[0].contains_set.is_some());
+        let hit = event(&[(
+            "CommandLine",
+            "powershell IEX(New-Object Net.WebClient).DownloadString(u) x".into(),
+        )]);
+        assert!(d.matches(&hit));
+        let miss = event(&[("CommandLine", "powershell -noprofile x".into())]);
+        assert!(!d.matches(&miss));
     }
 
     #[test]

@@ -40,6 +40,16 @@ pub struct SigmaRule {
     /// Fields the rule reads, shown as evidence.
     pub fields: Vec<FieldId>,
     pub detection: CompiledDetection,
+    /// For an instance of another rule on a different log source (Security 4688 for a Sysmon
+    /// process-creation rule), that rule's index: matches count as that rule's.
+    pub primary: Option<u32>,
+}
+
+impl SigmaRule {
+    /// The index under which this rule's matches are reported and correlated.
+    pub fn canonical(&self, own: u32) -> u32 {
+        self.primary.unwrap_or(own)
+    }
 }
 
 struct Instance {

@@ -236,6 +236,7 @@ pub fn load_rules(paths: &[PathBuf], opts: &LoadOptions) -> LoadedRules {
     report.detection_rules = rules.len();
     let compiled_corr = resolve_correlations(&correlations, &mut rules, &mut report);
     report.correlation_rules = compiled_corr.len();
+    add_security_4688_variants(&mut rules);
     report
         .failures
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.document.cmp(&b.document)));
@@ -356,9 +357,61 @@ fn compile_rule(
             alerting: true,
             fields,
             detection,
+            primary: None,
         },
         warnings,
     ))
+}
+
+/// Sysmon process-creation field names and their Security 4688 equivalents. Fields 4688 does
+/// not record (hashes, `OriginalFileName`, `ParentCommandLine`, …) are simply absent there.
+const SECURITY_4688_FIELDS: &[(&str, &str)] = &[
+    ("Image", "NewProcessName"),
+    ("ParentImage", "ParentProcessName"),
+    ("ProcessId", "NewProcessId"),
+    ("ParentProcessId", "ProcessId"),
+    ("LogonId", "SubjectLogonId"),
+];
+
+/// `process_creation` rules are written for Sysmon event 1; many networks only have Security
+/// event 4688. Each such rule gets a second instance routed to 4688 with its field names
+/// mapped, reporting as the same rule.
+fn add_security_4688_variants(rules: &mut Vec<SigmaRule>) {
+    let map: Vec<(FieldId, FieldId)> = SECURITY_4688_FIELDS
+        .iter()
+        .map(|(a, b)| (FieldId::known(a), FieldId::known(b)))
+        .collect();
+    let remap = |f: FieldId| map.iter().find(|(a, _)| *a == f).map_or(f, |(_, b)| *b);
+    let mut variants = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let ls = &r.logsource;
+        if ls.product.as_deref() != Some("windows")
+            || ls.category.as_deref() != Some("process_creation")
+            || ls.service.is_some()
+        {
+            continue;
+        }
+        let mut detection = r.detection.clone();
+        detection.remap_fields(&remap);
+        let mut fields: Vec<FieldId> = detection.fields().collect();
+        fields.sort();
+        fields.dedup();
+        variants.push(SigmaRule {
+            info: Arc::clone(&r.info),
+            name: r.name.clone(),
+            logsource: r.logsource.clone(),
+            route: Route::Windows {
+                channels: Some(vec!["security".into()]),
+                event_ids: Some(vec![4688]),
+                guard: None,
+            },
+            alerting: r.alerting,
+            fields,
+            detection,
+            primary: Some(i as u32),
+        });
+    }
+    rules.extend(variants);
 }
 
 /// Resolves correlation references (rules by id or name, other correlations), marks referenced

@@ -257,6 +257,15 @@ impl StrMatcher {
         exact(&hay.to_lowercase(), needle)
     }
 
+    /// For a case-insensitive `contains` whose needle byte-wise ASCII folding compares exactly,
+    /// the needle: such matchers can be merged into one Aho-Corasick search.
+    pub fn foldable_contains(&self) -> Option<&str> {
+        match &self.op {
+            StrOp::Contains(n) if !self.cased && self.fold_bytes && !n.is_empty() => Some(n),
+            _ => None,
+        }
+    }
+
     /// The literal every matching text must contain (lower-case), for prefiltering.
     /// Only literals that ASCII case folding compares exactly qualify.
     pub fn required_literal(&self) -> Option<&str> {

@@ -229,7 +229,8 @@ pub fn read_file(
         format: "EVTX",
         message: e.to_string(),
     })?;
-    read_parser(parser, path, source, opts, sink)
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    read_parser(parser, size, source, opts, sink)
 }
 
 /// Streams the records of an in-memory EVTX file (from stdin or a `.gz`).
@@ -240,22 +241,22 @@ pub fn read_buffer(
     opts: EvtxOptions,
     sink: &mut dyn EventSink,
 ) -> Result<FileStats, IngestError> {
+    let size = buffer.len() as u64;
     let parser = evtx::EvtxParser::from_buffer(buffer).map_err(|e| IngestError::Invalid {
         path: path.to_owned(),
         format: "EVTX",
         message: e.to_string(),
     })?;
-    read_parser(parser, path, source, opts, sink)
+    read_parser(parser, size, source, opts, sink)
 }
 
 fn read_parser<T: std::io::Read + std::io::Seek>(
     parser: evtx::EvtxParser<T>,
-    path: &Path,
+    size: u64,
     source: Arc<str>,
     opts: EvtxOptions,
     sink: &mut dyn EventSink,
 ) -> Result<FileStats, IngestError> {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let settings = evtx::ParserSettings::new()
         .num_threads(opts.threads.max(1))
         .separate_json_attributes(false);
@@ -299,6 +300,10 @@ fn read_parser<T: std::io::Read + std::io::Seek>(
             }
         }
     }
+    if let Some(w) = incomplete_tail(size, &source) {
+        stats.skipped += 1;
+        sink.warning(w);
+    }
     if !batch.is_empty() {
         sink.events(&mut batch);
     }
@@ -315,6 +320,20 @@ const CHUNK_BYTES: u64 = 65536;
 fn chunk_offset(n: u64) -> u64 {
     n.saturating_mul(CHUNK_BYTES)
         .saturating_add(FILE_HEADER_BYTES)
+}
+
+/// `evtx` reads whole chunks only and passes over a partial one at the end of the file without
+/// a word (it takes it for slack), so a truncated file would lose that chunk's records silently.
+fn incomplete_tail(size: u64, source: &Arc<str>) -> Option<RecordError> {
+    let tail = size.checked_sub(FILE_HEADER_BYTES)? % CHUNK_BYTES;
+    (tail != 0).then(|| RecordError {
+        source: source.clone(),
+        unit: PositionUnit::Chunk,
+        position: size - tail,
+        message: format!(
+            "incomplete chunk: the file ends {tail} bytes into it (truncated?); its records are lost"
+        ),
+    })
 }
 
 fn evtx_error(source: &Arc<str>, e: &evtx::err::EvtxError) -> RecordError {
@@ -391,6 +410,20 @@ mod tests {
         );
         assert!(w.message.contains("Reached EOF"), "{w}");
         assert_eq!(chunk_offset(u64::MAX), u64::MAX);
+    }
+
+    /// A file cut inside a chunk: `evtx` dropped that chunk without an error.
+    #[test]
+    fn a_partial_last_chunk_is_reported() {
+        let src: Arc<str> = Arc::from("cut.evtx");
+        assert!(incomplete_tail(4096 + 2 * 65536, &src).is_none());
+        assert!(incomplete_tail(1000, &src).is_none());
+        let w = incomplete_tail(4096 + 2 * 65536 + 100, &src).unwrap();
+        assert_eq!(
+            (w.unit, w.position),
+            (PositionUnit::Chunk, 4096 + 2 * 65536)
+        );
+        assert!(w.message.contains("ends 100 bytes into it"), "{w}");
     }
 
     #[test]
