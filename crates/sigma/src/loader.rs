@@ -236,7 +236,11 @@ pub fn load_rules(paths: &[PathBuf], opts: &LoadOptions) -> LoadedRules {
     report.detection_rules = rules.len();
     let compiled_corr = resolve_correlations(&correlations, &mut rules, &mut report);
     report.correlation_rules = compiled_corr.len();
-    add_security_4688_variants(&mut rules);
+    // With routing ignored every rule already runs on every event, 4688 included; a variant
+    // would report each of its primary's matches a second time.
+    if !opts.engine.ignore_logsource {
+        add_security_4688_variants(&mut rules);
+    }
     report
         .failures
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.document.cmp(&b.document)));

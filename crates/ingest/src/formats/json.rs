@@ -63,8 +63,13 @@ impl JsonEventBuilder {
     }
 
     fn finish(mut self) -> Event {
-        if self.winlog {
+        // Winlogbeat documents, and flat exports that carry the EVTX field names at the top
+        // level (`Channel`, `EventID`), are Windows events for routing and ECS aliases.
+        let flat_windows = self.event.get_by_name("Channel").is_some()
+            && self.event.get_by_name("EventID").is_some();
+        if self.winlog || flat_windows {
             self.event.meta.product = Some("windows".into());
+            self.event.set_aliases(evtx::aliases());
         }
         self.event
     }
@@ -206,6 +211,17 @@ mod tests {
             "C:\\x.exe"
         );
         assert_eq!(e.meta.product.as_deref(), Some("windows"));
+    }
+
+    #[test]
+    fn flat_windows_exports_are_windows_events() {
+        let e = parse(
+            r#"{"Channel":"Security","EventID":4625,"Computer":"DC1","TargetUserName":"bob"}"#,
+        );
+        assert_eq!(e.meta.product.as_deref(), Some("windows"));
+        assert_eq!(e.get_by_name("host.name").unwrap().to_string(), "DC1");
+        let plain = parse(r#"{"EventID":4625}"#);
+        assert_eq!(plain.meta.product, None);
     }
 
     #[test]
