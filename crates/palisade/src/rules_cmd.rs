@@ -1,5 +1,7 @@
 //! `palisade rules lint`.
 
+use std::io::Write;
+
 use anyhow::Result;
 use palisade_sigma::LoadOptions;
 use palisade_sigma::lint::{LintLevel, lint as run_lint};
@@ -40,6 +42,7 @@ pub fn lint(args: LintArgs) -> Result<u8> {
             );
         }
         OutputFormat::Table | OutputFormat::Csv => {
+            let mut out = std::io::stdout().lock();
             for f in &findings {
                 let level = if f.level == LintLevel::Error {
                     "error"
