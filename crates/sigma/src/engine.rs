@@ -291,10 +291,11 @@ impl RuleSet {
             let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
             needles.sort();
             let patterns: Vec<&str> = needles.iter().map(|(n, _)| *n).collect();
-            let automaton = AhoCorasickBuilder::new()
+            let mut builder = AhoCorasickBuilder::new();
+            builder
                 .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&patterns);
+                .match_kind(MatchKind::Standard);
+            let automaton = builder.build(&patterns);
             let Ok(automaton) = automaton else {
                 // Too large to build: evaluate these rules without the prefilter.
                 for (_, owners) in needles {

@@ -2,27 +2,17 @@
 //!
 //! Prints the number of documents that fail, with reasons; the target is zero.
 
+mod common;
+
 use std::path::PathBuf;
 
 use palisade_sigma::{LoadOptions, load_rules};
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI=true but the Sigma corpus is missing at {}",
-        dir.display()
-    );
-    eprintln!("skipping: Sigma corpus not found at {}", dir.display());
-    None
-}
-
 #[test]
 fn every_corpus_rule_loads() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = common::shared_data("sigma") else {
+        return;
+    };
     let paths: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
         .iter()
         .map(|d| dir.join(d))

@@ -2,7 +2,7 @@
 //! (every rule whose log source admits the event, evaluated exactly) on real EVTX events with
 //! the SigmaHQ Windows rules.
 
-use std::path::PathBuf;
+mod common;
 
 use palisade_event::{Event, FieldId, Value};
 use palisade_ingest::{EventSink, IngestOptions, Input, RecordError, discover_inputs, read_input};
@@ -17,25 +17,16 @@ impl EventSink for Collect {
     fn warning(&mut self, _: RecordError) {}
 }
 
-fn data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.join("evtx-attack-samples").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI=true but {} is missing",
-        dir.display()
-    );
-    eprintln!("skipping: shared data not found");
-    None
-}
-
 #[test]
 fn prefilter_never_skips_a_match() {
-    let Some(dir) = data() else { return };
-    let loaded = load_rules(&[dir.join("sigma/rules/windows")], &LoadOptions::default());
-    let (inputs, _) = discover_inputs(&[dir.join("evtx-attack-samples")]);
+    let (Some(samples), Some(rules)) = (
+        common::shared_data("evtx-attack-samples"),
+        common::shared_data("sigma/rules/windows"),
+    ) else {
+        return;
+    };
+    let loaded = load_rules(&[rules], &LoadOptions::default());
+    let (inputs, _) = discover_inputs(&[samples]);
     let mut events = Collect(Vec::new());
     for input in inputs
         .iter()

@@ -6,25 +6,13 @@
 //! A rule may be excused only by a line in `tests/regression_known_gaps.txt` with a reason.
 
 use std::collections::HashMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use palisade_event::Event;
 use palisade_ingest::{EventSink, IngestOptions, Input, RecordError, read_input};
 use palisade_sigma::{LoadOptions, Scratch, load_rules};
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI=true but the Sigma regression data is missing at {}",
-        dir.display()
-    );
-    eprintln!("skipping: Sigma data not found at {}", dir.display());
-    None
-}
 
 struct Collect(Vec<Event>, Vec<RecordError>);
 impl EventSink for Collect {
@@ -61,7 +49,9 @@ fn read_events(path: &Path) -> Collect {
 
 #[test]
 fn regression_suite_passes() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = common::shared_data("sigma") else {
+        return;
+    };
     let paths: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
         .iter()
         .map(|d| dir.join(d))
