@@ -116,6 +116,10 @@ impl From<InternError> for FieldError {
 #[derive(Debug, Clone, Default)]
 pub struct Event {
     fields: Vec<(FieldId, Value)>,
+    /// Union of the stored fields' [`FieldId::bit`]s: a clear bit proves a field absent without
+    /// scanning (rules look up many fields an event does not have), and lets insertion skip the
+    /// duplicate-key scan for most new fields.
+    present: u64,
     aliases: Option<&'static AliasTable>,
     /// Event time (not ingest time), when the record carries one.
     pub timestamp: Option<DateTime<Utc>>,
@@ -132,6 +136,7 @@ impl Event {
     pub fn with_capacity(origin: Origin, format: &'static str, fields: usize) -> Self {
         Event {
             fields: Vec::with_capacity(fields.min(MAX_FIELDS_PER_EVENT)),
+            present: 0,
             aliases: None,
             timestamp: None,
             origin,
@@ -163,6 +168,9 @@ impl Event {
 
     #[inline]
     fn get_stored(&self, id: FieldId) -> Option<&Value> {
+        if self.present & id.bit() == 0 {
+            return None;
+        }
         self.fields.iter().find(|(k, _)| *k == id).map(|(_, v)| v)
     }
 
@@ -178,13 +186,16 @@ impl Event {
 
     /// Adds a field. A repeated key turns the value into a list rather than losing data.
     pub fn insert(&mut self, id: FieldId, value: Value) -> Result<(), FieldError> {
-        if let Some((_, existing)) = self.fields.iter_mut().find(|(k, _)| *k == id) {
+        if self.present & id.bit() != 0
+            && let Some((_, existing)) = self.fields.iter_mut().find(|(k, _)| *k == id)
+        {
             existing.push(value);
             return Ok(());
         }
         if self.fields.len() >= MAX_FIELDS_PER_EVENT {
             return Err(FieldError::TooMany);
         }
+        self.present |= id.bit();
         self.fields.push((id, value));
         Ok(())
     }
@@ -197,7 +208,9 @@ impl Event {
 
     /// Replaces a field's value, adding the field if absent.
     pub fn set(&mut self, id: FieldId, value: Value) -> Result<(), FieldError> {
-        if let Some((_, existing)) = self.fields.iter_mut().find(|(k, _)| *k == id) {
+        if self.present & id.bit() != 0
+            && let Some((_, existing)) = self.fields.iter_mut().find(|(k, _)| *k == id)
+        {
             *existing = value;
             return Ok(());
         }

@@ -113,6 +113,14 @@ impl FieldId {
         FieldId(rodeo.get_or_intern_static(name))
     }
 
+    /// A bit for this id in a 64-bit set (ids spread over the bits), for quick "surely absent"
+    /// checks.
+    #[inline]
+    pub fn bit(self) -> u64 {
+        use lasso::Key;
+        1u64 << (self.0.into_usize() % 64)
+    }
+
     /// The id of `name` if some event or rule has used it; never allocates.
     pub fn lookup(name: &str) -> Option<FieldId> {
         rodeo().get(name).map(FieldId)

@@ -34,11 +34,12 @@ pub fn lint(args: LintArgs) -> Result<u8> {
                     })
                 })
                 .collect();
-            println!(
+            let doc = json!({"findings": list, "errors": errors, "warnings": warnings});
+            // A closed pipe (`| head`) ends the listing, not the process.
+            let _ = writeln!(
+                std::io::stdout().lock(),
                 "{}",
-                serde_json::to_string_pretty(
-                    &json!({"findings": list, "errors": errors, "warnings": warnings})
-                )?
+                serde_json::to_string_pretty(&doc)?
             );
         }
         OutputFormat::Table | OutputFormat::Csv => {
@@ -49,7 +50,8 @@ pub fn lint(args: LintArgs) -> Result<u8> {
                 } else {
                     "warning"
                 };
-                println!(
+                let line = writeln!(
+                    out,
                     "{level}: {}{}: {}",
                     f.path.display(),
                     f.rule
@@ -58,6 +60,9 @@ pub fn lint(args: LintArgs) -> Result<u8> {
                         .unwrap_or_default(),
                     f.message
                 );
+                if line.is_err() {
+                    break;
+                }
             }
             eprintln!("{errors} errors, {warnings} warnings");
         }

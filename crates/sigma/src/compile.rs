@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use palisade_event::{Event, FieldId, Value};
 
@@ -34,8 +36,9 @@ pub struct CompiledPredicate {
     pub all: bool,
     pub negate: bool,
     /// For "any of many `contains` values" (a common rule shape with dozens of values): one
-    /// automaton over those needles instead of one scan per value.
-    contains_set: Option<Box<ContainsSet>>,
+    /// automaton over those needles instead of one scan per value. Built on first use, since
+    /// most rules never see an event that gets past the prefilter.
+    contains_set: OnceLock<Option<Box<ContainsSet>>>,
 }
 
 /// The `contains` alternatives of a predicate merged into one search, plus the others.
@@ -67,6 +70,7 @@ fn contains_set(groups: &[Vec<Matcher>], all: bool) -> Option<Box<ContainsSet>> 
     }
     let automaton = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
         .build(&needles)
         .ok()?;
     Some(Box::new(ContainsSet { automaton, rest }))
@@ -197,13 +201,12 @@ fn push_pred(p: Predicate, preds: &mut Vec<CompiledPredicate>) -> Result<Expr, S
         groups.push(out);
     }
     let idx = u32::try_from(preds.len()).map_err(|_| "too many predicates")?;
-    let contains_set = field.and_then(|_| contains_set(&groups, p.all));
     preds.push(CompiledPredicate {
         field,
         groups,
         all: p.all,
         negate: p.negate,
-        contains_set,
+        contains_set: OnceLock::new(),
     });
     Ok(Expr::Pred(idx))
 }
@@ -289,17 +292,16 @@ impl CompiledDetection {
 
 impl CompiledPredicate {
     fn eval(&self, event: &Event, buf: &mut String) -> bool {
+        let set = || {
+            self.contains_set
+                .get_or_init(|| contains_set(&self.groups, self.all))
+                .as_deref()
+        };
         let hit = match self.field {
-            Some(f) if self.contains_set.is_some() => {
+            Some(f) if let Some(set) = set() => {
                 let v = event.get(f);
-                let set = self
-                    .contains_set
-                    .as_deref()
-                    .map(|s| (&s.automaton, &s.rest));
-                set.is_some_and(|(ac, rest)| {
-                    any_text(v, buf, &mut |t| ac.is_match(t))
-                        || rest.iter().any(|m| m.matches(v, event, buf))
-                })
+                any_text(v, buf, &mut |t| set.automaton.is_match(t))
+                    || set.rest.iter().any(|m| m.matches(v, event, buf))
             }
             Some(f) => {
                 let v = event.get(f);
@@ -668,7 +670,6 @@ mod tests {
         let d = detection(
             "title: t\nlogsource: {}\ndetection:\n  a:\n    CommandLine|contains: [' -enc ', 'iex(', 'downloadstring', 'frombase64', 'bypass']\n    CommandLine|endswith: [x]\n  b:\n    Image|endswith: ['\\\\a.exe']\n  condition: a or b\n",
         );
-        assert!(d.preds[0].contains_set.is_some());
         let hit = event(&[(
             "CommandLine",
             "powershell IEX(New-Object Net.WebClient).DownloadString(u) x".into(),
@@ -676,6 +677,7 @@ mod tests {
         assert!(d.matches(&hit));
         let miss = event(&[("CommandLine", "powershell -noprofile x".into())]);
         assert!(!d.matches(&miss));
+        assert!(d.preds[0].contains_set.get().is_some_and(Option::is_some));
     }
 
     #[test]

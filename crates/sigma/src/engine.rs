@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use palisade_event::alert::RuleInfo;
 use palisade_event::{Event, FieldId, Origin, Value};
 
@@ -58,21 +58,31 @@ struct Instance {
     requirement: Requirement,
 }
 
-/// The rules that can match events of one routing key, with their prefilter.
-pub struct Bucket {
+/// The rules one log (product, service, channel) can see, with one prefilter automaton per
+/// field over their needles.
+pub struct Group {
     /// Rule indices, in rule order.
     members: Vec<u32>,
-    /// Positions in `members` always evaluated.
-    always: Vec<u32>,
     scans: Vec<FieldScan>,
     /// Needles searched in every field (keyword rules).
     any_field: Option<FieldScan>,
 }
 
+/// The rules that can match events of one routing key: a mask over its group's members.
+pub struct Bucket {
+    group: Arc<Group>,
+    /// Bit per group member: in this bucket.
+    active: Vec<u64>,
+    /// Member positions evaluated whatever the prefilter says.
+    always: Vec<u32>,
+    /// Whether any member is active (empty buckets skip all work).
+    any: bool,
+}
+
 struct FieldScan {
     field: Option<FieldId>,
     automaton: AhoCorasick,
-    /// Per pattern, the positions in `members` it makes candidates.
+    /// Per pattern, the positions in the group's members it makes candidates.
     owners: Vec<Vec<u32>>,
 }
 
@@ -100,7 +110,7 @@ pub struct RuleSet {
     instances: Vec<Instance>,
     route_fields: RouteFields,
     buckets: RwLock<HashMap<Box<str>, Arc<Bucket>>>,
-    by_members: Mutex<HashMap<Vec<u32>, Arc<Bucket>>>,
+    groups: Mutex<HashMap<String, Arc<Group>>>,
 }
 
 impl RuleSet {
@@ -134,7 +144,7 @@ impl RuleSet {
             instances,
             route_fields,
             buckets: RwLock::new(HashMap::new()),
-            by_members: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
         }
     }
 
@@ -170,33 +180,33 @@ impl RuleSet {
                 b
             }
         };
-        if bucket.members.is_empty() {
+        if !bucket.any {
             return;
         }
-        let words = bucket.members.len().div_ceil(64);
+        let group = &bucket.group;
         scratch.marks.clear();
-        scratch.marks.resize(words, 0);
+        scratch.marks.resize(bucket.active.len(), 0);
         for &i in &bucket.always {
             scratch.marks[i as usize / 64] |= 1 << (i % 64);
         }
         let mut text = std::mem::take(&mut scratch.text);
-        for scan in &bucket.scans {
+        for scan in &group.scans {
             if let Some(v) = scan.field.and_then(|f| event.get(f)) {
                 scan.mark(v, &mut text, &mut scratch.marks);
             }
         }
-        if let Some(scan) = &bucket.any_field {
+        if let Some(scan) = &group.any_field {
             for (_, v) in event.fields() {
                 scan.mark(v, &mut text, &mut scratch.marks);
             }
         }
         scratch.text = text;
-        for (w, &word) in scratch.marks.iter().enumerate() {
-            let mut bits = word;
+        for (w, (&word, &active)) in scratch.marks.iter().zip(&bucket.active).enumerate() {
+            let mut bits = word & active;
             while bits != 0 {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                let rule_idx = bucket.members[w * 64 + b];
+                let rule_idx = group.members[w * 64 + b];
                 let inst = &self.instances[rule_idx as usize];
                 scratch.evaluated += 1;
                 if guard_holds(inst.guard, event)
@@ -214,20 +224,9 @@ impl RuleSet {
         {
             return Arc::clone(b);
         }
-        let members = self.members_for(&RouteKey::from_key(key));
-        let bucket = {
-            let mut by_members = self.by_members.lock().unwrap_or_else(|e| e.into_inner());
-            match by_members.get(&members) {
-                Some(b) => Arc::clone(b),
-                None => {
-                    let b = Arc::new(self.build_bucket(members.clone()));
-                    if by_members.len() < MAX_CACHED_ROUTES {
-                        by_members.insert(members, Arc::clone(&b));
-                    }
-                    b
-                }
-            }
-        };
+        let route = RouteKey::from_key(key);
+        let group = self.group(&route);
+        let bucket = Arc::new(self.build_bucket(&route, group));
         if let Ok(mut map) = self.buckets.write()
             && map.len() < MAX_CACHED_ROUTES
         {
@@ -236,8 +235,31 @@ impl RuleSet {
         bucket
     }
 
-    /// The rules whose log source admits `key` and that routing fields do not rule out.
-    fn members_for(&self, key: &RouteKey) -> Vec<u32> {
+    /// The group of the log `key` belongs to (its key without EventID and provider).
+    fn group(&self, key: &RouteKey) -> Arc<Group> {
+        let name = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            key.product.as_deref().unwrap_or(""),
+            key.service.as_deref().unwrap_or(""),
+            key.channel.as_deref().unwrap_or("")
+        );
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = groups.get(&name) {
+            return Arc::clone(g);
+        }
+        let members: Vec<u32> = (0..self.rules.len() as u32)
+            .filter(|&i| self.rules[i as usize].route.admits_log(key))
+            .collect();
+        let group = Arc::new(self.build_group(members));
+        if groups.len() < MAX_CACHED_ROUTES {
+            groups.insert(name, Arc::clone(&group));
+        }
+        group
+    }
+
+    /// The group members whose log source admits `key` and that the routing fields do not
+    /// rule out, as a mask, plus those without needles.
+    fn build_bucket(&self, key: &RouteKey, group: Arc<Group>) -> Bucket {
         let f = &self.route_fields;
         let mut known = Event::new(Origin::default(), "route");
         if let Some(ch) = &key.channel {
@@ -254,31 +276,41 @@ impl RuleSet {
         } else {
             Vec::new()
         };
-        self.rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.route.admits(key) && r.detection.partial_eval(&known, &known_fields) != Tri::False
-            })
-            .map(|(i, _)| i as u32)
-            .collect()
+        let mut active = vec![0u64; group.members.len().div_ceil(64)];
+        let mut always = Vec::new();
+        let mut any = false;
+        for (pos, &i) in group.members.iter().enumerate() {
+            let r = &self.rules[i as usize];
+            if r.route.admits(key) && r.detection.partial_eval(&known, &known_fields) != Tri::False
+            {
+                active[pos / 64] |= 1 << (pos % 64);
+                any = true;
+                if self.instances[i as usize].requirement.is_none() {
+                    always.push(pos as u32);
+                }
+            }
+        }
+        Bucket {
+            group,
+            active,
+            always,
+            any,
+        }
     }
 
-    fn build_bucket(&self, members: Vec<u32>) -> Bucket {
-        let mut always = Vec::new();
+    fn build_group(&self, members: Vec<u32>) -> Group {
         // field → needle text → member positions
         let mut per_field: HashMap<Option<FieldId>, HashMap<&str, Vec<u32>>> = HashMap::new();
         for (pos, &rule) in members.iter().enumerate() {
-            match &self.instances[rule as usize].requirement {
-                None => always.push(pos as u32),
-                Some(needles) => {
-                    for n in needles {
-                        per_field
-                            .entry(n.field)
-                            .or_default()
-                            .entry(n.text.as_str())
-                            .or_default()
-                            .push(pos as u32);
+            if let Some(needles) = &self.instances[rule as usize].requirement {
+                for n in needles {
+                    let owners = per_field
+                        .entry(n.field)
+                        .or_default()
+                        .entry(needle_prefix(&n.text))
+                        .or_default();
+                    if owners.last() != Some(&(pos as u32)) {
+                        owners.push(pos as u32);
                     }
                 }
             }
@@ -291,22 +323,42 @@ impl RuleSet {
             let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
             needles.sort();
             let patterns: Vec<&str> = needles.iter().map(|(n, _)| *n).collect();
-            let mut builder = AhoCorasickBuilder::new();
-            builder
+            tracing::debug!(
+                field = ?field,
+                patterns = patterns.len(),
+                bytes = patterns.iter().map(|p| p.len()).sum::<usize>(),
+                rules = members.len(),
+                "building prefilter automaton"
+            );
+            // A contiguous NFA builds much faster than a DFA and searches nearly as fast; a
+            // group's automaton is built once per run, so build time counts.
+            let automaton = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard);
-            let automaton = builder.build(&patterns);
-            let Ok(automaton) = automaton else {
-                // Too large to build: evaluate these rules without the prefilter.
-                for (_, owners) in needles {
-                    always.extend(owners);
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(&patterns);
+            let owners: Vec<Vec<u32>> = needles.into_iter().map(|(_, o)| o).collect();
+            let automaton = match automaton {
+                Ok(a) => a,
+                Err(e) => {
+                    // Too large to build: the prefilter cannot vouch for these rules. Register
+                    // every needle's rules under an empty needle, which matches any text.
+                    tracing::warn!("prefilter automaton for {field:?} not built: {e}");
+                    match AhoCorasick::new([""]) {
+                        Ok(a) => a,
+                        Err(_) => continue,
+                    }
                 }
-                continue;
+            };
+            let owners = if automaton.patterns_len() == 1 && owners.len() > 1 {
+                vec![owners.into_iter().flatten().collect()]
+            } else {
+                owners
             };
             let scan = FieldScan {
                 field,
                 automaton,
-                owners: needles.into_iter().map(|(_, o)| o).collect(),
+                owners,
             };
             if field.is_none() {
                 any_field = Some(scan);
@@ -314,11 +366,8 @@ impl RuleSet {
                 scans.push(scan);
             }
         }
-        always.sort_unstable();
-        always.dedup();
-        Bucket {
+        Group {
             members,
-            always,
             scans,
             any_field,
         }
@@ -330,15 +379,34 @@ impl RuleSet {
         let mut key = String::new();
         RouteKey::write_key(event, &self.route_fields, &mut key);
         let b = self.bucket(&key);
-        b.always.iter().map(|&i| b.members[i as usize]).collect()
+        b.always
+            .iter()
+            .map(|&i| b.group.members[i as usize])
+            .collect()
     }
 
-    /// Number of distinct routing keys seen and buckets built, for diagnostics.
+    /// Number of distinct routing keys seen and log groups built, for diagnostics.
     pub fn cache_stats(&self) -> (usize, usize) {
         let routes = self.buckets.read().map(|m| m.len()).unwrap_or(0);
-        let buckets = self.by_members.lock().map(|m| m.len()).unwrap_or(0);
-        (routes, buckets)
+        let groups = self.groups.lock().map(|m| m.len()).unwrap_or(0);
+        (routes, groups)
     }
+}
+
+/// Longest prefilter needle, in bytes. Any prefix of a required literal is itself required, so
+/// cutting long needles (hash lists, long command lines) keeps the prefilter sound while the
+/// automata shrink several-fold and build much faster; 16 bytes stay highly selective.
+const MAX_NEEDLE_BYTES: usize = 16;
+
+fn needle_prefix(text: &str) -> &str {
+    if text.len() <= MAX_NEEDLE_BYTES {
+        return text;
+    }
+    let mut end = MAX_NEEDLE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn guard_holds(guard: Option<(FieldId, &'static [&'static str])>, event: &Event) -> bool {

@@ -346,9 +346,7 @@ impl RouteKey {
         out.push_str(event.meta.service.as_deref().unwrap_or(""));
         out.push('\u{1f}');
         if let Some(ch) = event.get(f.channel).and_then(Value::as_str) {
-            for c in ch.chars() {
-                out.extend(c.to_lowercase());
-            }
+            push_lower(out, ch);
         }
         out.push('\u{1f}');
         if let Some(id) = event.get(f.event_id).and_then(Value::as_i64) {
@@ -356,9 +354,7 @@ impl RouteKey {
         }
         out.push('\u{1f}');
         if let Some(p) = event.get(f.provider).and_then(Value::as_str) {
-            for c in p.chars() {
-                out.extend(c.to_lowercase());
-            }
+            push_lower(out, p);
         }
     }
 
@@ -373,6 +369,16 @@ impl RouteKey {
             event_id: next().and_then(|s| s.parse().ok()),
             provider: next(),
         }
+    }
+}
+
+/// Appends `s` lower-cased; ASCII text (nearly every channel and provider) without going
+/// through Unicode case mapping.
+fn push_lower(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.push_str(&s.to_lowercase());
     }
 }
 
@@ -531,6 +537,27 @@ impl Route {
                 };
                 product_ok && service_ok && category_ok
             }
+        }
+    }
+
+    /// Whether some event of the log `key` names (its product, service and channel, whatever
+    /// its EventID) can satisfy this route.
+    pub fn admits_log(&self, key: &RouteKey) -> bool {
+        let any_id = RouteKey {
+            event_id: None,
+            provider: None,
+            ..key.clone()
+        };
+        match self {
+            Route::Windows {
+                channels, guard, ..
+            } => Route::Windows {
+                channels: channels.clone(),
+                event_ids: None,
+                guard: *guard,
+            }
+            .admits(&any_id),
+            other => other.admits(&any_id),
         }
     }
 

@@ -13,9 +13,8 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 use ipnet::IpNet;
-use regex::{Regex, RegexBuilder};
 
-use crate::pattern::{Piece, SigmaString, StrMatcher};
+use crate::pattern::{LazyRegex, Piece, SigmaString, StrMatcher};
 
 /// A scalar value as written in the rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +84,7 @@ pub enum ValueMatcher {
     Str(StrMatcher),
     /// A regex and, when its syntax guarantees one, literals one of which every match contains
     /// (lower-case), for the prefilter.
-    Regex(Regex, Option<Vec<String>>),
+    Regex(LazyRegex, Option<Vec<String>>),
     Cidr(IpNet),
     Cmp(CmpOp, f64),
     Exists(bool),
@@ -746,9 +745,6 @@ pub(crate) fn parse_cidr(text: &str) -> Option<IpNet> {
         .or_else(|| t.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-/// Largest compiled regex accepted from a rule.
-const REGEX_SIZE_LIMIT: usize = 4 << 20;
-
 fn finish(v: Val) -> Result<ValueMatcher, String> {
     Ok(match v {
         Val::Str { s, cased, .. } => ValueMatcher::Str(
@@ -759,13 +755,7 @@ fn finish(v: Val) -> Result<ValueMatcher, String> {
                 .map_err(|e| e.to_string())?,
         ),
         Val::Regex { src, i, m, s } => {
-            let re = RegexBuilder::new(&src)
-                .case_insensitive(i)
-                .multi_line(m)
-                .dot_matches_new_line(s)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| format!("invalid regular expression {src:?}: {e}"))?;
+            let re = LazyRegex::new(&src, i, m, s)?;
             ValueMatcher::Regex(re, regex_literals(&src, i, m, s))
         }
         Val::Cidr(n) => ValueMatcher::Cidr(n),
@@ -838,6 +828,40 @@ mod tests {
         assert!(p.all);
         assert_eq!(p.groups.len(), 2);
         assert_eq!(p.groups[1].len(), 5);
+    }
+
+    /// Each wildcard-separated piece multiplied the variants before any limit was checked:
+    /// `-a*-b*…*-p` would have built 5^16 strings (found reading the code while fuzzing).
+    #[test]
+    fn windash_products_are_bounded_before_they_are_built() {
+        let dashes = |n: u8| -> String {
+            (b'a'..b'a' + n)
+                .map(|c| format!("-{}", c as char))
+                .collect::<Vec<_>>()
+                .join("*")
+        };
+        let ctx = ModifierContext::default();
+        let err = build_predicate(
+            "x|windash",
+            &[RawValue::Str(dashes(16))],
+            &ctx,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(err.contains("too many variants"), "{err}");
+        let p = pred("x|windash", &[&dashes(5)]);
+        assert_eq!(p.groups[0].len(), 5usize.pow(5));
+        let mut ctx = ModifierContext::default();
+        let many: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+        ctx.placeholders.insert("P".into(), many);
+        let err = build_predicate(
+            "x|expand",
+            &[RawValue::Str("%P%-%P%".into())],
+            &ctx,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(err.contains("too many values"), "{err}");
     }
 
     #[test]

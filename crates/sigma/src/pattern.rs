@@ -9,7 +9,9 @@
 //! suffix, contains) are compared byte-wise with ASCII case folding, which never allocates; only
 //! values with inner wildcards become (compiled-once) regular expressions.
 
-use regex::Regex;
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexBuilder};
 
 /// One piece of a parsed Sigma string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +148,73 @@ impl SigmaString {
     }
 }
 
+/// Largest compiled regex accepted from a rule.
+const REGEX_SIZE_LIMIT: usize = 4 << 20;
+
+/// A regular expression whose syntax is checked when its rule loads and which is compiled on
+/// first use: compiling every rule's expressions up front dominated start-up, while most rules
+/// never see an event that gets past the prefilter.
+#[derive(Debug, Clone)]
+pub struct LazyRegex {
+    src: String,
+    case_insensitive: bool,
+    multi_line: bool,
+    dot_all: bool,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    /// Checks the syntax of `src` with the given flags.
+    pub fn new(
+        src: &str,
+        case_insensitive: bool,
+        multi_line: bool,
+        dot_all: bool,
+    ) -> Result<LazyRegex, String> {
+        regex_syntax::ParserBuilder::new()
+            .case_insensitive(case_insensitive)
+            .multi_line(multi_line)
+            .dot_matches_new_line(dot_all)
+            .build()
+            .parse(src)
+            .map_err(|e| format!("invalid regular expression {src:?}: {e}"))?;
+        Ok(LazyRegex {
+            src: src.to_owned(),
+            case_insensitive,
+            multi_line,
+            dot_all,
+            compiled: OnceLock::new(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.src
+    }
+
+    /// Whether the expression matches anywhere in `text`. An expression too large to compile
+    /// (over the size limit) matches nothing; that is logged once.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex().is_some_and(|r| r.is_match(text))
+    }
+
+    fn regex(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| {
+                RegexBuilder::new(&self.src)
+                    .case_insensitive(self.case_insensitive)
+                    .multi_line(self.multi_line)
+                    .dot_matches_new_line(self.dot_all)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| {
+                        tracing::warn!("regular expression {:?} not usable: {e}", self.src)
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
 /// How a string value compares with a field's text.
 #[derive(Debug, Clone)]
 pub enum StrOp {
@@ -154,7 +223,7 @@ pub enum StrOp {
     Suffix(String),
     Contains(String),
     /// Inner wildcards: an anchored regex, plus the longest literal for prefiltering.
-    Glob(Regex, Option<String>),
+    Glob(LazyRegex, Option<String>),
     /// `*` alone: any value that is present and not null.
     Any,
 }
@@ -182,7 +251,7 @@ pub struct StrMatcher {
 
 impl StrMatcher {
     /// Compiles a parsed Sigma string. Needles are stored lower-case unless `cased`.
-    pub fn new(s: &SigmaString, cased: bool) -> Result<StrMatcher, regex::Error> {
+    pub fn new(s: &SigmaString, cased: bool) -> Result<StrMatcher, String> {
         let fold = |t: &str| {
             if cased {
                 t.to_owned()
@@ -198,7 +267,7 @@ impl StrMatcher {
             [Piece::Star, Piece::Lit(l)] => StrOp::Suffix(fold(l)),
             [Piece::Star, Piece::Lit(l), Piece::Star] => StrOp::Contains(fold(l)),
             _ => StrOp::Glob(
-                Regex::new(&s.to_regex_source(cased))?,
+                LazyRegex::new(&s.to_regex_source(cased), false, false, false)?,
                 s.longest_literal().map(fold),
             ),
         };
