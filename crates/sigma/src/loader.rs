@@ -468,6 +468,46 @@ fn resolve_correlations(
             }
         }
     }
+    let mut fail = |i: usize, reason: &str| {
+        let (path, index, corr) = &correlations[i];
+        report.failures.push(LoadFailure {
+            path: path.to_path_buf(),
+            document: *index,
+            title: Some(corr.meta.title.clone()),
+            reason: reason.into(),
+        });
+    };
+    // A correlation that reaches itself through its references would feed its own alerts back
+    // to itself without end (the engine recursed until the stack overflowed).
+    for (i, cyclic) in cyclic_correlations(&out).into_iter().enumerate() {
+        if cyclic {
+            out[i] = None;
+            fail(
+                i,
+                "its correlation references form a cycle (it reaches itself, or depends on \
+                 correlations that do)",
+            );
+        }
+    }
+    // Failures propagate, transitively: a correlation needs every correlation it references.
+    loop {
+        let mut changed = false;
+        for i in 0..out.len() {
+            let broken = out[i].as_ref().is_some_and(|c| {
+                c.refs.iter().any(
+                    |r| matches!(r, RuleRef::Correlation(k) if out.get(*k as usize).is_none_or(Option::is_none)),
+                )
+            });
+            if broken {
+                out[i] = None;
+                fail(i, "references a correlation that failed to load");
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
     // Correlation indices shift when some failed; remap references to the survivors.
     let mut new_index = vec![None; out.len()];
     let mut n = 0u32;
@@ -480,24 +520,12 @@ fn resolve_correlations(
     let mut survivors = Vec::new();
     for (i, c) in out.into_iter().enumerate() {
         let Some(mut c) = c else { continue };
-        let mut broken = false;
         for r in &mut c.refs {
-            if let RuleRef::Correlation(k) = r {
-                match new_index[*k as usize] {
-                    Some(m) => *k = m,
-                    None => broken = true,
-                }
+            if let RuleRef::Correlation(k) = r
+                && let Some(&Some(m)) = new_index.get(*k as usize)
+            {
+                *k = m;
             }
-        }
-        if broken {
-            let (path, index, corr) = &correlations[i];
-            report.failures.push(LoadFailure {
-                path: path.to_path_buf(),
-                document: *index,
-                title: Some(corr.meta.title.clone()),
-                reason: "references a correlation that failed to load".into(),
-            });
-            continue;
         }
         if !correlations[i].2.generate {
             for r in &c.refs {
@@ -509,6 +537,41 @@ fn resolve_correlations(
         survivors.push(c);
     }
     survivors
+}
+
+/// Which correlations lie on a cycle of correlation references or depend on one: those a
+/// topological sort (Kahn's algorithm) cannot order. Linear in correlations and references.
+fn cyclic_correlations(out: &[Option<CompiledCorrelation>]) -> Vec<bool> {
+    let n = out.len();
+    let mut pending = vec![0usize; n];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, c) in out.iter().enumerate() {
+        let Some(c) = c else { continue };
+        for r in &c.refs {
+            if let RuleRef::Correlation(k) = r {
+                let k = *k as usize;
+                if out.get(k).is_some_and(Option::is_some) {
+                    pending[i] += 1;
+                    users[k].push(i);
+                }
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+    let mut ordered = vec![false; n];
+    while let Some(k) = ready.pop() {
+        ordered[k] = true;
+        for &u in &users[k] {
+            pending[u] -= 1;
+            if pending[u] == 0 {
+                ready.push(u);
+            }
+        }
+    }
+    out.iter()
+        .zip(ordered)
+        .map(|(c, ordered)| c.is_some() && !ordered)
+        .collect()
 }
 
 fn compile_correlation(
@@ -545,4 +608,76 @@ fn compile_correlation(
         condition: c.condition.clone(),
         field: c.field.as_deref().map(intern).transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(name: &str, text: &str) -> LoadedRules {
+        let dir =
+            std::env::temp_dir().join(format!("palisade-loader-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rules.yml");
+        std::fs::write(&path, text).unwrap();
+        let loaded = load_rules(&[path], &LoadOptions::default());
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    }
+
+    const BASE: &str = "title: base\nname: base\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image: x\n  condition: sel\n";
+
+    fn corr(name: &str, refs: &str) -> String {
+        format!(
+            "---\ntitle: {name}\nname: {name}\ncorrelation:\n  type: event_count\n  rules: [{refs}]\n  timespan: 1h\n  condition:\n    gte: 1\n"
+        )
+    }
+
+    fn failed_titles(loaded: &LoadedRules) -> Vec<String> {
+        let mut t: Vec<String> = loaded
+            .report
+            .failures
+            .iter()
+            .filter_map(|f| f.title.clone())
+            .collect();
+        t.sort();
+        t
+    }
+
+    /// Found while writing the `sigma_rule` fuzz target, which feeds correlations: one naming
+    /// itself made `CorrelationEngine::feed` recurse until the stack overflowed.
+    #[test]
+    fn correlation_cycles_are_refused() {
+        let text = format!("{BASE}{}{}", corr("me", "base, me"), corr("ok", "base"));
+        let loaded = load_text("self", &text);
+        assert_eq!(failed_titles(&loaded), ["me"]);
+        assert!(loaded.report.failures[0].reason.contains("cycle"));
+        assert_eq!(loaded.correlations.len(), 1);
+        let text = format!("{BASE}{}{}", corr("a", "base, b"), corr("b", "a"));
+        assert_eq!(failed_titles(&load_text("pair", &text)), ["a", "b"]);
+    }
+
+    /// A correlation two steps from a failed one survived with its reference remapped to an
+    /// index that, once the failed ones were dropped, named another correlation (here `c`
+    /// itself, so it too looped).
+    #[test]
+    fn correlation_failures_propagate_transitively() {
+        let text = format!(
+            "{BASE}{}{}{}{}",
+            corr("a", "base, missing_rule"),
+            corr("b", "a"),
+            corr("c", "b"),
+            corr("d", "base"),
+        );
+        let loaded = load_text("chain", &text);
+        assert_eq!(failed_titles(&loaded), ["a", "b", "c"]);
+        assert_eq!(loaded.correlations.len(), 1);
+        assert_eq!(loaded.correlations[0].info.title, "d");
+        assert!(
+            loaded.correlations[0]
+                .refs
+                .iter()
+                .all(|r| matches!(r, RuleRef::Detection(_)))
+        );
+    }
 }

@@ -696,9 +696,10 @@ fn split_placeholders(lit: &str) -> Vec<Segment> {
     out
 }
 
-/// Literals one of which every match of the regex contains: its possible prefixes or, failing
-/// that, suffixes, when finitely many and all at least three bytes long. Lower-cased, because
-/// the prefilter compares ignoring ASCII case.
+/// Literals one of which every match of the regex contains: the best of its possible prefixes,
+/// its possible suffixes, and its required inner factors (see [`required_factors`]), when
+/// finitely many and all at least three bytes long. Lower-cased, because the prefilter compares
+/// ignoring ASCII case.
 fn regex_literals(src: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
@@ -728,14 +729,106 @@ fn regex_literals(src: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
         }
         out.sort();
         out.dedup();
-        if usable
-            && out.iter().all(|t| crate::pattern::ascii_foldable(t))
-            && best.as_ref().is_none_or(|b| out.len() < b.len())
-        {
-            best = Some(out);
+        if usable && out.iter().all(|t| crate::pattern::ascii_foldable(t)) {
+            best = better(best, Some(out));
         }
     }
-    best
+    better(best, required_factors(&hir).filter(|f| usable_factors(f)))
+}
+
+/// Most alternatives a factor set may have.
+const MAX_FACTORS: usize = 64;
+
+fn usable_factors(f: &[String]) -> bool {
+    !f.is_empty()
+        && f.len() <= MAX_FACTORS
+        && f.iter()
+            .all(|t| t.len() >= 3 && crate::pattern::ascii_foldable(t))
+}
+
+/// The more selective of two literal sets: longest shortest member, then fewest members.
+fn better(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    let score = |v: &Vec<String>| {
+        let min = v.iter().map(|t| t.len().min(16)).min().unwrap_or(0);
+        (min, std::cmp::Reverse(v.len()))
+    };
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if score(&b) > score(&a) { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A set of lower-case strings at least one of which occurs in every match of `h`: a literal
+/// run of a concatenation, or the union over an alternation's branches. Classes count only when
+/// they stand for one ASCII character in either case (what `(?i)` makes of a letter); anything
+/// else breaks a run. This finds the anchors prefix/suffix extraction misses, e.g. in
+/// `.*invoke-(?:mimikatz|kerberoast).*`.
+fn required_factors(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    match h.kind() {
+        HirKind::Literal(_) | HirKind::Class(_) => literal_text(h).map(|t| vec![t]),
+        HirKind::Capture(c) => required_factors(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required_factors(&r.sub),
+        HirKind::Alternation(branches) => {
+            let mut all = Vec::new();
+            for b in branches {
+                all.extend(required_factors(b)?);
+                if all.len() > MAX_FACTORS {
+                    return None;
+                }
+            }
+            all.sort();
+            all.dedup();
+            Some(all)
+        }
+        HirKind::Concat(items) => {
+            let mut best: Option<Vec<String>> = None;
+            let mut run = String::new();
+            for item in items {
+                if let Some(t) = literal_text(item) {
+                    run.push_str(&t);
+                    continue;
+                }
+                if !run.is_empty() {
+                    best = better(best, Some(vec![std::mem::take(&mut run)]));
+                }
+                best = better(best, required_factors(item).filter(|f| usable_factors(f)));
+            }
+            if !run.is_empty() {
+                best = better(best, Some(vec![run]));
+            }
+            best
+        }
+        _ => None,
+    }
+}
+
+/// The text a literal (or a one-letter case class, or a capture of one) stands for.
+fn literal_text(h: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => std::str::from_utf8(&l.0).ok().map(str::to_lowercase),
+        HirKind::Capture(c) => literal_text(&c.sub),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut chars = Vec::new();
+            for r in c.ranges() {
+                for ch in r.start()..=r.end() {
+                    if chars.len() >= 2 || !ch.is_ascii() {
+                        return None;
+                    }
+                    chars.push(ch);
+                }
+            }
+            match chars.as_slice() {
+                [a] => Some(a.to_ascii_lowercase().to_string()),
+                [a, b] if a.eq_ignore_ascii_case(b) => {
+                    Some(a.to_ascii_lowercase().to_string())
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 pub(crate) fn parse_cidr(text: &str) -> Option<IpNet> {
@@ -903,6 +996,22 @@ mod tests {
             Some(vec!["\\cmd.exe".into()])
         );
         assert_eq!(regex_literals(".*x.*", false, false, false), None);
+        assert_eq!(
+            regex_literals(".*invoke-(?:mimikatz|kerberoast).*", false, false, false),
+            Some(vec!["kerberoast".into(), "mimikatz".into()])
+        );
+        assert_eq!(
+            regex_literals(r"\s+(?:Mimikatz|Kerberos)\s*\d", false, false, false),
+            Some(vec!["kerberos".into(), "mimikatz".into()])
+        );
+        assert_eq!(
+            regex_literals(r"(?i)\$\{?input\}?", false, false, false),
+            Some(vec!["$input".into(), "${input".into()])
+        );
+        assert_eq!(
+            regex_literals(r"[a-z]+\d(?i)input\d", false, false, false),
+            Some(vec!["input".into()])
+        );
         assert_eq!(
             regex_literals("a|bcd", false, false, false),
             None,

@@ -222,7 +222,10 @@ pub enum StrOp {
     Prefix(String),
     Suffix(String),
     Contains(String),
-    /// Inner wildcards: an anchored regex, plus the longest literal for prefiltering.
+    /// Inner wildcards whose literal parts compare byte-wise (see [`ascii_foldable`]): a
+    /// direct wildcard matcher, plus the longest literal for prefiltering.
+    Wildcard(Vec<Piece>, Option<String>),
+    /// Other inner wildcards: an anchored regex, plus the longest literal for prefiltering.
     Glob(LazyRegex, Option<String>),
     /// `*` alone: any value that is present and not null.
     Any,
@@ -266,6 +269,21 @@ impl StrMatcher {
             [Piece::Lit(l), Piece::Star] => StrOp::Prefix(fold(l)),
             [Piece::Star, Piece::Lit(l)] => StrOp::Suffix(fold(l)),
             [Piece::Star, Piece::Lit(l), Piece::Star] => StrOp::Contains(fold(l)),
+            pieces
+                if pieces.iter().all(|p| match p {
+                    Piece::Lit(l) => cased || ascii_foldable(&l.to_lowercase()),
+                    _ => true,
+                }) =>
+            {
+                let pieces = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Lit(l) => Piece::Lit(fold(l)),
+                        other => other.clone(),
+                    })
+                    .collect();
+                StrOp::Wildcard(pieces, s.longest_literal().map(fold))
+            }
             _ => StrOp::Glob(
                 LazyRegex::new(&s.to_regex_source(cased), false, false, false)?,
                 s.longest_literal().map(fold),
@@ -286,7 +304,7 @@ impl StrMatcher {
             StrOp::Exact(n) | StrOp::Prefix(n) | StrOp::Suffix(n) | StrOp::Contains(n) => {
                 ascii_foldable(n)
             }
-            StrOp::Glob(..) | StrOp::Any => false,
+            StrOp::Wildcard(..) | StrOp::Glob(..) | StrOp::Any => false,
         };
         Ok(StrMatcher {
             op,
@@ -301,6 +319,7 @@ impl StrMatcher {
         match &self.op {
             StrOp::Any => true,
             StrOp::Glob(re, _) => re.is_match(hay),
+            StrOp::Wildcard(pieces, _) => wildcard_match(pieces, hay.as_bytes(), !self.cased),
             StrOp::Exact(n) => self.cmp(hay, n, |h, n| h == n, eq_fold),
             StrOp::Prefix(n) => self.cmp(hay, n, |h, n| h.starts_with(n), prefix_fold),
             StrOp::Suffix(n) => self.cmp(hay, n, |h, n| h.ends_with(n), suffix_fold),
@@ -342,10 +361,75 @@ impl StrMatcher {
             StrOp::Exact(n) | StrOp::Prefix(n) | StrOp::Suffix(n) | StrOp::Contains(n) => {
                 n.as_str()
             }
-            StrOp::Glob(_, lit) => lit.as_deref()?,
+            StrOp::Glob(_, lit) | StrOp::Wildcard(_, lit) => lit.as_deref()?,
             StrOp::Any => return None,
         };
         (!lit.is_empty() && ascii_foldable(lit)).then_some(lit)
+    }
+}
+
+/// Length of the UTF-8 character starting with byte `b`.
+fn char_len(b: u8) -> usize {
+    match b {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}
+
+/// Matches a whole text against wildcard pieces: `*` any run of characters, `?` one
+/// character, literals compared byte-wise (ASCII case folded when `fold`). The classic
+/// single-backtrack algorithm: on a mismatch, retry from the most recent `*` one character
+/// further, which is exact for `*` patterns and linear in practice.
+pub fn wildcard_match(pieces: &[Piece], hay: &[u8], fold: bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut resume: Option<(usize, usize)> = None;
+    loop {
+        let advanced = match pieces.get(p) {
+            Some(Piece::Star) => {
+                resume = Some((p + 1, t));
+                p += 1;
+                true
+            }
+            Some(Piece::Lit(l)) => {
+                let l = l.as_bytes();
+                let ok = hay.len() - t >= l.len()
+                    && if fold {
+                        hay[t..t + l.len()].eq_ignore_ascii_case(l)
+                    } else {
+                        &hay[t..t + l.len()] == l
+                    };
+                if ok {
+                    t += l.len();
+                    p += 1;
+                }
+                ok
+            }
+            Some(Piece::One) => {
+                let ok = t < hay.len();
+                if ok {
+                    t += char_len(hay[t]).min(hay.len() - t);
+                    p += 1;
+                }
+                ok
+            }
+            None if t == hay.len() => return true,
+            None => false,
+        };
+        if advanced {
+            continue;
+        }
+        let Some((rp, rt)) = resume else {
+            return false;
+        };
+        if rt >= hay.len() {
+            return false;
+        }
+        let next = rt + char_len(hay[rt]).min(hay.len() - rt);
+        resume = Some((rp, next));
+        p = rp;
+        t = next;
     }
 }
 
@@ -475,6 +559,13 @@ mod tests {
             let matcher = m(&format!("*{s}*"));
             let hay = format!("{pre}{s}{post}");
             prop_assert!(matcher.matches(&hay));
+        }
+
+        #[test]
+        fn wildcards_agree_with_regex_reference(h in "[aBé]{0,10}", p in "[abé*?]{0,7}") {
+            let matcher = m(&p);
+            let reference = Regex::new(&SigmaString::parse(&p).to_regex_source(false)).unwrap();
+            prop_assert_eq!(matcher.matches(&h), reference.is_match(&h), "pattern {:?} text {:?}", p, h);
         }
 
         #[test]

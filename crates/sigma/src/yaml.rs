@@ -95,6 +95,10 @@ impl std::error::Error for YamlError {}
 
 /// Largest nesting accepted in a rule file.
 const MAX_DEPTH: usize = 64;
+/// Most nodes one stream may build, aliases counted as the copies they become.
+const MAX_NODES: usize = 1 << 20;
+/// Most scalar text one stream may build, alias copies included.
+const MAX_TEXT_BYTES: usize = 64 << 20;
 
 /// Parses every document of a YAML stream.
 pub fn load(text: &str) -> Result<Vec<Node>, YamlError> {
@@ -120,8 +124,50 @@ enum Frame {
 struct Builder {
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, with their size (nodes, text bytes) for the budget.
+    anchors: HashMap<usize, (Node, Size)>,
+    /// Nodes and text built so far. Aliases are resolved by copying, so a few lines that
+    /// alias aliases ("billion laughs") would otherwise build an exponential tree.
+    built: Size,
     error: Option<YamlError>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Size {
+    nodes: usize,
+    text: usize,
+}
+
+impl Size {
+    fn of(node: &Node) -> Size {
+        match node {
+            Node::Scalar { text, .. } => Size {
+                nodes: 1,
+                text: text.len(),
+            },
+            Node::Seq(items, _) => items
+                .iter()
+                .fold(Size { nodes: 1, text: 0 }, |s, i| s.plus(Size::of(i))),
+            Node::Map(entries, _) => {
+                entries
+                    .iter()
+                    .fold(Size { nodes: 1, text: 0 }, |s, (k, v)| {
+                        s.plus(Size {
+                            nodes: 0,
+                            text: k.len(),
+                        })
+                        .plus(Size::of(v))
+                    })
+            }
+        }
+    }
+
+    fn plus(self, other: Size) -> Size {
+        Size {
+            nodes: self.nodes.saturating_add(other.nodes),
+            text: self.text.saturating_add(other.text),
+        }
+    }
 }
 
 impl Builder {
@@ -135,9 +181,26 @@ impl Builder {
         }
     }
 
+    /// Counts `size` against the budget; false (with the error set) once it is spent.
+    fn spend(&mut self, size: Size, mark: Marker, what: &str) -> bool {
+        self.built = self.built.plus(size);
+        if self.built.nodes > MAX_NODES || self.built.text > MAX_TEXT_BYTES {
+            self.fail(
+                mark,
+                format!(
+                    "{what} makes the document larger than {MAX_NODES} nodes or \
+                     {MAX_TEXT_BYTES} bytes of text"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
     fn push_value(&mut self, node: Node, anchor: usize, mark: Marker) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = Size::of(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -161,6 +224,13 @@ impl MarkedEventReceiver for Builder {
         let line = mark.line();
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
+                let size = Size {
+                    nodes: 1,
+                    text: text.len(),
+                };
+                if !self.spend(size, mark, "this value") {
+                    return;
+                }
                 let quoted = !matches!(style, TScalarStyle::Plain);
                 self.push_value(Node::Scalar { text, quoted, line }, anchor, mark);
             }
@@ -168,11 +238,17 @@ impl MarkedEventReceiver for Builder {
                 if self.stack.len() >= MAX_DEPTH {
                     return self.fail(mark, "nesting too deep");
                 }
+                if !self.spend(Size { nodes: 1, text: 0 }, mark, "this list") {
+                    return;
+                }
                 self.stack.push(Frame::Seq(Vec::new(), anchor, line));
             }
             Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
                     return self.fail(mark, "nesting too deep");
+                }
+                if !self.spend(Size { nodes: 1, text: 0 }, mark, "this mapping") {
+                    return;
                 }
                 self.stack.push(Frame::Map(Vec::new(), None, anchor, line));
             }
@@ -186,8 +262,14 @@ impl MarkedEventReceiver for Builder {
                     self.push_value(Node::Map(entries, line), anchor, mark);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_value(node, 0, mark),
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, size)| *size) {
+                // Checked before copying: the copy itself is what could exhaust memory.
+                Some(size) if !self.spend(size, mark, "this alias") => {}
+                Some(_) => {
+                    if let Some((node, _)) = self.anchors.get(&id).cloned() {
+                        self.push_value(node, 0, mark);
+                    }
+                }
                 None => self.fail(mark, "alias to an unknown anchor"),
             },
             Event::Nothing
@@ -235,5 +317,27 @@ mod tests {
         let err = load("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.line >= 1, "{err}");
         assert!(load(&"[".repeat(200)).is_err());
+    }
+
+    /// Aliases were copied without limit: ten lines that alias the line before ten times
+    /// each would build 10^9 nodes.
+    #[test]
+    fn alias_bombs_are_refused_before_they_are_built() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load(&bomb).unwrap_err();
+        assert!(err.message.contains("alias"), "{err}");
+        assert_eq!(err.line, 6, "{err}");
+        let text = format!(
+            "s: &s '{}'\nl: [{}]\n",
+            "y".repeat(1 << 20),
+            vec!["*s"; 100].join(",")
+        );
+        assert!(load(&text).unwrap_err().message.contains("alias"));
+        // Ordinary reuse stays fine.
+        assert!(load("a: &a {k: v}\nb: *a\nc: [*a, *a]\n").is_ok());
     }
 }
