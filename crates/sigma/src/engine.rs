@@ -15,7 +15,7 @@
 //! A [`RuleSet`] is shared across threads; each thread brings its own [`Scratch`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use palisade_event::alert::RuleInfo;
@@ -110,7 +110,7 @@ pub struct RuleSet {
     instances: Vec<Instance>,
     route_fields: RouteFields,
     buckets: RwLock<HashMap<Box<str>, Arc<Bucket>>>,
-    groups: Mutex<HashMap<String, Arc<Group>>>,
+    groups: Mutex<HashMap<String, Arc<OnceLock<Arc<Group>>>>>,
 }
 
 impl RuleSet {
@@ -243,18 +243,28 @@ impl RuleSet {
             key.service.as_deref().unwrap_or(""),
             key.channel.as_deref().unwrap_or("")
         );
-        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(g) = groups.get(&name) {
-            return Arc::clone(g);
-        }
-        let members: Vec<u32> = (0..self.rules.len() as u32)
-            .filter(|&i| self.rules[i as usize].route.admits_log(key))
-            .collect();
-        let group = Arc::new(self.build_group(members));
-        if groups.len() < MAX_CACHED_ROUTES {
-            groups.insert(name, Arc::clone(&group));
-        }
-        group
+        // The map lock is held only to find the group's cell; the group is built outside it, so
+        // other threads keep matching and building other groups, and threads that need the
+        // same group wait for the one building it instead of building it twice.
+        let cell = {
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            match groups.get(&name) {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let c = Arc::new(OnceLock::new());
+                    if groups.len() < MAX_CACHED_ROUTES {
+                        groups.insert(name, Arc::clone(&c));
+                    }
+                    c
+                }
+            }
+        };
+        Arc::clone(cell.get_or_init(|| {
+            let members: Vec<u32> = (0..self.rules.len() as u32)
+                .filter(|&i| self.rules[i as usize].route.admits_log(key))
+                .collect();
+            Arc::new(self.build_group(members))
+        }))
     }
 
     /// The group members whose log source admits `key` and that the routing fields do not
