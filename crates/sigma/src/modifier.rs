@@ -703,6 +703,8 @@ fn split_placeholders(lit: &str) -> Vec<Segment> {
 fn regex_literals(src: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
+        .unicode(!src.is_ascii())
+        .utf8(!src.is_ascii())
         .case_insensitive(i)
         .multi_line(m)
         .dot_matches_new_line(s)
@@ -809,21 +811,31 @@ fn literal_text(h: &regex_syntax::hir::Hir) -> Option<String> {
     match h.kind() {
         HirKind::Literal(l) => std::str::from_utf8(&l.0).ok().map(str::to_lowercase),
         HirKind::Capture(c) => literal_text(&c.sub),
-        HirKind::Class(Class::Unicode(c)) => {
+        HirKind::Class(class) => {
             let mut chars = Vec::new();
-            for r in c.ranges() {
-                for ch in r.start()..=r.end() {
-                    if chars.len() >= 2 || !ch.is_ascii() {
+            let ranges: Vec<(u32, u32)> = match class {
+                Class::Unicode(c) => c
+                    .ranges()
+                    .iter()
+                    .map(|r| (r.start() as u32, r.end() as u32))
+                    .collect(),
+                Class::Bytes(c) => c
+                    .ranges()
+                    .iter()
+                    .map(|r| (u32::from(r.start()), u32::from(r.end())))
+                    .collect(),
+            };
+            for (start, end) in ranges {
+                for code in start..=end {
+                    if chars.len() >= 2 || code > 0x7f {
                         return None;
                     }
-                    chars.push(ch);
+                    chars.push(char::from(code as u8));
                 }
             }
             match chars.as_slice() {
                 [a] => Some(a.to_ascii_lowercase().to_string()),
-                [a, b] if a.eq_ignore_ascii_case(b) => {
-                    Some(a.to_ascii_lowercase().to_string())
-                }
+                [a, b] if a.eq_ignore_ascii_case(b) => Some(a.to_ascii_lowercase().to_string()),
                 _ => None,
             }
         }

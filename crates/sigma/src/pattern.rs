@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use regex::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder};
 
 /// One piece of a parsed Sigma string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,9 +154,17 @@ const REGEX_SIZE_LIMIT: usize = 4 << 20;
 /// A regular expression whose syntax is checked when its rule loads and which is compiled on
 /// first use: compiling every rule's expressions up front dominated start-up, while most rules
 /// never see an event that gets past the prefilter.
+///
+/// For ASCII expressions, semantics are PCRE's default (non-UTF) mode, which Sigma names as its
+/// flavour: `\w`, `\d`, `\s`, `\b` and case folding are ASCII, and `.` matches one byte.
+/// Besides matching what rule authors test against, this makes compiling about seven times
+/// cheaper than with Unicode classes.
 #[derive(Debug, Clone)]
 pub struct LazyRegex {
     src: String,
+    /// Unicode classes and case folding (wildcard patterns, where `?` is one character, and
+    /// expressions with non-ASCII characters); otherwise PCRE's byte-wise default.
+    unicode: bool,
     case_insensitive: bool,
     multi_line: bool,
     dot_all: bool,
@@ -164,14 +172,33 @@ pub struct LazyRegex {
 }
 
 impl LazyRegex {
-    /// Checks the syntax of `src` with the given flags.
+    /// Checks the syntax of a Sigma `re` value with the given flags. ASCII expressions get
+    /// PCRE's byte-wise default; one with other characters (`[-/–]`) is compiled with Unicode
+    /// semantics so those characters mean themselves.
     pub fn new(
         src: &str,
         case_insensitive: bool,
         multi_line: bool,
         dot_all: bool,
     ) -> Result<LazyRegex, String> {
+        Self::with_mode(src, !src.is_ascii(), case_insensitive, multi_line, dot_all)
+    }
+
+    /// A regex with Unicode semantics (for wildcard patterns).
+    pub fn unicode(src: &str) -> Result<LazyRegex, String> {
+        Self::with_mode(src, true, false, false, false)
+    }
+
+    fn with_mode(
+        src: &str,
+        unicode: bool,
+        case_insensitive: bool,
+        multi_line: bool,
+        dot_all: bool,
+    ) -> Result<LazyRegex, String> {
         regex_syntax::ParserBuilder::new()
+            .unicode(unicode)
+            .utf8(unicode)
             .case_insensitive(case_insensitive)
             .multi_line(multi_line)
             .dot_matches_new_line(dot_all)
@@ -180,6 +207,7 @@ impl LazyRegex {
             .map_err(|e| format!("invalid regular expression {src:?}: {e}"))?;
         Ok(LazyRegex {
             src: src.to_owned(),
+            unicode,
             case_insensitive,
             multi_line,
             dot_all,
@@ -194,13 +222,14 @@ impl LazyRegex {
     /// Whether the expression matches anywhere in `text`. An expression too large to compile
     /// (over the size limit) matches nothing; that is logged once.
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex().is_some_and(|r| r.is_match(text))
+        self.regex().is_some_and(|r| r.is_match(text.as_bytes()))
     }
 
     fn regex(&self) -> Option<&Regex> {
         self.compiled
             .get_or_init(|| {
                 RegexBuilder::new(&self.src)
+                    .unicode(self.unicode)
                     .case_insensitive(self.case_insensitive)
                     .multi_line(self.multi_line)
                     .dot_matches_new_line(self.dot_all)
@@ -285,7 +314,7 @@ impl StrMatcher {
                 StrOp::Wildcard(pieces, s.longest_literal().map(fold))
             }
             _ => StrOp::Glob(
-                LazyRegex::new(&s.to_regex_source(cased), false, false, false)?,
+                LazyRegex::unicode(&s.to_regex_source(cased))?,
                 s.longest_literal().map(fold),
             ),
         };
@@ -564,14 +593,14 @@ mod tests {
         #[test]
         fn wildcards_agree_with_regex_reference(h in "[aBé]{0,10}", p in "[abé*?]{0,7}") {
             let matcher = m(&p);
-            let reference = Regex::new(&SigmaString::parse(&p).to_regex_source(false)).unwrap();
+            let reference = regex::Regex::new(&SigmaString::parse(&p).to_regex_source(false)).unwrap();
             prop_assert_eq!(matcher.matches(&h), reference.is_match(&h), "pattern {:?} text {:?}", p, h);
         }
 
         #[test]
         fn glob_agrees_with_regex_reference(h in "[ab]{0,8}", p in "[ab*?]{0,6}") {
             let matcher = m(&p);
-            let reference = Regex::new(&SigmaString::parse(&p).to_regex_source(false)).unwrap();
+            let reference = regex::Regex::new(&SigmaString::parse(&p).to_regex_source(false)).unwrap();
             prop_assert_eq!(matcher.matches(&h), reference.is_match(&h));
         }
     }
