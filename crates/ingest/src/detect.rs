@@ -121,11 +121,32 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     if formats::syslog::sniff(first) {
         return Ok(Format::Syslog);
     }
-    if head.iter().take(512).filter(|b| **b == 0).count() > 4 {
+    if looks_binary(head) {
         return Err("binary data that is not EVTX".into());
     }
     let preview: String = first.chars().take(60).collect();
     Err(format!("first line starts {preview:?}"))
+}
+
+/// Whether the start of an input is binary rather than text: a few NULs (UTF-16, compressed or
+/// executable data), or more than one character in ten that is not text (invalid UTF-8 or a
+/// control character other than tab, line feed, carriage return and form feed).
+fn looks_binary(head: &[u8]) -> bool {
+    let sample = &head[..head.len().min(512)];
+    if sample.iter().filter(|b| **b == 0).count() > 4 {
+        return true;
+    }
+    let text = String::from_utf8_lossy(sample);
+    let (mut odd, mut total) = (0usize, 0usize);
+    for c in text.chars() {
+        total += 1;
+        if c == char::REPLACEMENT_CHARACTER
+            || (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c'))
+        {
+            odd += 1;
+        }
+    }
+    odd * 10 > total
 }
 
 #[cfg(test)]
@@ -147,5 +168,20 @@ mod tests {
         assert_eq!(sniff(b"#separator \\x09\n#fields\tts\n"), Ok(Format::Zeek));
         assert!(sniff(b"").is_err());
         assert!(sniff(&[0u8; 600]).is_err());
+    }
+
+    /// Random bytes used to be reported as text ("first line starts \"G\u{fffd}\u{fffd}M…\"")
+    /// because they hold too few NULs for the old check.
+    #[test]
+    fn random_bytes_are_called_binary() {
+        let garbage: Vec<u8> = (0u32..4096)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(sniff(&garbage), Err("binary data that is not EVTX".into()));
+        let mut latin1 =
+            b"caf\xe9 au lait, na\xefve text that is not UTF-8 but mostly ASCII".to_vec();
+        latin1.push(b'\n');
+        assert!(sniff(&latin1).unwrap_err().starts_with("first line starts"));
+        assert!(!looks_binary("Grüße aus Köln\tmit Umlauten\r\n".as_bytes()));
     }
 }

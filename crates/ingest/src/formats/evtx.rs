@@ -227,7 +227,7 @@ pub fn read_file(
     let parser = evtx::EvtxParser::from_path(path).map_err(|e| IngestError::Invalid {
         path: path.to_owned(),
         format: "EVTX",
-        message: e.to_string(),
+        message: with_causes(&e),
     })?;
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     read_parser(parser, size, source, opts, sink)
@@ -245,7 +245,7 @@ pub fn read_buffer(
     let parser = evtx::EvtxParser::from_buffer(buffer).map_err(|e| IngestError::Invalid {
         path: path.to_owned(),
         format: "EVTX",
-        message: e.to_string(),
+        message: with_causes(&e),
     })?;
     read_parser(parser, size, source, opts, sink)
 }
@@ -344,20 +344,25 @@ fn evtx_error(source: &Arc<str>, e: &evtx::err::EvtxError) -> RecordError {
         E::FailedToReadRecordAt { chunk: Some(c), .. } => (PositionUnit::Chunk, chunk_offset(*c)),
         _ => (PositionUnit::Record, 0),
     };
-    // The chain carries the useful detail ("bad magic", "incomplete chunk").
+    RecordError {
+        source: source.clone(),
+        unit,
+        position,
+        message: with_causes(e),
+    }
+}
+
+/// An error and its causes: the chain carries the useful detail ("bad magic", "incomplete
+/// chunk") under `evtx`'s generic top-level messages.
+fn with_causes(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
-    let mut cause = std::error::Error::source(e);
+    let mut cause = e.source();
     while let Some(c) = cause {
         message.push_str(": ");
         message.push_str(&c.to_string());
         cause = c.source();
     }
-    RecordError {
-        source: source.clone(),
-        unit,
-        position,
-        message,
-    }
+    message
 }
 
 #[cfg(test)]
