@@ -412,11 +412,13 @@ fn needle_prefix(text: &str) -> &str {
     if text.len() <= MAX_NEEDLE_BYTES {
         return text;
     }
-    let mut end = MAX_NEEDLE_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    // The end of a literal is usually its distinctive part (`…\\system32\\rundll32.exe`),
+    // while its start is often shared (`c:\\windows\\system32\\`).
+    let mut start = text.len() - MAX_NEEDLE_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
     }
-    &text[..end]
+    &text[start..]
 }
 
 fn guard_holds(guard: Option<(FieldId, &'static [&'static str])>, event: &Event) -> bool {
