@@ -36,9 +36,37 @@ pub struct CompiledPredicate {
     pub all: bool,
     pub negate: bool,
     /// For "any of many `contains` values" (a common rule shape with dozens of values): one
-    /// automaton over those needles instead of one scan per value. Built on first use, since
-    /// most rules never see an event that gets past the prefilter.
+    /// automaton over those needles instead of one scan per value. Built only once the
+    /// predicate has been evaluated [`CONTAINS_SET_WARMUP`] times: building one costs about as
+    /// much as a few hundred plain scans, and most predicates are evaluated far less often.
     contains_set: OnceLock<Option<Box<ContainsSet>>>,
+    evaluations: Evaluations,
+}
+
+/// Evaluations after which a predicate's contains set is built.
+const CONTAINS_SET_WARMUP: u32 = 256;
+
+/// A counter that starts afresh when its predicate is cloned (a clone is a new instance).
+#[derive(Debug, Default)]
+struct Evaluations(std::sync::atomic::AtomicU32);
+
+impl Clone for Evaluations {
+    fn clone(&self) -> Self {
+        Evaluations::default()
+    }
+}
+
+impl Evaluations {
+    /// Counts one evaluation; true once the warm-up is over.
+    fn warmed_up(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.0.load(Relaxed);
+        if n >= CONTAINS_SET_WARMUP {
+            return true;
+        }
+        self.0.store(n + 1, Relaxed);
+        false
+    }
 }
 
 /// The `contains` alternatives of a predicate merged into one search, plus the others.
@@ -207,6 +235,7 @@ fn push_pred(p: Predicate, preds: &mut Vec<CompiledPredicate>) -> Result<Expr, S
         all: p.all,
         negate: p.negate,
         contains_set: OnceLock::new(),
+        evaluations: Evaluations::default(),
     });
     Ok(Expr::Pred(idx))
 }
@@ -293,6 +322,12 @@ impl CompiledDetection {
 impl CompiledPredicate {
     fn eval(&self, event: &Event, buf: &mut String) -> bool {
         let set = || {
+            if let Some(built) = self.contains_set.get() {
+                return built.as_deref();
+            }
+            if !self.evaluations.warmed_up() {
+                return None;
+            }
             self.contains_set
                 .get_or_init(|| contains_set(&self.groups, self.all))
                 .as_deref()
@@ -677,7 +712,16 @@ mod tests {
         assert!(d.matches(&hit));
         let miss = event(&[("CommandLine", "powershell -noprofile x".into())]);
         assert!(!d.matches(&miss));
+        assert!(
+            d.preds[0].contains_set.get().is_none(),
+            "not built before the warm-up"
+        );
+        for _ in 0..=CONTAINS_SET_WARMUP {
+            assert!(!d.matches(&miss));
+        }
         assert!(d.preds[0].contains_set.get().is_some_and(Option::is_some));
+        assert!(d.matches(&hit), "same answer through the automaton");
+        assert!(!d.matches(&miss));
     }
 
     #[test]
