@@ -58,33 +58,39 @@ struct Instance {
     requirement: Requirement,
 }
 
-/// The rules one log (product, service, channel) can see, with one prefilter automaton per
-/// field over their needles.
-pub struct Group {
+/// The rules one log (product, service, channel) can see, whatever the event ID.
+struct Group {
     /// Rule indices, in rule order.
     members: Vec<u32>,
-    scans: Vec<FieldScan>,
-    /// Needles searched in every field (keyword rules).
-    any_field: Option<FieldScan>,
 }
 
-/// The rules that can match events of one routing key: a mask over its group's members.
+/// The rules that can match events of one routing key.
 pub struct Bucket {
-    group: Arc<Group>,
-    /// Bit per group member: in this bucket.
+    /// Bit per rule: in this bucket.
     active: Vec<u64>,
-    /// Member positions evaluated whatever the prefilter says.
+    /// Rules evaluated whatever the prefilter says.
     always: Vec<u32>,
-    /// Whether any member is active (empty buckets skip all work).
+    /// Prefilter scans of the fields this bucket's rules have needles on.
+    scans: Vec<Arc<FieldScan>>,
+    /// Needles searched in every field (keyword rules).
+    any_field: Option<Arc<FieldScan>>,
+    /// Whether any rule is active (empty buckets skip all work).
     any: bool,
 }
 
+/// One field's prefilter: an automaton over the needles every rule registered for the field.
 struct FieldScan {
     field: Option<FieldId>,
     automaton: AhoCorasick,
-    /// Per pattern, the positions in the group's members it makes candidates.
+    /// Per pattern, the rules it makes candidates.
     owners: Vec<Vec<u32>>,
 }
+
+/// A field scan built on first use, shared by every bucket that needs it.
+type LazyScan = Arc<OnceLock<Arc<FieldScan>>>;
+
+/// Needle text → rules, for one field.
+type NeedleOwners = Vec<(String, Vec<u32>)>;
 
 /// Per-thread working memory for matching.
 #[derive(Default)]
@@ -111,6 +117,10 @@ pub struct RuleSet {
     route_fields: RouteFields,
     buckets: RwLock<HashMap<Box<str>, Arc<Bucket>>>,
     groups: Mutex<HashMap<String, Arc<OnceLock<Arc<Group>>>>>,
+    /// Every rule's needles per field (cut to [`MAX_NEEDLE_BYTES`]), the input of the scans.
+    needles: HashMap<Option<FieldId>, NeedleOwners>,
+    /// Field scans, built the first time a bucket needs them.
+    scans: Mutex<HashMap<Option<FieldId>, LazyScan>>,
 }
 
 impl RuleSet {
@@ -138,13 +148,16 @@ impl RuleSet {
                     .map(|(f, values)| (FieldId::known(f), values)),
                 requirement: r.detection.requirement(&skip),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let needles = index_needles(&instances);
         RuleSet {
             rules,
             instances,
             route_fields,
             buckets: RwLock::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            needles,
+            scans: Mutex::new(HashMap::new()),
         }
     }
 
@@ -183,19 +196,18 @@ impl RuleSet {
         if !bucket.any {
             return;
         }
-        let group = &bucket.group;
         scratch.marks.clear();
         scratch.marks.resize(bucket.active.len(), 0);
         for &i in &bucket.always {
             scratch.marks[i as usize / 64] |= 1 << (i % 64);
         }
         let mut text = std::mem::take(&mut scratch.text);
-        for scan in &group.scans {
+        for scan in &bucket.scans {
             if let Some(v) = scan.field.and_then(|f| event.get(f)) {
                 scan.mark(v, &mut text, &mut scratch.marks);
             }
         }
-        if let Some(scan) = &group.any_field {
+        if let Some(scan) = &bucket.any_field {
             for (_, v) in event.fields() {
                 scan.mark(v, &mut text, &mut scratch.marks);
             }
@@ -206,12 +218,10 @@ impl RuleSet {
             while bits != 0 {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                let rule_idx = group.members[w * 64 + b];
-                let inst = &self.instances[rule_idx as usize];
+                let rule_idx = w * 64 + b;
+                let inst = &self.instances[rule_idx];
                 scratch.evaluated += 1;
-                if guard_holds(inst.guard, event)
-                    && self.rules[rule_idx as usize].detection.matches(event)
-                {
+                if guard_holds(inst.guard, event) && self.rules[rule_idx].detection.matches(event) {
                     out.push(inst.rule);
                 }
             }
@@ -263,12 +273,12 @@ impl RuleSet {
             let members: Vec<u32> = (0..self.rules.len() as u32)
                 .filter(|&i| self.rules[i as usize].route.admits_log(key))
                 .collect();
-            Arc::new(self.build_group(members))
+            Arc::new(Group { members })
         }))
     }
 
     /// The group members whose log source admits `key` and that the routing fields do not
-    /// rule out, as a mask, plus those without needles.
+    /// rule out, with the field scans their needles need.
     fn build_bucket(&self, key: &RouteKey, group: Arc<Group>) -> Bucket {
         let f = &self.route_fields;
         let mut known = Event::new(Origin::default(), "route");
@@ -286,89 +296,30 @@ impl RuleSet {
         } else {
             Vec::new()
         };
-        let mut active = vec![0u64; group.members.len().div_ceil(64)];
+        let mut active = vec![0u64; self.rules.len().div_ceil(64)];
         let mut always = Vec::new();
+        let mut fields: Vec<Option<FieldId>> = Vec::new();
         let mut any = false;
-        for (pos, &i) in group.members.iter().enumerate() {
+        for &i in &group.members {
             let r = &self.rules[i as usize];
-            if r.route.admits(key) && r.detection.partial_eval(&known, &known_fields) != Tri::False
+            if !r.route.admits(key) || r.detection.partial_eval(&known, &known_fields) == Tri::False
             {
-                active[pos / 64] |= 1 << (pos % 64);
-                any = true;
-                if self.instances[i as usize].requirement.is_none() {
-                    always.push(pos as u32);
-                }
+                continue;
+            }
+            active[i as usize / 64] |= 1 << (i % 64);
+            any = true;
+            match &self.instances[i as usize].requirement {
+                None => always.push(i),
+                Some(needles) => fields.extend(needles.iter().map(|n| n.field)),
             }
         }
-        Bucket {
-            group,
-            active,
-            always,
-            any,
-        }
-    }
-
-    fn build_group(&self, members: Vec<u32>) -> Group {
-        // field → needle text → member positions
-        let mut per_field: HashMap<Option<FieldId>, HashMap<&str, Vec<u32>>> = HashMap::new();
-        for (pos, &rule) in members.iter().enumerate() {
-            if let Some(needles) = &self.instances[rule as usize].requirement {
-                for n in needles {
-                    let owners = per_field
-                        .entry(n.field)
-                        .or_default()
-                        .entry(needle_prefix(&n.text))
-                        .or_default();
-                    if owners.last() != Some(&(pos as u32)) {
-                        owners.push(pos as u32);
-                    }
-                }
-            }
-        }
+        fields.sort();
+        fields.dedup();
         let mut scans = Vec::new();
         let mut any_field = None;
-        let mut fields: Vec<_> = per_field.into_iter().collect();
-        fields.sort_by_key(|(f, _)| *f);
-        for (field, needles) in fields {
-            let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
-            needles.sort();
-            let patterns: Vec<&str> = needles.iter().map(|(n, _)| *n).collect();
-            tracing::debug!(
-                field = ?field,
-                patterns = patterns.len(),
-                bytes = patterns.iter().map(|p| p.len()).sum::<usize>(),
-                rules = members.len(),
-                "building prefilter automaton"
-            );
-            // A contiguous NFA builds much faster than a DFA and searches nearly as fast; a
-            // group's automaton is built once per run, so build time counts.
-            let automaton = AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(&patterns);
-            let owners: Vec<Vec<u32>> = needles.into_iter().map(|(_, o)| o).collect();
-            let automaton = match automaton {
-                Ok(a) => a,
-                Err(e) => {
-                    // Too large to build: the prefilter cannot vouch for these rules. Register
-                    // every needle's rules under an empty needle, which matches any text.
-                    tracing::warn!("prefilter automaton for {field:?} not built: {e}");
-                    match AhoCorasick::new([""]) {
-                        Ok(a) => a,
-                        Err(_) => continue,
-                    }
-                }
-            };
-            let owners = if automaton.patterns_len() == 1 && owners.len() > 1 {
-                vec![owners.into_iter().flatten().collect()]
-            } else {
-                owners
-            };
-            let scan = FieldScan {
-                field,
-                automaton,
-                owners,
+        for field in fields {
+            let Some(scan) = self.field_scan(field) else {
+                continue;
             };
             if field.is_none() {
                 any_field = Some(scan);
@@ -376,11 +327,26 @@ impl RuleSet {
                 scans.push(scan);
             }
         }
-        Group {
-            members,
+        Bucket {
+            active,
+            always,
             scans,
             any_field,
+            any,
         }
+    }
+
+    /// The scan of one field over every rule's needles for it, built on first request. Threads
+    /// that need the same scan wait for the one building it.
+    fn field_scan(&self, field: Option<FieldId>) -> Option<Arc<FieldScan>> {
+        let needles = self.needles.get(&field)?;
+        let cell = {
+            let mut scans = self.scans.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(scans.entry(field).or_default())
+        };
+        Some(Arc::clone(
+            cell.get_or_init(|| Arc::new(build_scan(field, needles))),
+        ))
     }
 
     /// The rules of the bucket for `event` that the prefilter cannot skip (always evaluated),
@@ -388,11 +354,7 @@ impl RuleSet {
     pub fn unfiltered_rules(&self, event: &Event) -> Vec<u32> {
         let mut key = String::new();
         RouteKey::write_key(event, &self.route_fields, &mut key);
-        let b = self.bucket(&key);
-        b.always
-            .iter()
-            .map(|&i| b.group.members[i as usize])
-            .collect()
+        self.bucket(&key).always.clone()
     }
 
     /// Number of distinct routing keys seen and log groups built, for diagnostics.
@@ -400,6 +362,71 @@ impl RuleSet {
         let routes = self.buckets.read().map(|m| m.len()).unwrap_or(0);
         let groups = self.groups.lock().map(|m| m.len()).unwrap_or(0);
         (routes, groups)
+    }
+}
+
+/// Every rule's needles grouped by field and text, with the rules that need each.
+fn index_needles(instances: &[Instance]) -> HashMap<Option<FieldId>, NeedleOwners> {
+    let mut per_field: HashMap<Option<FieldId>, HashMap<&str, Vec<u32>>> = HashMap::new();
+    for (i, inst) in instances.iter().enumerate() {
+        for n in inst.requirement.iter().flatten() {
+            let owners = per_field
+                .entry(n.field)
+                .or_default()
+                .entry(needle_prefix(&n.text))
+                .or_default();
+            if owners.last() != Some(&(i as u32)) {
+                owners.push(i as u32);
+            }
+        }
+    }
+    per_field
+        .into_iter()
+        .map(|(field, needles)| {
+            let mut list: NeedleOwners = needles
+                .into_iter()
+                .map(|(t, o)| (t.to_owned(), o))
+                .collect();
+            list.sort();
+            (field, list)
+        })
+        .collect()
+}
+
+/// Builds one field's automaton. A contiguous NFA builds much faster than a DFA and searches
+/// nearly as fast; an automaton is built once per run, so build time counts. If it cannot be
+/// built (too large), its rules are marked on every value, so they are simply evaluated.
+fn build_scan(field: Option<FieldId>, needles: &NeedleOwners) -> FieldScan {
+    tracing::debug!(
+        field = ?field,
+        patterns = needles.len(),
+        bytes = needles.iter().map(|(n, _)| n.len()).sum::<usize>(),
+        "building prefilter automaton"
+    );
+    let built = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .build(needles.iter().map(|(n, _)| n.as_str()));
+    match built {
+        Ok(automaton) => FieldScan {
+            field,
+            automaton,
+            owners: needles.iter().map(|(_, o)| o.clone()).collect(),
+        },
+        Err(e) => {
+            tracing::warn!("prefilter automaton for {field:?} not built: {e}");
+            let everyone: Vec<u32> = needles
+                .iter()
+                .flat_map(|(_, o)| o.iter().copied())
+                .collect();
+            FieldScan {
+                field,
+                automaton: AhoCorasick::new([""])
+                    .unwrap_or_else(|_| unreachable!("one empty pattern")),
+                owners: vec![everyone],
+            }
+        }
     }
 }
 
