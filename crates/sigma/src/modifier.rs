@@ -582,28 +582,35 @@ fn windash(v: Val) -> Result<Vec<Val>, String> {
                 texts.iter_mut().for_each(|t| t.push(c));
             }
         }
-        // Checked before the product is built: each piece (between wildcards) multiplies the
-        // variants, so `-a*-b*-c*…` would otherwise grow as 5^pieces before any check.
-        if variants.len().saturating_mul(texts.len()) > MAX_EXPANSION {
-            return Err("windash produces too many variants".into());
-        }
-        variants = variants
-            .iter()
-            .flat_map(|v| {
-                texts.iter().map(move |t| {
-                    let mut v = v.clone();
-                    match v.pieces.last_mut() {
-                        Some(Piece::Lit(l)) => l.push_str(t),
-                        _ => v.pieces.push(Piece::Lit(t.clone())),
-                    }
-                    v
-                })
-            })
-            .collect();
+        let options: Vec<SigmaString> = texts.iter().map(|t| SigmaString::literal(t)).collect();
+        variants = product(&variants, &options, "windash produces too many variants")?;
     }
     Ok(variants
         .into_iter()
         .map(|s| Val::Str { s, cased, bom })
+        .collect())
+}
+
+/// Every variant followed by every option. The size is checked before the product is built:
+/// each piece (between wildcards) multiplies the variants, so `-a*-b*-c*…` would otherwise grow
+/// as 5^pieces before any check.
+fn product(
+    variants: &[SigmaString],
+    options: &[SigmaString],
+    too_many: &str,
+) -> Result<Vec<SigmaString>, String> {
+    if variants.len().saturating_mul(options.len()) > MAX_EXPANSION {
+        return Err(too_many.into());
+    }
+    Ok(variants
+        .iter()
+        .flat_map(|v| {
+            options.iter().map(move |o| {
+                let mut v = v.clone();
+                v.append(o);
+                v
+            })
+        })
         .collect())
 }
 
@@ -633,24 +640,11 @@ fn expand(v: Val, ctx: &ModifierContext, warnings: &mut Warnings) -> Result<Vec<
                     }
                 },
             };
-            if variants.len().saturating_mul(options.len()) > MAX_EXPANSION {
-                return Err("placeholder expansion produces too many values".into());
-            }
-            variants = variants
-                .iter()
-                .flat_map(|v| {
-                    options.iter().map(move |o| {
-                        let mut v = v.clone();
-                        for p in &o.pieces {
-                            match (v.pieces.last_mut(), p) {
-                                (Some(Piece::Lit(l)), Piece::Lit(t)) => l.push_str(t),
-                                _ => v.pieces.push(p.clone()),
-                            }
-                        }
-                        v
-                    })
-                })
-                .collect();
+            variants = product(
+                &variants,
+                &options,
+                "placeholder expansion produces too many values",
+            )?;
         }
     }
     Ok(variants

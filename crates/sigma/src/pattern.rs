@@ -72,6 +72,16 @@ impl SigmaString {
         }
     }
 
+    /// Appends `other`, merging literal text across the join.
+    pub fn append(&mut self, other: &SigmaString) {
+        for p in &other.pieces {
+            match (self.pieces.last_mut(), p) {
+                (Some(Piece::Lit(l)), Piece::Lit(t)) => l.push_str(t),
+                _ => self.pieces.push(p.clone()),
+            }
+        }
+    }
+
     pub fn has_wildcards(&self) -> bool {
         self.pieces.iter().any(|p| !matches!(p, Piece::Lit(_)))
     }

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use palisade_sigma::{LoadOptions, load_rules};
 
 #[test]
@@ -13,10 +11,7 @@ fn every_corpus_rule_loads() {
     let Some(dir) = common::shared_data("sigma") else {
         return;
     };
-    let paths: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
-        .iter()
-        .map(|d| dir.join(d))
-        .collect();
+    let paths = common::sigma_rule_dirs(&dir);
     let loaded = load_rules(&paths, &LoadOptions::default());
     let r = &loaded.report;
     println!(

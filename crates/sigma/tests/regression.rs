@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use palisade_event::Event;
 use palisade_ingest::{EventSink, IngestOptions, Input, RecordError, read_input};
@@ -52,10 +52,7 @@ fn regression_suite_passes() {
     let Some(dir) = common::shared_data("sigma") else {
         return;
     };
-    let paths: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
-        .iter()
-        .map(|d| dir.join(d))
-        .collect();
+    let paths = common::sigma_rule_dirs(&dir);
     let loaded = load_rules(&paths, &LoadOptions::default());
     let by_id: HashMap<&str, u32> = loaded
         .rules
