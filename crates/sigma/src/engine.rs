@@ -81,10 +81,23 @@ pub struct Bucket {
 /// One field's prefilter: an automaton over the needles every rule registered for the field.
 struct FieldScan {
     field: Option<FieldId>,
+    /// A contiguous NFA: quick to build, about 20 instructions per byte scanned.
     automaton: AhoCorasick,
     /// Per pattern, the rules it makes candidates.
     owners: Vec<Vec<u32>>,
+    /// The same patterns as a DFA (half the scanning cost, several times the build cost and
+    /// memory), built once this field has been scanned enough to repay it: a one-shot hunt
+    /// stays on the NFA, a long run or a service switches.
+    dfa: OnceLock<AhoCorasick>,
+    patterns: Vec<String>,
+    /// Bytes to scan before the DFA is worth building.
+    payback: u64,
+    scanned: std::sync::atomic::AtomicU64,
+    upgrading: std::sync::atomic::AtomicBool,
 }
+
+/// Bytes scanned per byte of patterns before a field's DFA is built.
+const DFA_PAYBACK: u64 = 64;
 
 /// A field scan built on first use, shared by every bucket that needs it.
 type LazyScan = Arc<OnceLock<Arc<FieldScan>>>;
@@ -403,29 +416,38 @@ fn build_scan(field: Option<FieldId>, needles: &NeedleOwners) -> FieldScan {
         bytes = needles.iter().map(|(n, _)| n.len()).sum::<usize>(),
         "building prefilter automaton"
     );
+    let patterns: Vec<String> = needles.iter().map(|(n, _)| n.clone()).collect();
     let built = AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
         .kind(Some(AhoCorasickKind::ContiguousNFA))
-        .build(needles.iter().map(|(n, _)| n.as_str()));
-    match built {
-        Ok(automaton) => FieldScan {
-            field,
+        .build(&patterns);
+    let (automaton, owners, patterns) = match built {
+        Ok(automaton) => (
             automaton,
-            owners: needles.iter().map(|(_, o)| o.clone()).collect(),
-        },
+            needles.iter().map(|(_, o)| o.clone()).collect(),
+            patterns,
+        ),
         Err(e) => {
             tracing::warn!("prefilter automaton for {field:?} not built: {e}");
             let everyone: Vec<u32> = needles
                 .iter()
                 .flat_map(|(_, o)| o.iter().copied())
                 .collect();
-            FieldScan {
-                field,
-                automaton: AhoCorasick::new([""])
-                    .unwrap_or_else(|_| unreachable!("one empty pattern")),
-                owners: vec![everyone],
-            }
+            let automaton =
+                AhoCorasick::new([""]).unwrap_or_else(|_| unreachable!("one empty pattern"));
+            (automaton, vec![everyone], vec![String::new()])
         }
+    };
+    let pattern_bytes: u64 = patterns.iter().map(|p| p.len() as u64).sum();
+    FieldScan {
+        field,
+        automaton,
+        owners,
+        dfa: OnceLock::new(),
+        payback: pattern_bytes.saturating_mul(DFA_PAYBACK),
+        patterns,
+        scanned: Default::default(),
+        upgrading: Default::default(),
     }
 }
 
@@ -458,6 +480,29 @@ fn guard_holds(guard: Option<(FieldId, &'static [&'static str])>, event: &Event)
 }
 
 impl FieldScan {
+    /// The DFA once built; otherwise the NFA, counting the bytes so the thread that crosses
+    /// the payback point builds the DFA (the others keep scanning meanwhile).
+    fn automaton_for(&self, len: usize) -> &AhoCorasick {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(dfa) = self.dfa.get() {
+            return dfa;
+        }
+        let scanned = self.scanned.fetch_add(len as u64, Relaxed) + len as u64;
+        if scanned > self.payback && !self.upgrading.swap(true, Relaxed) {
+            let dfa = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&self.patterns);
+            match dfa {
+                Ok(dfa) => {
+                    let _ = self.dfa.set(dfa);
+                }
+                Err(e) => tracing::debug!("prefilter DFA for {:?} not built: {e}", self.field),
+            }
+        }
+        &self.automaton
+    }
+
     /// Marks the rules whose needles occur in `v`. The automaton is case-sensitive over
     /// lower-case needles and reads an ASCII-lower-cased copy of the text: cheaper to build and
     /// to run than an ASCII-case-insensitive automaton, whose every state has twice the
@@ -466,7 +511,8 @@ impl FieldScan {
         v.for_each_text(text, &mut |t| {
             lower.clear();
             lower.extend(t.bytes().map(|b| b.to_ascii_lowercase()));
-            for m in self.automaton.find_overlapping_iter(lower.as_slice()) {
+            let automaton = self.automaton_for(lower.len());
+            for m in automaton.find_overlapping_iter(lower.as_slice()) {
                 for &pos in &self.owners[m.pattern().as_usize()] {
                     marks[pos as usize / 64] |= 1 << (pos % 64);
                 }
