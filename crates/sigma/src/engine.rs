@@ -112,7 +112,8 @@ pub struct Scratch {
     text: String,
     lower: Vec<u8>,
     marks: Vec<u64>,
-    local: HashMap<Box<str>, Arc<Bucket>>,
+    /// This thread's routing-key → bucket cache, hashed with FxHash (a lookup per event).
+    local: rustc_hash::FxHashMap<Box<str>, Arc<Bucket>>,
     /// Rules evaluated exactly, for statistics.
     pub evaluated: u64,
 }
