@@ -1,0 +1,37 @@
+//! Learned baselines: streaming anomaly models over feature vectors, feature extraction from
+//! events, and per-entity behaviour profiles (UEBA).
+//!
+//! * [`hst`] — streaming Half-Space Trees (Tan, Ting & Liu 2011).
+//! * [`iforest`] — Isolation Forest (Liu, Ting & Zhou 2008) fitted on a window of normal rows.
+//! * [`metrics`] — ROC-AUC, average precision and thresholds at a false-alarm rate.
+//! * [`scale`] — online, outlier-robust scaling and categorical encoding.
+//! * [`incstat`] — Kitsune-style damped incremental statistics (Mirsky et al. 2018).
+//! * [`features`] — events (flows, authentication, process) to feature vectors.
+//! * [`ueba`] — per-entity baselines with bounded memory, sketches and explanations.
+//!
+//! Library code never prints; every model is deterministic for a given seed.
+
+pub mod features;
+pub mod hst;
+pub mod iforest;
+pub mod incstat;
+pub mod metrics;
+pub mod scale;
+pub mod ueba;
+
+/// A streaming anomaly model over fixed-width feature vectors (values roughly in `[0, 1]`
+/// after [`scale`]).
+pub trait Model: Send {
+    /// Anomaly score of `x`: higher is more anomalous. Comparable within one model.
+    fn score(&self, x: &[f32]) -> f64;
+    /// Learn from `x` (taken as normal).
+    fn learn(&mut self, x: &[f32]);
+    /// Score `x`, then learn from it.
+    fn score_learn(&mut self, x: &[f32]) -> f64 {
+        let s = self.score(x);
+        self.learn(x);
+        s
+    }
+    /// Short name (`hst`, `iforest`, …).
+    fn name(&self) -> &'static str;
+}
