@@ -3,6 +3,7 @@
 //!
 //! * [`hst`] — streaming Half-Space Trees (Tan, Ting & Liu 2011).
 //! * [`iforest`] — Isolation Forest (Liu, Ting & Zhou 2008) fitted on a window of normal rows.
+//! * [`guard`] — robust online learning: learn only rows that do not look anomalous.
 //! * [`metrics`] — ROC-AUC, average precision and thresholds at a false-alarm rate.
 //! * [`scale`] — online, outlier-robust scaling and categorical encoding.
 //! * [`incstat`] — Kitsune-style damped incremental statistics (Mirsky et al. 2018).
@@ -12,6 +13,7 @@
 //! Library code never prints; every model is deterministic for a given seed.
 
 pub mod features;
+pub mod guard;
 pub mod hst;
 pub mod iforest;
 pub mod incstat;
