@@ -68,4 +68,9 @@ pub trait Store {
     fn save_run(&mut self, run: &RunRecord, alerts: &[Alert]) -> Result<i64, StoreError>;
     /// Alerts of a run (all runs when `None`), oldest event first.
     fn alerts(&self, run: Option<i64>) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Stores an opaque named state blob (a detector's baseline snapshot), replacing any
+    /// previous blob of that name.
+    fn save_state(&mut self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The state blob saved under `name`, or `None` if there is none.
+    fn load_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }

@@ -9,7 +9,9 @@ use rusqlite::{Connection, params};
 use crate::{RunRecord, Store, StoreError, StoredAlert};
 
 /// Each entry migrates the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
+const MIGRATIONS: &[&str] = &[
+    // 1: runs and their alerts.
+    "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         command TEXT NOT NULL,
         started TEXT NOT NULL,
@@ -35,7 +37,15 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
     );
     CREATE INDEX alerts_by_time ON alerts(ts);
     CREATE INDEX alerts_by_rule ON alerts(rule_id);
-    CREATE INDEX alerts_by_host ON alerts(host);"];
+    CREATE INDEX alerts_by_host ON alerts(host);",
+    // 2: named opaque state blobs (detector baselines such as UEBA snapshots), one row per
+    // name, replaced on save.
+    "CREATE TABLE state (
+        name TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        updated TEXT NOT NULL
+    );",
+];
 
 /// One SQLite database file.
 pub struct SqliteStore {
@@ -156,6 +166,26 @@ impl Store for SqliteStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn save_state(&mut self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO state (name, bytes, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET bytes = excluded.bytes, updated = excluded.updated",
+            params![name, bytes, ts(&Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    fn load_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bytes FROM state WHERE name = ?1")?;
+        let mut rows = stmt.query(params![name])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(r.get(0)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +251,50 @@ mod tests {
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.alerts(None).unwrap().len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn state_blobs_replace_and_survive_reopen() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        assert_eq!(s.load_state("ueba").unwrap(), None);
+        s.save_state("ueba", b"one").unwrap();
+        s.save_state("ueba", &[0, 1, 2, 255]).unwrap();
+        s.save_state("other", b"").unwrap();
+        assert_eq!(s.load_state("ueba").unwrap(), Some(vec![0, 1, 2, 255]));
+        assert_eq!(s.load_state("other").unwrap(), Some(Vec::new()));
+
+        let dir = std::env::temp_dir().join(format!("palisade-store-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.save_state("ueba", &big).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.load_state("ueba").unwrap(), Some(big));
+        assert_eq!(s.load_state("missing").unwrap(), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn version_one_database_gains_the_state_table() {
+        let dir = std::env::temp_dir().join(format!("palisade-store-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!("{}; PRAGMA user_version = 1;", MIGRATIONS[0]))
+                .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.save_state("x", b"y").unwrap();
+        let v: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
