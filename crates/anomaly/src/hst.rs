@@ -23,19 +23,25 @@
 //! the reference when it completes; before that [`Model::score`] returns `0.0` (no opinion,
 //! never an alert). [`HalfSpaceTrees::is_warm`] tells the two apart.
 //!
-//! **Speed.** Nodes of a tree are a complete binary tree in a flat array (children of `i` are
-//! `2i+1`, `2i+2`), 16 bytes per node with split, dimension and counts together so one cache
-//! line serves a node. The window swap is lazy: each node carries the index of the window
-//! its latest count belongs to, so `r ← l, l ← 0` costs nothing per window instead of a
-//! walk over every node. [`Model::score_learn`] scores and learns in one descent, and trees
-//! are descended level by level in groups, which lets the processor overlap the dependent
-//! loads of several trees.
+//! **Speed.** Each tree is a complete binary tree in flat arrays (children of `i` are
+//! `2i+1`, `2i+2`), struct of arrays: split dimension and split value per
+//! internal node (8 bytes together), reference and latest mass `u16` per node (hence
+//! `window ≤ 65 535`). At height 10, 25 trees take 400 KiB; at the default height 8, 100 KiB. The window swap is
+//! `swap(r, l)` plus a memset of `l` (100 KiB, about 0.4 KiB per row amortised), cheaper
+//! than per-node epoch tags, which cost a few instructions at every visited node.
+//! [`Model::score_learn`] scores and learns in one branch-free descent, and the trees are
+//! descended level by level together, which lets the processor overlap the dependent loads
+//! of different trees.
 //!
-//! **Height.** The paper uses `height = 15` (65 535 nodes per tree, 1 MiB per tree here).
-//! The default is 10 instead: on a validation split of the NSL-KDD training rows (fit on half
-//! the normal rows, score the other half plus the training attacks) heights 10 and 15 rank
-//! equally well, while height 15 spills out of the caches and runs much slower. With the
-//! paper's `size_limit = 0.1·ψ` a traversal rarely goes below depth ~8 anyway.
+//! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
+//! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
+//! other half plus the training attacks; mean ROC-AUC of 3 seeds, min-max / log1p+min-max
+//! features) height 15 gives 0.969 / 0.971, height 12 0.967 / 0.964, height 10 0.961 /
+//! 0.963, height 8 0.941 / 0.941. Speed goes the other way (score+learn, one core, 72
+//! features, 25 trees): about 1.4 M rows/s at height 8, 0.7 M at 10, 0.2–0.27 M at 15,
+//! where the 11 MiB of counts leave the caches and the per-window memset of `l` (3.2 MiB)
+//! costs ~13 KiB per row. Choose `height: 8` where throughput matters more than the last
+//! few points of AUC.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -57,8 +63,8 @@ pub enum ConfigError {
 pub struct HstConfig {
     /// Number of trees (paper: 25).
     pub trees: usize,
-    /// Maximum depth of a tree; a tree has `2^(height+1) − 1` nodes. Paper: 15; default 10
-    /// (see the module documentation). At most 24.
+    /// Maximum depth of a tree; a tree has `2^(height+1) − 1` nodes. Paper and default: 15
+    /// (see the module documentation for the speed/accuracy trade-off). At most 24.
     pub height: u32,
     /// Window size `ψ` in rows (paper: 250). At most 65 535 (counts are 16-bit).
     pub window: usize,
@@ -73,7 +79,7 @@ impl Default for HstConfig {
     fn default() -> Self {
         Self {
             trees: 25,
-            height: 10,
+            height: 15,
             window: 250,
             size_limit: None,
             seed: 0,
@@ -88,68 +94,20 @@ impl HstConfig {
     }
 }
 
-/// One node: split (internal nodes), dimension, and the two lazily swapped counts.
-///
-/// `cur` counts rows of window `epoch`; `prev` counts rows of window `epoch − 1`. The
-/// reference mass in window `w` is `prev` if `epoch == w`, `cur` if `epoch == w − 1`, else 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[repr(C, align(16))]
-struct Node {
-    split: f32,
-    epoch: u32,
-    dim: u16,
-    cur: u16,
-    prev: u16,
-}
-
-impl Node {
-    /// Reference mass of this node during window `w`.
-    #[inline(always)]
-    fn reference(&self, w: u32) -> u32 {
-        if self.epoch == w {
-            u32::from(self.prev)
-        } else if self.epoch == w.wrapping_sub(1) {
-            u32::from(self.cur)
-        } else {
-            0
-        }
-    }
-
-    /// Count one row in window `w`, rolling the counts over first if the node was last
-    /// touched in an earlier window.
-    #[inline(always)]
-    fn count(&mut self, w: u32) {
-        if self.epoch != w {
-            self.prev = if self.epoch == w.wrapping_sub(1) {
-                self.cur
-            } else {
-                0
-            };
-            self.cur = 0;
-            self.epoch = w;
-        }
-        self.cur += 1;
-    }
-
-    /// Child index of node `i` for value `v`: left if `v < split`, else right (NaN goes right).
-    #[inline(always)]
-    fn child(&self, i: usize, x: &[f32]) -> usize {
-        let v = x[usize::from(self.dim)];
-        2 * i + 1 + usize::from(!(v < self.split))
-    }
-}
-
 /// Streaming Half-Space Trees; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HalfSpaceTrees {
     cfg: HstConfig,
     dims: usize,
-    /// Nodes per tree, `2^(height+1) − 1`.
+    /// Nodes per tree, `2^(height+1) − 1`; internal nodes per tree, `2^height − 1`.
     nodes_per_tree: usize,
-    /// All trees, tree `t` at `t * nodes_per_tree ..`.
-    nodes: Vec<Node>,
-    /// Index of the current window (wraps after 2^32 windows).
-    window_index: u32,
+    internal_per_tree: usize,
+    /// Split of internal node `i` of tree `t`, at `t * internal_per_tree + i`.
+    splits: Vec<Split>,
+    /// Reference mass of node `i` of tree `t`, at `t * nodes_per_tree + i`.
+    r: Vec<u16>,
+    /// Latest mass, indexed like `r`.
+    l: Vec<u16>,
     /// Rows learned in the current window.
     in_window: u32,
     /// Whether a full window has been learned (the reference mass exists).
@@ -160,8 +118,24 @@ pub struct HalfSpaceTrees {
     max_mass: f64,
 }
 
-/// Trees descended together, level by level.
-const GROUP: usize = 8;
+/// Split of an internal node: `x[dim] < value` goes left (NaN goes right). Dimension and
+/// value share 8 bytes so a visit touches one cache line for the structure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Split {
+    value: f32,
+    dim: u32,
+}
+
+/// `1` if `v` goes to the right child of a node splitting at `split`: not `v < split`, so
+/// NaN goes right.
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // deliberate: NaN must compare as "not less"
+fn goes_right(v: f32, split: f32) -> usize {
+    usize::from(!(v < split))
+}
+
+/// Trees descended together, level by level (more than the default 25 go in several groups).
+const GROUP: usize = 32;
 
 impl HalfSpaceTrees {
     /// Build the random trees for rows of `dims` features.
@@ -179,33 +153,35 @@ impl HalfSpaceTrees {
             return Err(ConfigError::Invalid("dims must be in 1..=65536"));
         }
         let size_limit = cfg.effective_size_limit();
-        if !(size_limit >= 0.0) {
+        if size_limit.is_nan() || size_limit < 0.0 {
             return Err(ConfigError::Invalid("size_limit must be non-negative"));
         }
         let nodes_per_tree = (1usize << (cfg.height + 1)) - 1;
         let internal = (1usize << cfg.height) - 1;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
-        let mut nodes = vec![Node::default(); nodes_per_tree * cfg.trees];
+        let mut splits = vec![Split::default(); internal * cfg.trees];
         let mut lo = vec![0f64; dims];
         let mut hi = vec![0f64; dims];
-        for tree in nodes.chunks_exact_mut(nodes_per_tree) {
+        for tree in splits.chunks_exact_mut(internal) {
             for d in 0..dims {
                 let sq: f64 = rng.random();
                 let half = 2.0 * sq.max(1.0 - sq);
                 lo[d] = sq - half;
                 hi[d] = sq + half;
             }
-            build(tree, 0, internal, &mut lo, &mut hi, &mut rng);
+            build(tree, 0, &mut lo, &mut hi, &mut rng);
         }
         // Integer counts: `r < size_limit` iff `r < ceil(size_limit)`.
         let limit = size_limit.ceil().min(f64::from(u32::MAX)) as u32;
         let max_mass = cfg.trees as f64 * cfg.window as f64 * (1u64 << cfg.height) as f64;
         Ok(Self {
+            r: vec![0; nodes_per_tree * cfg.trees],
+            l: vec![0; nodes_per_tree * cfg.trees],
             cfg,
             dims,
             nodes_per_tree,
-            nodes,
-            window_index: 0,
+            internal_per_tree: internal,
+            splits,
             in_window: 0,
             warm: false,
             limit,
@@ -231,20 +207,22 @@ impl HalfSpaceTrees {
     /// Paper mass `Σ_trees r · 2^depth` of `x` (higher = more normal); 0 before warm-up.
     pub fn mass(&self, x: &[f32]) -> f64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
-        let w = self.window_index;
         let h = self.cfg.height as usize;
+        let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
         let mut total: u64 = 0;
-        for tree in self.nodes.chunks_exact(self.nodes_per_tree) {
+        for t in 0..self.cfg.trees {
+            let r = &self.r[t * npt..][..npt];
+            let splits = &self.splits[t * nint..][..nint];
             let mut i = 0usize;
             let mut depth = 0usize;
             loop {
-                let node = &tree[i];
-                let r = node.reference(w);
-                if r < self.limit || depth == h {
-                    total += u64::from(r) << depth;
+                let m = u32::from(r[i]);
+                if m < self.limit || depth == h {
+                    total += u64::from(m) << depth;
                     break;
                 }
-                i = node.child(i, x);
+                let sp = splits[i];
+                i = 2 * i + 1 + goes_right(x[sp.dim as usize], sp.value);
                 depth += 1;
             }
         }
@@ -256,49 +234,73 @@ impl HalfSpaceTrees {
         1.0 - mass / self.max_mass
     }
 
-    /// Close the window if this row completed it.
+    /// Close the window if this row completed it: `r ← l`, `l ← 0` (a swap and a memset of
+    /// 2 bytes per node, amortised over the window).
     #[inline]
     fn tick(&mut self) {
         self.in_window += 1;
         if self.in_window as usize == self.cfg.window {
             self.in_window = 0;
-            self.window_index = self.window_index.wrapping_add(1);
+            std::mem::swap(&mut self.r, &mut self.l);
+            self.l.fill(0);
             self.warm = true;
         }
     }
 
-    /// Descend every tree once, counting `x` in the latest window at every node on its path
-    /// and, if `SCORE`, accumulating the paper mass from the reference counts.
+    /// Descend every tree once, counting `x` in the latest mass at every node on its path
+    /// and, if `SCORE`, accumulating the paper mass from the reference mass. Trees go level
+    /// by level so the dependent loads of different trees overlap.
     #[inline(always)]
     fn descend<const SCORE: bool>(&mut self, x: &[f32]) -> u64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
-        let w = self.window_index;
         let h = self.cfg.height as usize;
         let limit = self.limit;
-        let npt = self.nodes_per_tree;
+        let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
         let mut total: u64 = 0;
-        for group in self.nodes.chunks_mut(npt * GROUP) {
-            let k = group.len() / npt;
+        let trees = self.cfg.trees;
+        let (l, rr, splits) = (
+            self.l.as_mut_slice(),
+            self.r.as_slice(),
+            self.splits.as_slice(),
+        );
+        assert!(l.len() == trees * npt && rr.len() == trees * npt);
+        assert!(splits.len() == trees * nint);
+        let mut first = 0;
+        while first < trees {
+            let k = (trees - first).min(GROUP);
             let mut idx = [0usize; GROUP];
             let mut open = [SCORE; GROUP];
             for depth in 0..=h {
                 for t in 0..k {
-                    let base = t * npt;
+                    let tree = first + t;
                     let i = idx[t];
-                    let node = &mut group[base + i];
-                    if SCORE && open[t] {
-                        let r = node.reference(w);
-                        if r < limit || depth == h {
-                            total += u64::from(r) << depth;
-                            open[t] = false;
+                    let g = tree * npt + i;
+                    // SAFETY (all unchecked indexing below): `tree < trees`; `i` is a node of
+                    // a complete tree of height `h` reached from the root in `depth ≤ h`
+                    // steps, so `i < npt`, and `i < nint` while `depth < h`; the lengths
+                    // are asserted above. split dimensions are `< dims` by construction
+                    // (`build`) and `x.len() == dims` is asserted.
+                    debug_assert!(i < npt && (depth == h || i < nint));
+                    unsafe {
+                        *l.get_unchecked_mut(g) += 1;
+                        if SCORE {
+                            // Branch-free: the first node with r < limit (or the leaf) counts.
+                            let r = u32::from(*rr.get_unchecked(g));
+                            let stop = open[t] & ((r < limit) | (depth == h));
+                            total += u64::from(u32::from(stop) * r) << depth;
+                            open[t] &= !stop;
                         }
-                    }
-                    node.count(w);
-                    if depth < h {
-                        idx[t] = node.child(i, x);
+                        if depth < h {
+                            let n = tree * nint + i;
+                            let sp = *splits.get_unchecked(n);
+                            debug_assert!((sp.dim as usize) < x.len());
+                            let v = *x.get_unchecked(sp.dim as usize);
+                            idx[t] = 2 * i + 1 + goes_right(v, sp.value);
+                        }
                     }
                 }
             }
+            first += k;
         }
         total
     }
@@ -306,27 +308,28 @@ impl HalfSpaceTrees {
 
 /// Fill the internal nodes of the subtree at `i` (the node's range is `lo..hi`).
 fn build(
-    tree: &mut [Node],
+    tree: &mut [Split],
     i: usize,
-    internal: usize,
     lo: &mut [f64],
     hi: &mut [f64],
     rng: &mut Xoshiro256PlusPlus,
 ) {
-    if i >= internal {
+    if i >= tree.len() {
         return;
     }
     let d = rng.random_range(0..lo.len());
     let mid = 0.5 * (lo[d] + hi[d]);
-    tree[i].dim = d as u16;
-    tree[i].split = mid as f32;
+    tree[i] = Split {
+        value: mid as f32,
+        dim: d as u32,
+    };
     let saved_hi = hi[d];
     hi[d] = mid;
-    build(tree, 2 * i + 1, internal, lo, hi, rng);
+    build(tree, 2 * i + 1, lo, hi, rng);
     hi[d] = saved_hi;
     let saved_lo = lo[d];
     lo[d] = mid;
-    build(tree, 2 * i + 2, internal, lo, hi, rng);
+    build(tree, 2 * i + 2, lo, hi, rng);
     lo[d] = saved_lo;
 }
 
@@ -406,9 +409,10 @@ mod tests {
     fn work_ranges_and_splits_follow_the_paper() {
         let m = HalfSpaceTrees::new(3, small()).unwrap();
         // Root split = middle of the work range sq ± 2·max(sq, 1−sq) = sq, so in [0, 1].
-        for tree in m.nodes.chunks_exact(m.nodes_per_tree) {
-            assert!((0.0..=1.0).contains(&tree[0].split));
-            assert!(usize::from(tree[0].dim) < 3);
+        for t in 0..m.cfg.trees {
+            let root = t * m.internal_per_tree;
+            assert!((0.0..=1.0).contains(&m.splits[root].value));
+            assert!((m.splits[root].dim as usize) < 3);
         }
     }
 
@@ -437,7 +441,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let split = m.nodes[0].split;
+        let split = m.splits[0].value;
         let left = [split - 0.1];
         let right = [split + 0.1];
         for x in [&left, &left, &left, &right] {
@@ -455,7 +459,6 @@ mod tests {
         m.learn(&right);
         assert_eq!(m.mass(&left), 0.0);
         assert_eq!(m.mass(&right), 8.0);
-        // The right child was last counted two windows ago: its reference is now empty.
         for _ in 0..4 {
             m.learn(&left);
         }
@@ -473,7 +476,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let x = [m.nodes[0].split - 0.1];
+        let x = [m.splits[0].value - 0.1];
         for _ in 0..4 {
             m.learn(&x);
         }

@@ -21,7 +21,9 @@
 //!
 //! **Default `extended = false`.** On a validation split of the NSL-KDD training rows (fit on
 //! half of the normal rows, score the other half plus the training attacks) the extended
-//! variant ranked no better, and it costs a dot product over every feature at every node.
+//! variant ranked only marginally better (ROC-AUC 0.983 vs 0.978 on min-max features, 0.982
+//! vs 0.981 after log1p, one seed) while scoring ~25× slower (a dot product over every
+//! feature at every node), so the axis-parallel forest stays the default.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -71,6 +73,13 @@ struct INode {
     split: f32,
     dim: u32,
     left: u32,
+}
+
+/// `1` if `v` goes to the right child (`left + 1`): not `v < split`, so NaN goes right.
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // deliberate: NaN must compare as "not less"
+fn goes_right(v: f32, split: f32) -> usize {
+    usize::from(!(v < split))
 }
 
 /// Euler–Mascheroni constant.
@@ -195,7 +204,7 @@ impl IsolationForest {
                 while n.dim != LEAF {
                     let w = &self.normals[n.dim as usize * d..][..d];
                     let dot: f32 = w.iter().zip(x).map(|(a, b)| a * b).sum();
-                    n = &self.nodes[n.left as usize + usize::from(!(dot < n.split))];
+                    n = &self.nodes[n.left as usize + goes_right(dot, n.split)];
                 }
                 sum += f64::from(n.split);
             }
@@ -204,7 +213,7 @@ impl IsolationForest {
                 let mut n = &self.nodes[root as usize];
                 while n.dim != LEAF {
                     let v = x[n.dim as usize];
-                    n = &self.nodes[n.left as usize + usize::from(!(v < n.split))];
+                    n = &self.nodes[n.left as usize + goes_right(v, n.split)];
                 }
                 sum += f64::from(n.split);
             }
@@ -379,9 +388,9 @@ impl Builder<'_> {
         self.hi.fill(f32::NEG_INFINITY);
         for &r in idx {
             let x = &self.data[r as usize * d..][..d];
-            for f in 0..d {
-                self.lo[f] = self.lo[f].min(x[f]);
-                self.hi[f] = self.hi[f].max(x[f]);
+            for ((lo, hi), &v) in self.lo.iter_mut().zip(self.hi.iter_mut()).zip(x) {
+                *lo = lo.min(v);
+                *hi = hi.max(v);
             }
         }
         if self.lo.iter().zip(&self.hi).all(|(a, b)| a >= b) {
