@@ -325,7 +325,8 @@ impl DecayedSums {
         let s = if self.map.len() < self.max_keys {
             let s = self.keys.len() as u32;
             self.keys.push(key);
-            self.t_last.push(t);
+            self.t_last
+                .push(if t.is_nan() { f64::NEG_INFINITY } else { t });
             self.data.extend(std::iter::repeat_n(0.0, stride));
             self.prev.push(NIL);
             self.next.push(NIL);
@@ -336,7 +337,7 @@ impl DecayedSums {
             self.map.remove(&self.keys[s as usize]);
             self.evictions += 1;
             self.keys[s as usize] = key;
-            self.t_last[s as usize] = t;
+            self.t_last[s as usize] = if t.is_nan() { f64::NEG_INFINITY } else { t };
             let base = s as usize * stride;
             self.data[base..base + stride].fill(0.0);
             s
@@ -467,8 +468,8 @@ impl IncStatDb {
 /// new again), never invent them.
 #[derive(Debug, Clone)]
 pub struct RecentSet {
-    keys: Vec<u64>,
-    times: Vec<f64>,
+    /// `(key, last seen)`, two entries per set: one 32-byte set shares a cache line.
+    entries: Vec<(u64, f64)>,
     mask: usize,
     horizon: f64,
 }
@@ -478,8 +479,7 @@ impl RecentSet {
     pub fn new(bits: u32, horizon: f64) -> Self {
         let sets = 1usize << bits.min(28);
         RecentSet {
-            keys: vec![0; 2 * sets],
-            times: vec![f64::NEG_INFINITY; 2 * sets],
+            entries: vec![(0, f64::NEG_INFINITY); 2 * sets],
             mask: sets - 1,
             horizon,
         }
@@ -491,22 +491,18 @@ impl RecentSet {
         // Key 0 marks an empty entry.
         let key = key | 1 << 63;
         let set = 2 * ((mix(key) as usize) & self.mask);
-        for j in set..set + 2 {
-            if self.keys[j] == key {
-                let fresh = t.is_nan() || t - self.times[j] <= self.horizon;
-                if !t.is_nan() && t > self.times[j] {
-                    self.times[j] = t;
+        let pair = &mut self.entries[set..set + 2];
+        for e in pair.iter_mut() {
+            if e.0 == key {
+                let fresh = t.is_nan() || t - e.1 <= self.horizon;
+                if !t.is_nan() && t > e.1 {
+                    e.1 = t;
                 }
                 return !fresh;
             }
         }
-        let j = if self.times[set] <= self.times[set + 1] {
-            set
-        } else {
-            set + 1
-        };
-        self.keys[j] = key;
-        self.times[j] = if t.is_nan() { 0.0 } else { t };
+        let j = usize::from(pair[0].1 > pair[1].1);
+        pair[j] = (key, if t.is_nan() { 0.0 } else { t });
         true
     }
 }
@@ -962,6 +958,15 @@ mod tests {
         assert_eq!(s.weight(), 2.0);
         s.update(f64::NAN, f64::INFINITY);
         assert!(s.mean().is_finite() && s.std().is_finite());
+    }
+
+    #[test]
+    fn untimed_first_update_does_not_freeze_the_clock() {
+        let mut t = DecayedSums::new(&[1.0], 1, 4);
+        t.update(1, f64::NAN, &[1.0]);
+        t.update(1, 10.0, &[1.0]);
+        t.update(1, 11.0, &[1.0]);
+        assert!((t.get(1).unwrap()[0] - 1.5).abs() < 1e-12);
     }
 
     #[test]
