@@ -325,7 +325,8 @@ impl DecayedSums {
         let s = if self.map.len() < self.max_keys {
             let s = self.keys.len() as u32;
             self.keys.push(key);
-            self.t_last.push(t);
+            self.t_last
+                .push(if t.is_nan() { f64::NEG_INFINITY } else { t });
             self.data.extend(std::iter::repeat_n(0.0, stride));
             self.prev.push(NIL);
             self.next.push(NIL);
@@ -336,7 +337,7 @@ impl DecayedSums {
             self.map.remove(&self.keys[s as usize]);
             self.evictions += 1;
             self.keys[s as usize] = key;
-            self.t_last[s as usize] = t;
+            self.t_last[s as usize] = if t.is_nan() { f64::NEG_INFINITY } else { t };
             let base = s as usize * stride;
             self.data[base..base + stride].fill(0.0);
             s
@@ -461,52 +462,72 @@ impl IncStatDb {
     }
 }
 
-/// A bounded "recently seen" set of u64 keys with a time horizon: two-way set-associative,
-/// replacing the older entry of a full set. A key counts as new when it is absent or was last
-/// seen more than `horizon` seconds ago. Collisions can only forget keys (a repeat may count as
-/// new again), never invent them.
+/// A bounded "recently seen" set of u64 keys with a time horizon: 4-way set-associative,
+/// replacing the oldest entry of a full set. An entry is a 32-bit fingerprint and a 32-bit
+/// whole-second time relative to the first time seen, so a set of four fits half a cache line
+/// (the table is probed at random on every flow; its size, not arithmetic, sets the cost).
+/// A key counts as new when it is absent or was last seen more than `horizon` seconds ago.
+/// Eviction can only forget keys (a repeat may count as new again); a fingerprint collision
+/// (odds ~4 / 2³² per probe) can hide a new key.
 #[derive(Debug, Clone)]
 pub struct RecentSet {
-    keys: Vec<u64>,
-    times: Vec<f64>,
+    /// `(fingerprint, seconds since base + 1)`; time 0 marks an empty entry.
+    entries: Vec<(u32, u32)>,
     mask: usize,
     horizon: f64,
+    base: f64,
+    last: u32,
 }
 
+const WAYS: usize = 4;
+
 impl RecentSet {
-    /// `2 · 2^bits` entries (16 bytes each).
+    /// `4 · 2^bits` entries (8 bytes each).
     pub fn new(bits: u32, horizon: f64) -> Self {
         let sets = 1usize << bits.min(28);
         RecentSet {
-            keys: vec![0; 2 * sets],
-            times: vec![f64::NEG_INFINITY; 2 * sets],
+            entries: vec![(0, 0); WAYS * sets],
             mask: sets - 1,
             horizon,
+            base: f64::NAN,
+            last: 1,
         }
+    }
+
+    #[inline]
+    fn seconds(&mut self, t: f64) -> u32 {
+        if t.is_nan() {
+            return self.last;
+        }
+        if self.base.is_nan() {
+            self.base = t;
+        }
+        let s = ((t - self.base).max(0.0).min(f64::from(u32::MAX - 2)) as u32) + 1;
+        self.last = self.last.max(s);
+        s
     }
 
     /// Records `key` at `t`; returns whether it was new.
     #[inline]
     pub fn observe(&mut self, key: u64, t: f64) -> bool {
-        // Key 0 marks an empty entry.
-        let key = key | 1 << 63;
-        let set = 2 * ((mix(key) as usize) & self.mask);
-        for j in set..set + 2 {
-            if self.keys[j] == key {
-                let fresh = t.is_nan() || t - self.times[j] <= self.horizon;
-                if !t.is_nan() && t > self.times[j] {
-                    self.times[j] = t;
-                }
-                return !fresh;
+        let now = self.seconds(t);
+        let h = mix(key);
+        let fp = (h >> 32) as u32;
+        let set = WAYS * ((h as usize) & self.mask);
+        let horizon = self.horizon;
+        let ways = &mut self.entries[set..set + WAYS];
+        let mut oldest = 0;
+        for j in 0..WAYS {
+            let (f, seen) = ways[j];
+            if seen != 0 && f == fp {
+                ways[j].1 = seen.max(now);
+                return f64::from(now.saturating_sub(seen)) > horizon;
+            }
+            if seen < ways[oldest].1 {
+                oldest = j;
             }
         }
-        let j = if self.times[set] <= self.times[set + 1] {
-            set
-        } else {
-            set + 1
-        };
-        self.keys[j] = key;
-        self.times[j] = if t.is_nan() { 0.0 } else { t };
+        ways[oldest] = (fp, now);
         true
     }
 }
@@ -547,7 +568,8 @@ pub struct ContextOpts {
     pub max_keys: usize,
     /// Seconds after which a (source, port) or (source, host) pair counts as new again.
     pub horizon: f64,
-    /// `log2` of the number of sets of each [`RecentSet`].
+    /// `log2` of the number of 4-way sets of each [`RecentSet`] (default 14: 65 536 pairs in
+    /// 512 KiB per set).
     pub recent_bits: u32,
 }
 
@@ -557,7 +579,7 @@ impl Default for ContextOpts {
             lambdas: DEFAULT_LAMBDAS.to_vec(),
             max_keys: DEFAULT_MAX_KEYS,
             horizon: 3600.0,
-            recent_bits: 16,
+            recent_bits: 14,
         }
     }
 }
@@ -962,6 +984,15 @@ mod tests {
         assert_eq!(s.weight(), 2.0);
         s.update(f64::NAN, f64::INFINITY);
         assert!(s.mean().is_finite() && s.std().is_finite());
+    }
+
+    #[test]
+    fn untimed_first_update_does_not_freeze_the_clock() {
+        let mut t = DecayedSums::new(&[1.0], 1, 4);
+        t.update(1, f64::NAN, &[1.0]);
+        t.update(1, 10.0, &[1.0]);
+        t.update(1, 11.0, &[1.0]);
+        assert!((t.get(1).unwrap()[0] - 1.5).abs() < 1e-12);
     }
 
     #[test]

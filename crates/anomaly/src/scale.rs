@@ -109,25 +109,36 @@ impl Default for StreamingOpts {
     }
 }
 
-/// Buckets per unit of `log2` in the histogram key (relative resolution ≈ 9 %).
-const BUCKETS_PER_OCTAVE: f64 = 8.0;
-/// Values are keyed on `sign(x) · log2(1 + |x| · 2^10)`: resolution ~0.1 % near 0, and
-/// `RAW_LIMIT` maps to ≈ 60.
+/// Buckets per octave of the histogram key (relative resolution ≤ 12.5 %).
+const BUCKETS_PER_OCTAVE: usize = 8;
+/// Values are keyed on `a = 1 + |x| · 2^10`: resolution ~0.1 % of a unit near 0, relative
+/// further out. The bucket is read from `a`'s float bits (exponent and top three mantissa
+/// bits: log-linear buckets as in HDR histograms), so no logarithm is computed per value.
 const KEY_SCALE: f64 = 1024.0;
-const KEY_MAX: f64 = 61.0;
-const HALF_BUCKETS: usize = (KEY_MAX * BUCKETS_PER_OCTAVE) as usize;
+/// Octaves covered on each side of 0: `RAW_LIMIT · KEY_SCALE < 2^61`.
+const OCTAVES: usize = 61;
+const HALF_BUCKETS: usize = OCTAVES * BUCKETS_PER_OCTAVE;
 const N_BUCKETS: usize = 2 * HALF_BUCKETS;
 /// The lazy-decay increment is folded back into the weights past this.
 const RENORM_AT: f64 = 1e12;
 
+/// Index of `|x|` among one side's buckets.
 #[inline]
-fn key_of(x: f64) -> f64 {
-    x.signum() * (x.abs() * KEY_SCALE).ln_1p() / std::f64::consts::LN_2
+fn magnitude_bucket(x: f64) -> usize {
+    let a = x.abs() * KEY_SCALE + 1.0;
+    let bits = a.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as usize - 1023;
+    let m = ((bits >> 49) & 7) as usize;
+    (e * BUCKETS_PER_OCTAVE + m).min(HALF_BUCKETS - 1)
 }
 
-#[inline]
-fn value_of_key(k: f64) -> f64 {
-    k.signum() * (k.abs() * std::f64::consts::LN_2).exp_m1() / KEY_SCALE
+/// The magnitudes `[lo, hi)` of one side's bucket `i`.
+fn magnitude_edges(i: usize) -> (f64, f64) {
+    let (e, m) = (i / BUCKETS_PER_OCTAVE, i % BUCKETS_PER_OCTAVE);
+    let base = 2f64.powi(e as i32);
+    let lo = base * (1.0 + m as f64 / 8.0);
+    let hi = base * (1.0 + (m + 1) as f64 / 8.0);
+    ((lo - 1.0) / KEY_SCALE, (hi - 1.0) / KEY_SCALE)
 }
 
 /// A decayed histogram over fixed log-spaced buckets (symmetric around 0).
@@ -150,18 +161,28 @@ impl LogHistogram {
         }
     }
 
+    /// Buckets in value order: negative magnitudes mirrored below `HALF_BUCKETS`.
     #[inline]
     fn bucket(x: f64) -> usize {
-        let b = (key_of(x) * BUCKETS_PER_OCTAVE).floor() + HALF_BUCKETS as f64;
-        b.clamp(0.0, (N_BUCKETS - 1) as f64) as usize
+        let i = magnitude_bucket(x);
+        if x < 0.0 {
+            HALF_BUCKETS - 1 - i
+        } else {
+            HALF_BUCKETS + i
+        }
     }
 
+    /// Value range `[lo, hi]` (ascending) of bucket `b`.
     fn bucket_edges(b: usize) -> (f64, f64) {
-        let k0 = (b as f64 - HALF_BUCKETS as f64) / BUCKETS_PER_OCTAVE;
-        let k1 = k0 + 1.0 / BUCKETS_PER_OCTAVE;
-        (value_of_key(k0), value_of_key(k1))
+        if b >= HALF_BUCKETS {
+            magnitude_edges(b - HALF_BUCKETS)
+        } else {
+            let (lo, hi) = magnitude_edges(HALF_BUCKETS - 1 - b);
+            (-hi, -lo)
+        }
     }
 
+    #[inline]
     fn add(&mut self, x: f64, growth: f64) {
         self.counts[Self::bucket(x)] += self.inc as f32;
         self.total += self.inc;
@@ -201,6 +222,15 @@ impl LogHistogram {
     }
 }
 
+fn growth_of(opts: &StreamingOpts) -> f64 {
+    let h = opts.half_life_rows;
+    if h.is_finite() && h > 0.0 {
+        2f64.powf(1.0 / h)
+    } else {
+        1.0
+    }
+}
+
 /// Per-feature robust min–max scaler. See the [module docs](self).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scaler {
@@ -212,6 +242,8 @@ pub struct Scaler {
     inv_span: Vec<f64>,
     opts: StreamingOpts,
     hists: Vec<LogHistogram>,
+    /// `2^(1/half_life)`, cached.
+    growth: f64,
     since_refresh: u32,
     rows: u64,
 }
@@ -230,6 +262,7 @@ impl Scaler {
             inv_span: vec![1.0; n],
             hists: (0..n).map(|_| LogHistogram::new()).collect(),
             transforms,
+            growth: growth_of(&opts),
             opts,
             since_refresh: 0,
             rows: 0,
@@ -284,7 +317,8 @@ impl Scaler {
     }
 
     /// Streaming mode: adds one row to the decayed histograms; bounds follow the quantiles,
-    /// refreshed every [`StreamingOpts::refresh_every`] rows (and after the first row).
+    /// refreshed every [`StreamingOpts::refresh_every`] rows (and at rows 1, 2, 4, … before
+    /// that).
     pub fn update(&mut self, raw: &[f64]) {
         let growth = self.growth();
         for (h, &x) in self.hists.iter_mut().zip(raw) {
@@ -292,7 +326,10 @@ impl Scaler {
         }
         self.rows += 1;
         self.since_refresh += 1;
-        if self.since_refresh >= self.opts.refresh_every.max(1) || self.rows == 1 {
+        // Refresh early and often while the histograms fill (rows 1, 2, 4, …), then every
+        // `refresh_every` rows.
+        let warming = self.rows < u64::from(self.opts.refresh_every) && self.rows.is_power_of_two();
+        if self.since_refresh >= self.opts.refresh_every.max(1) || warming {
             self.refresh();
         }
     }
@@ -312,12 +349,7 @@ impl Scaler {
     }
 
     fn growth(&self) -> f64 {
-        let h = self.opts.half_life_rows;
-        if h.is_finite() && h > 0.0 {
-            2f64.powf(1.0 / h)
-        } else {
-            1.0
-        }
+        self.growth
     }
 
     fn recompute_spans(&mut self) {

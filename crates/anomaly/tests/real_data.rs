@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use palisade_anomaly::features::{Extractor, SourceKind};
+use palisade_anomaly::incstat::{ContextOpts, FlowContext, FlowObs};
 use palisade_event::{Event, Value};
 use palisade_ingest::{EventSink, Format, IngestOptions, Input, RecordError, read_input};
 
@@ -220,7 +221,28 @@ fn openssh_auth_log_context() {
     assert!(high > 0);
 }
 
-/// Throughput of `extract` on Zeek conn rows. Run with
+/// CPU time of this thread in seconds (Linux `schedstat`), to report rates that do not depend
+/// on how busy the machine is; `None` elsewhere.
+fn thread_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
+/// Runs `f`, returning (wall seconds, CPU seconds or wall when unknown).
+fn timed(f: impl FnOnce()) -> (f64, f64) {
+    let (start, cpu) = (Instant::now(), thread_cpu_secs());
+    f();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu, thread_cpu_secs()) {
+        (Some(a), Some(b)) => b - a,
+        _ => wall,
+    };
+    (wall, cpu)
+}
+
+/// Throughput of `extract` on Zeek conn rows, of the flow context alone, and of extract plus
+/// streaming scaling. Run with
 /// `cargo test -p palisade-anomaly --release --test real_data -- --ignored --nocapture`.
 #[test]
 #[ignore]
@@ -232,28 +254,72 @@ fn zeek_conn_extract_throughput() {
     let mut x = Extractor::for_kind(SourceKind::ZeekConn);
     let mut raw = Vec::with_capacity(x.width());
     let rounds = 200;
-    let start = Instant::now();
     let mut n = 0u64;
-    for _ in 0..rounds {
-        for e in &events {
-            n += u64::from(x.extract(e, &mut raw));
+    let (wall, cpu) = timed(|| {
+        for _ in 0..rounds {
+            for e in &events {
+                n += u64::from(x.extract(e, &mut raw));
+            }
         }
-    }
-    let secs = start.elapsed().as_secs_f64();
+    });
     println!(
-        "extract: {n} Zeek conn rows ({} columns) in {secs:.3} s = {:.0} rows/s",
+        "extract: {n} Zeek conn rows ({} columns): {:.0} rows/s per CPU-second ({:.0} wall)",
         x.width(),
-        n as f64 / secs
+        n as f64 / cpu,
+        n as f64 / wall
     );
+
+    // The context statistics alone (4 keyed tables × 5 decay rates + 2 recent-pair sets).
+    let obs: Vec<FlowObs> = events
+        .iter()
+        .map(|e| {
+            let key = |n: &str| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::hash::Hash::hash(&text(e, n), &mut h);
+                std::hash::Hasher::finish(&h)
+            };
+            let num = |n: &str| e.get_by_name(n).and_then(Value::as_f64).unwrap_or(0.0);
+            FlowObs {
+                t: num("ts"),
+                src: key("id.orig_h"),
+                dst: key("id.resp_h"),
+                sport: key("id.orig_p"),
+                dport: key("id.resp_p"),
+                orig_bytes: num("orig_bytes"),
+                resp_bytes: num("resp_bytes"),
+                failed: text(e, "conn_state") == "S0",
+            }
+        })
+        .collect();
+    let mut ctx = FlowContext::new(&ContextOpts::default());
+    let mut out = vec![0.0; ctx.width()];
+    let (wall, cpu) = timed(|| {
+        for _ in 0..rounds {
+            for o in &obs {
+                ctx.update(o, &mut out);
+            }
+        }
+    });
+    let m = (obs.len() * rounds) as f64;
+    println!(
+        "FlowContext::update alone: {:.0} flow updates/s per CPU-second ({:.0} wall)",
+        m / cpu,
+        m / wall
+    );
+
     let mut scaler = x.new_scaler();
     let mut out = vec![0f32; x.width()];
-    let start = Instant::now();
-    for _ in 0..rounds {
-        for e in &events {
-            x.extract(e, &mut raw);
-            scaler.update_transform(&raw, &mut out);
+    let (wall, cpu) = timed(|| {
+        for _ in 0..rounds {
+            for e in &events {
+                x.extract(e, &mut raw);
+                scaler.update_transform(&raw, &mut out);
+            }
         }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!("extract + streaming scale: {:.0} rows/s", n as f64 / secs);
+    });
+    println!(
+        "extract + streaming scale: {:.0} rows/s per CPU-second ({:.0} wall)",
+        n as f64 / cpu,
+        n as f64 / wall
+    );
 }

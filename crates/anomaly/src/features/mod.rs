@@ -336,32 +336,99 @@ pub enum FeatureError {
     Field { name: String, reason: String },
     #[error("context needs at least one decay rate")]
     NoDecayRates,
+    #[error("a configuration may read at most {MAX_FIELDS} distinct fields")]
+    TooManyFields,
 }
 
-/// Alternative ids of one field: the first present on an event is read.
+/// Most distinct field names one configuration may read.
+pub const MAX_FIELDS: usize = 128;
+
+/// The distinct fields a configuration reads, each with a slot in a per-event [`View`].
+#[derive(Debug, Default)]
+struct Registry {
+    ids: Vec<FieldId>,
+    index: rustc_hash::FxHashMap<FieldId, u16>,
+    /// Union of the ids' [`FieldId::bit`]s: most of an event's other fields skip the lookup.
+    bits: u64,
+}
+
+impl Registry {
+    fn slot(&mut self, name: &str) -> Result<u16, FeatureError> {
+        if is_label_field(name) {
+            return Err(FeatureError::LabelField(name.to_string()));
+        }
+        let id = FieldId::intern(name).map_err(|e| FeatureError::Field {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        if let Some(&k) = self.index.get(&id) {
+            return Ok(k);
+        }
+        if self.ids.len() >= MAX_FIELDS {
+            return Err(FeatureError::TooManyFields);
+        }
+        let k = self.ids.len() as u16;
+        self.ids.push(id);
+        self.index.insert(id, k);
+        self.bits |= id.bit();
+        Ok(k)
+    }
+
+    /// One pass over `ev`'s stored fields, filling the slots of the fields we read.
+    #[inline]
+    fn view<'a, 'e>(&'a self, ev: &'e Event) -> View<'a, 'e> {
+        let mut found = [None; MAX_FIELDS];
+        for (id, v) in ev.fields() {
+            if id.bit() & self.bits != 0
+                && let Some(&k) = self.index.get(&id)
+            {
+                found[k as usize].get_or_insert(v);
+            }
+        }
+        View {
+            ev,
+            ids: &self.ids,
+            found,
+        }
+    }
+}
+
+/// The fields of one event that a configuration reads, found in one pass.
+struct View<'a, 'e> {
+    ev: &'e Event,
+    ids: &'a [FieldId],
+    found: [Option<&'e Value>; MAX_FIELDS],
+}
+
+impl<'e> View<'_, 'e> {
+    /// The value in slot `k`; fields reached only through the event's alias table (an ECS
+    /// name on a Zeek record) are looked up on demand.
+    #[inline]
+    fn get(&self, k: u16) -> Option<&'e Value> {
+        match self.found[k as usize] {
+            Some(v) => Some(v),
+            None if self.ev.aliases().is_some() => self.ev.get(self.ids[k as usize]),
+            None => None,
+        }
+    }
+}
+
+/// Alternative names of one field (slots in the [`Registry`]): the first present is read.
 #[derive(Debug, Clone)]
-struct Lookup(Vec<FieldId>);
+struct Lookup(Vec<u16>);
 
 impl Lookup {
-    fn new(names: &[String]) -> Result<Self, FeatureError> {
+    fn new(reg: &mut Registry, names: &[String]) -> Result<Self, FeatureError> {
         names
             .iter()
-            .map(|n| {
-                if is_label_field(n) {
-                    return Err(FeatureError::LabelField(n.clone()));
-                }
-                FieldId::intern(n).map_err(|e| FeatureError::Field {
-                    name: n.clone(),
-                    reason: e.to_string(),
-                })
-            })
+            .map(|n| reg.slot(n))
             .collect::<Result<Vec<_>, _>>()
             .map(Lookup)
     }
 
     #[inline]
-    fn get<'e>(&self, ev: &'e Event) -> Option<&'e Value> {
-        self.0.iter().find_map(|&id| ev.get(id))
+    fn get<'e>(&self, view: &View<'_, 'e>) -> Option<&'e Value> {
+        self.0.iter().find_map(|&k| view.get(k))
     }
 
     fn is_empty(&self) -> bool {
@@ -478,6 +545,7 @@ pub struct Extractor {
     derived: Vec<DerivedX>,
     cats: Vec<CategoryX>,
     context: Option<(ContextX, usize)>,
+    reg: Registry,
     buf: String,
     lower: String,
     last_t: f64,
@@ -528,10 +596,11 @@ impl Extractor {
     pub fn new(cfg: FeatureConfig) -> Result<Extractor, FeatureError> {
         let mut names = Vec::new();
         let mut transforms = Vec::new();
+        let mut reg = Registry::default();
 
         let mut numeric = Vec::with_capacity(cfg.numeric.len());
         for n in &cfg.numeric {
-            numeric.push(Lookup::new(&n.fields)?);
+            numeric.push(Lookup::new(&mut reg, &n.fields)?);
             names.push(n.name.clone());
             transforms.push(n.transform);
         }
@@ -540,7 +609,7 @@ impl Extractor {
         for d in &cfg.derived {
             derived.push(DerivedX {
                 spec: d.clone(),
-                field: Lookup::new(d.fields())?,
+                field: Lookup::new(&mut reg, d.fields())?,
             });
             for (n, t) in d.columns() {
                 names.push(n);
@@ -558,7 +627,7 @@ impl Extractor {
                 transforms.push(Transform::None);
             }
             cats.push(CategoryX {
-                field: Lookup::new(&c.fields)?,
+                field: Lookup::new(&mut reg, &c.fields)?,
                 encoder,
                 basename: c.basename,
                 offset,
@@ -573,16 +642,16 @@ impl Extractor {
                 let offset = names.len();
                 names.extend(FlowContext::names(&opts.lambdas));
                 let x = FlowX {
-                    src: Lookup::new(&c.src)?,
-                    dst: Lookup::new(&c.dst)?,
-                    sport: Lookup::new(&c.sport)?,
-                    dport: Lookup::new(&c.dport)?,
-                    orig_bytes: Lookup::new(&c.orig_bytes)?,
-                    resp_bytes: Lookup::new(&c.resp_bytes)?,
-                    time: Lookup::new(&c.time)?,
-                    state: Lookup::new(&c.state)?,
+                    src: Lookup::new(&mut reg, &c.src)?,
+                    dst: Lookup::new(&mut reg, &c.dst)?,
+                    sport: Lookup::new(&mut reg, &c.sport)?,
+                    dport: Lookup::new(&mut reg, &c.dport)?,
+                    orig_bytes: Lookup::new(&mut reg, &c.orig_bytes)?,
+                    resp_bytes: Lookup::new(&mut reg, &c.resp_bytes)?,
+                    time: Lookup::new(&mut reg, &c.time)?,
+                    state: Lookup::new(&mut reg, &c.state)?,
                     failed_states: c.failed_states.clone(),
-                    resp_pkts: Lookup::new(&c.resp_pkts)?,
+                    resp_pkts: Lookup::new(&mut reg, &c.resp_pkts)?,
                     ctx: FlowContext::new(&opts),
                 };
                 Some((ContextX::Flow(Box::new(x)), offset))
@@ -592,9 +661,9 @@ impl Extractor {
                 let offset = names.len();
                 names.extend(AuthContext::names(&opts.lambdas));
                 let x = AuthX {
-                    user: Lookup::new(&c.user)?,
-                    source: Lookup::new(&c.source)?,
-                    outcome: Lookup::new(&c.outcome)?,
+                    user: Lookup::new(&mut reg, &c.user)?,
+                    source: Lookup::new(&mut reg, &c.source)?,
+                    outcome: Lookup::new(&mut reg, &c.outcome)?,
                     failure_values: c.failure_values.clone(),
                     ctx: AuthContext::new(&opts),
                 };
@@ -616,6 +685,7 @@ impl Extractor {
             derived,
             cats,
             context,
+            reg,
             buf: String::new(),
             lower: String::new(),
             last_t: f64::NAN,
@@ -707,19 +777,21 @@ impl Extractor {
     pub fn extract_unchecked(&mut self, ev: &Event, raw: &mut Vec<f64>) {
         raw.clear();
         raw.resize(self.names.len(), 0.0);
+        let view = self.reg.view(ev);
+        let view = &view;
         let mut i = 0;
         for n in &self.numeric {
-            raw[i] = n.get(ev).and_then(number).unwrap_or(0.0);
+            raw[i] = n.get(view).and_then(number).unwrap_or(0.0);
             i += 1;
         }
         for d in &self.derived {
-            i += derive(d, ev, &mut raw[i..]);
+            i += derive(d, view, &mut raw[i..]);
         }
         let (buf, lower) = (&mut self.buf, &mut self.lower);
         for c in &mut self.cats {
             let w = c.encoder.width();
             let out = &mut raw[c.offset..c.offset + w];
-            let mut t = c.field.get(ev).and_then(|v| text(v, buf));
+            let mut t = c.field.get(view).and_then(|v| text(v, buf));
             if c.basename
                 && let Some(s) = t
             {
@@ -736,16 +808,16 @@ impl Extractor {
             match ctx {
                 ContextX::Flow(x) => {
                     let t = t
-                        .or_else(|| x.time.get(ev).and_then(number))
+                        .or_else(|| x.time.get(view).and_then(number))
                         .filter(|t| t.is_finite())
                         .unwrap_or(self.last_t);
                     self.last_t = t;
-                    flow_context(x, ev, t, out);
+                    flow_context(x, view, t, out);
                 }
                 ContextX::Auth(x) => {
                     let t = t.filter(|t| t.is_finite()).unwrap_or(self.last_t);
                     self.last_t = t;
-                    auth_context(x, ev, t, out);
+                    auth_context(x, view, t, out);
                 }
             }
         }
@@ -756,7 +828,7 @@ impl Extractor {
     }
 }
 
-fn flow_context(x: &mut FlowX, ev: &Event, t: f64, out: &mut [f64]) {
+fn flow_context(x: &mut FlowX, ev: &View<'_, '_>, t: f64, out: &mut [f64]) {
     let (Some(src), Some(dst)) = (x.src.get(ev), x.dst.get(ev)) else {
         // Without endpoints there is no context: zeros, and no state change.
         return;
@@ -783,7 +855,7 @@ fn flow_context(x: &mut FlowX, ev: &Event, t: f64, out: &mut [f64]) {
     x.ctx.update(&obs, out);
 }
 
-fn auth_context(x: &mut AuthX, ev: &Event, t: f64, out: &mut [f64]) {
+fn auth_context(x: &mut AuthX, ev: &View<'_, '_>, t: f64, out: &mut [f64]) {
     let failed = x
         .outcome
         .get(ev)
@@ -799,10 +871,10 @@ fn auth_context(x: &mut AuthX, ev: &Event, t: f64, out: &mut [f64]) {
 }
 
 /// Writes one derived block; returns its width.
-fn derive(d: &DerivedX, ev: &Event, out: &mut [f64]) -> usize {
+fn derive(d: &DerivedX, ev: &View<'_, '_>, out: &mut [f64]) -> usize {
     match &d.spec {
         Derived::HourOfDay => {
-            if let Some(ts) = ev.timestamp {
+            if let Some(ts) = ev.ev.timestamp {
                 let secs = f64::from(ts.num_seconds_from_midnight());
                 let a = secs / 86_400.0 * std::f64::consts::TAU;
                 out[0] = a.sin();
