@@ -220,7 +220,7 @@ const NIL: u32 = u32::MAX;
 
 /// Decayed sums for many keys and several decay rates, with LRU eviction past `max_keys`.
 /// See the [module docs](self).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DecayedSums {
     lambdas: Vec<f64>,
     /// Sums per decay rate.
@@ -469,7 +469,7 @@ impl IncStatDb {
 /// A key counts as new when it is absent or was last seen more than `horizon` seconds ago.
 /// Eviction can only forget keys (a repeat may count as new again); a fingerprint collision
 /// (odds ~4 / 2³² per probe) can hide a new key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RecentSet {
     /// `(fingerprint, seconds since base + 1)`; time 0 marks an empty entry.
     entries: Vec<(u32, u32)>,
@@ -623,7 +623,7 @@ const DST_STATS: [&str; 3] = ["dst_conns", "dst_fail_share", "dst_new_srcs"];
 /// * socket (`sock_*`, key: source:port → destination:port): count, mean/std of total bytes;
 /// * destination (`dst_*`, key: destination address): count, failed share, damped count of new
 ///   sources.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FlowContext {
     src: DecayedSums,
     pair: DecayedSums,
@@ -770,7 +770,7 @@ const ASRC_STATS: [&str; 3] = ["srcip_attempts", "srcip_fail_share", "srcip_new_
 /// Per-user and per-source-address login context: damped attempt count and failure share per
 /// user and per source address, and the damped count of new users per source address
 /// (password spraying). Missing keys give zeros for their block.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuthContext {
     user: DecayedSums,
     src: DecayedSums,

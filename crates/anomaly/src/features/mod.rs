@@ -338,6 +338,8 @@ pub enum FeatureError {
     NoDecayRates,
     #[error("a configuration may read at most {MAX_FIELDS} distinct fields")]
     TooManyFields,
+    #[error("saved extractor state does not fit its configuration")]
+    StateMismatch,
 }
 
 /// Most distinct field names one configuration may read.
@@ -552,6 +554,31 @@ pub struct Extractor {
     rows: u64,
 }
 
+/// What an [`Extractor`] has learned (vocabularies, context statistics, clock), to resume it
+/// after a restart with [`Extractor::resume`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExtractorState {
+    cfg: FeatureConfig,
+    encoders: Vec<CategoryEncoder>,
+    flow: Option<FlowContext>,
+    auth: Option<AuthContext>,
+    last_t: f64,
+    rows: u64,
+}
+
+impl serde::Serialize for Extractor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.state().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Extractor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let state = ExtractorState::deserialize(d)?;
+        Extractor::resume(state).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::fmt::Debug for Extractor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Extractor")
@@ -592,6 +619,49 @@ fn context_transform(name: &str) -> Transform {
 }
 
 impl Extractor {
+    /// What this extractor has learned; [`Extractor::resume`] continues from it exactly.
+    pub fn state(&self) -> ExtractorState {
+        let (flow, auth) = match &self.context {
+            Some((ContextX::Flow(f), _)) => (Some(f.ctx.clone()), None),
+            Some((ContextX::Auth(a), _)) => (None, Some(a.ctx.clone())),
+            None => (None, None),
+        };
+        ExtractorState {
+            cfg: self.cfg.clone(),
+            encoders: self.cats.iter().map(|c| c.encoder.clone()).collect(),
+            flow,
+            auth,
+            last_t: self.last_t,
+            rows: self.rows,
+        }
+    }
+
+    /// An extractor that continues from `state` (same configuration, vocabularies, context).
+    pub fn resume(state: ExtractorState) -> Result<Extractor, FeatureError> {
+        let mut ex = Extractor::new(state.cfg)?;
+        if state.encoders.len() != ex.cats.len()
+            || state
+                .encoders
+                .iter()
+                .zip(&ex.cats)
+                .any(|(e, c)| e.width() != c.encoder.width())
+        {
+            return Err(FeatureError::StateMismatch);
+        }
+        for (c, e) in ex.cats.iter_mut().zip(state.encoders) {
+            c.encoder = e;
+        }
+        match (&mut ex.context, state.flow, state.auth) {
+            (Some((ContextX::Flow(f), _)), Some(ctx), None) => f.ctx = ctx,
+            (Some((ContextX::Auth(a), _)), None, Some(ctx)) => a.ctx = ctx,
+            (None, None, None) => {}
+            _ => return Err(FeatureError::StateMismatch),
+        }
+        ex.last_t = state.last_t;
+        ex.rows = state.rows;
+        Ok(ex)
+    }
+
     /// Resolves every field of `cfg` once. Fails on a label column or an uninternable name.
     pub fn new(cfg: FeatureConfig) -> Result<Extractor, FeatureError> {
         let mut names = Vec::new();
