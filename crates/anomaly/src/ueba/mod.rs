@@ -758,25 +758,17 @@ impl Ueba {
                 order.push((f.entity, f.entity_key));
             }
         }
-        let mut sentence = String::new();
+        // (who, what) per entity; entities saying the same thing share one clause.
+        let mut parts: Vec<(String, String)> = Vec::new();
         let mut evidence: Vec<(String, String)> = Vec::new();
-        let mut first_entity = String::new();
         let mut n = 0;
         for (kind, key) in order {
             let name = self.entity_name(ev, kind);
-            if !sentence.is_empty() {
-                sentence.push_str("; ");
-            }
-            match kind {
-                EntityKind::User => sentence.push_str(&name),
-                _ => {
-                    let _ = write!(sentence, "{} {name}", kind.as_str());
-                }
-            }
-            sentence.push_str(": ");
-            if first_entity.is_empty() {
-                first_entity = name.clone();
-            }
+            let who = match kind {
+                EntityKind::User => name.clone(),
+                _ => format!("{} {name}", kind.as_str()),
+            };
+            let mut sentence = String::new();
             let mut part = 0;
             for f in findings.iter().filter(|f| f.entity_key == key) {
                 if part > 0 {
@@ -896,6 +888,20 @@ impl Ueba {
                 );
                 ev_push(&mut evidence, "finding_score", format!("{:.3}", f.score));
             }
+            match parts.iter_mut().find(|p| p.1 == sentence) {
+                Some(p) => {
+                    p.0.push_str(" and ");
+                    p.0.push_str(&who);
+                }
+                None => parts.push((who, sentence)),
+            }
+        }
+        let mut sentence = String::new();
+        for (who, what) in &parts {
+            if !sentence.is_empty() {
+                sentence.push_str("; ");
+            }
+            let _ = write!(sentence, "{who}: {what}");
         }
         let mut head = vec![
             ("explanation".to_string(), sentence),
@@ -904,7 +910,6 @@ impl Ueba {
         head.append(&mut evidence);
         let rule = findings[0].rule();
         let host = text(ev, self.f.host, &mut self.s.buf).map(str::to_string);
-        let _ = first_entity;
         out.push(Alert {
             detector: "ueba",
             rule,

@@ -368,15 +368,21 @@ impl Entity {
         }
     }
 
-    /// Smoothed probability of hour-of-week `h` (neighbouring hours share a quarter each, plus
-    /// 5 % uniform mass so no hour is impossible).
+    /// Smoothed probability of hour-of-week `h`: half from the hour of the week itself
+    /// (neighbouring hours share a quarter each), half from the same hour of day on any
+    /// weekday (seven times the data, so sparse profiles are not full of empty hours), plus
+    /// 5 % uniform mass so no hour is impossible.
     pub fn how_prob(&self, h: usize) -> f64 {
         let t = self.how_total as f64;
         if t <= 0.0 {
             return 1.0 / HOW as f64;
         }
         let c = |i: usize| self.how[i % HOW] as f64;
-        let s = 0.25 * c(h + HOW - 1) + 0.5 * c(h) + 0.25 * c(h + 1);
+        let s_week = 0.25 * c(h + HOW - 1) + 0.5 * c(h) + 0.25 * c(h + 1);
+        let hod = h % 24;
+        let d = |hh: usize| (0..7).map(|w| c(w * 24 + hh % 24)).sum::<f64>();
+        let s_day = (0.25 * d(hod + 23) + 0.5 * d(hod) + 0.25 * d(hod + 1)) / 7.0;
+        let s = 0.5 * s_week + 0.5 * s_day;
         const EPS: f64 = 0.05;
         (s + EPS * t / HOW as f64) / (t * (1.0 + EPS))
     }
