@@ -37,9 +37,17 @@ pub struct UebaConfig {
     /// A value whose decayed count is below this is "new" (never seen, or forgotten after
     /// about `log2(1/new_below)` half-lives). Default 0.25 (one sighting, two half-lives ago).
     pub new_below: f64,
+    /// A relation in which more than this share of events brought a value never seen before
+    /// (HyperLogLog distinct count / events) is open-ended — a server with thousands of users,
+    /// a user behind changing addresses — so new and rare values of it are not reported.
+    /// Default 0.05.
+    pub novelty_max: f64,
     /// A value whose decayed count is below this share of the relation's decayed total is
     /// "rare". Default 0.01.
     pub rare_share: f64,
+    /// ... and whose decayed count is below this (so a value that is merely one of many
+    /// regulars — one user of a busy service — is not "rare"). Default 2.
+    pub rare_max_count: f64,
     /// An hour-of-week whose smoothed probability in the entity's profile is below this is
     /// "unusual". Uniform activity is 1/168 ≈ 0.006. Default 0.0015.
     pub unusual_hour_prob: f64,
@@ -78,6 +86,10 @@ pub struct UebaConfig {
     /// A value whose share among the entity's *peers* (own contribution removed) is below this
     /// is rare in the group. Default 0.002.
     pub peer_rare_share: f64,
+    /// Peer rarity is judged only while the entity itself has fewer than this many decayed
+    /// sightings of the value: a fresh habit is compared with the peers, a long-standing
+    /// personal one (the user's own workstation) is not re-reported. Default 5.
+    pub peer_self_max: f64,
     /// *layout* Count-min width of each peer-group sketch (power of two). Default 2048.
     pub peer_cms_width: usize,
     /// Seed of the clustering's initial centroids. Default 0x5EED.
@@ -97,7 +109,9 @@ impl Default for UebaConfig {
             cms_depth: 2,
             top_k: 3,
             new_below: 0.25,
+            novelty_max: 0.05,
             rare_share: 0.01,
+            rare_max_count: 2.0,
             unusual_hour_prob: 0.0015,
             rate_z: 6.0,
             rate_min_count: 30,
@@ -111,6 +125,7 @@ impl Default for UebaConfig {
             peer_sample: 4096,
             peer_min_events: 200.0,
             peer_rare_share: 0.002,
+            peer_self_max: 5.0,
             peer_cms_width: 2048,
             seed: 0x5EED,
         }

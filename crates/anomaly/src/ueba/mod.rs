@@ -603,7 +603,7 @@ impl Ueba {
                 if r.events < cfg.relation_min_events {
                     continue;
                 }
-                let est = cms_get(&e.cms, depth, h) as f64 / w_now;
+                let est = cms_get(&e.cms, depth, cfg.cms_width, h) as f64 / w_now;
                 let total = r.total as f64 / w_now;
                 let share = if total > 0.0 { est / total } else { 0.0 };
                 let last = r
@@ -620,13 +620,16 @@ impl Ueba {
                     last_seen_days: last,
                     ..base.clone()
                 };
-                if est < cfg.new_below {
+                let open_ended = r.distinct as f64 > cfg.novelty_max * r.events as f64;
+                if open_ended {
+                    // New values are the norm here; only peer rarity may still speak.
+                } else if est < cfg.new_below {
                     findings.push(Finding {
                         kind: FindingKind::NewValue,
                         score: new_value_score(rel),
                         ..f
                     });
-                } else if share < cfg.rare_share {
+                } else if share < cfg.rare_share && est < cfg.rare_max_count {
                     findings.push(Finding {
                         kind: FindingKind::RareValue,
                         score: 0.35,
@@ -636,6 +639,7 @@ impl Ueba {
                 // Peer-group rarity (own contribution removed).
                 if group != NO_GROUP
                     && rel.peer_comparable()
+                    && est < cfg.peer_self_max
                     && let Some(g) = self.peers.groups.get(group as usize)
                 {
                     let (g_est, g_total) = g.get(depth, rel, h, t, hl);
@@ -673,11 +677,13 @@ impl Ueba {
             if e.cms.is_empty() {
                 e.cms = vec![0.0; depth * cfg.cms_width];
             }
-            let est = cms_add(&mut e.cms, depth, h, w);
+            let est = cms_add(&mut e.cms, depth, cfg.cms_width, h, w);
             let r = e.rel_mut(rel);
             r.events = r.events.saturating_add(1);
             r.total += w;
-            hll_add(&mut r.hll, h);
+            if hll_add(&mut r.hll, h) {
+                r.distinct = sketch::hll_estimate(&r.hll) as f32;
+            }
             let f = &self.f;
             topk_update(&mut r.top, cfg.top_k, h, w, est, t, &|| {
                 let mut b = String::new();

@@ -181,7 +181,7 @@ pub struct Rate {
     pub hod_n: [u8; 24],
     pub wd_mean: [f32; 7],
     pub wd_var: [f32; 7],
-    pub wd_n: [u8; 7],
+    pub wd_n: [u16; 7],
 }
 
 impl Default for Rate {
@@ -200,14 +200,42 @@ impl Default for Rate {
     }
 }
 
+/// Slot update counters (`u8` for hour-of-day slots, `u16` for weekday slots, whose `alpha`
+/// is smaller than 1/255).
+trait Counter: Copy {
+    fn get(self) -> f32;
+    fn bump(&mut self);
+}
+impl Counter for u8 {
+    fn get(self) -> f32 {
+        self as f32
+    }
+    fn bump(&mut self) {
+        *self = self.saturating_add(1);
+    }
+}
+impl Counter for u16 {
+    fn get(self) -> f32 {
+        self as f32
+    }
+    fn bump(&mut self) {
+        *self = self.saturating_add(1);
+    }
+}
+
 #[inline]
-fn ewma(mean: &mut f32, var: &mut f32, n: &mut u8, x: f32, alpha: f32) {
+fn ewma<N: Counter>(mean: &mut f32, var: &mut f32, n: &mut N, x: f32, alpha: f32) {
     // Bias-corrected start: the first updates average, later ones forget at `alpha`.
-    let a = alpha.max(1.0 / (*n as f32 + 1.0));
+    let k = n.get();
+    let a = if k * alpha >= 1.0 {
+        alpha
+    } else {
+        1.0 / (k + 1.0)
+    };
     let d = x - *mean;
     *mean += a * d;
     *var = (1.0 - a) * (*var + a * d * d);
-    *n = n.saturating_add(1);
+    n.bump();
 }
 
 impl Rate {
@@ -268,6 +296,20 @@ impl Rate {
         } else {
             1.0
         };
+        if self.hod_n[h] == 0 {
+            // Never seen this hour of day: the average over the hours that were seen.
+            let (mut m, mut v, mut n) = (0.0, 0.0, 0.0);
+            for i in 0..24 {
+                if self.hod_n[i] > 0 {
+                    m += self.hod_mean[i] as f64;
+                    v += self.hod_var[i] as f64;
+                    n += 1.0;
+                }
+            }
+            if n > 0.0 {
+                return (m / n, v / n);
+            }
+        }
         let m = self.hod_mean[h] as f64 * factor;
         (m, self.hod_var[h] as f64 * factor * factor)
     }
@@ -283,6 +325,8 @@ pub struct Rel {
     pub total: f32,
     /// Distinct values ever seen (not decayed).
     pub hll: [u8; HLL_REGISTERS],
+    /// Cached estimate of `hll` (refreshed when a register changes).
+    pub distinct: f32,
     /// Most frequent values with first/last-seen times.
     pub top: Vec<TopEntry>,
 }
@@ -431,6 +475,7 @@ impl Entity {
                     events: 0,
                     total: 0.0,
                     hll: [0; HLL_REGISTERS],
+                    distinct: 0.0,
                     top: Vec::new(),
                 });
                 self.rels.len() - 1

@@ -50,13 +50,14 @@ fn cell(h: u64, row: usize, width: usize) -> usize {
 /// Adds `w` to `h`'s cells ("conservative update": only cells at the current minimum grow,
 /// which keeps overestimates from collisions lower) and returns the new estimate.
 #[inline]
-pub fn cms_add(cells: &mut [f32], depth: usize, h: u64, w: f32) -> f32 {
-    let width = cells.len() / depth;
-    let est = cms_get(cells, depth, h) + w;
+pub fn cms_add(cells: &mut [f32], depth: usize, width: usize, h: u64, w: f32) -> f32 {
+    let est = cms_get(cells, depth, width, h) + w;
     for r in 0..depth {
         let i = cell(h, r, width);
-        if cells[i] < est {
-            cells[i] = est;
+        if let Some(c) = cells.get_mut(i)
+            && *c < est
+        {
+            *c = est;
         }
     }
     est
@@ -64,11 +65,10 @@ pub fn cms_add(cells: &mut [f32], depth: usize, h: u64, w: f32) -> f32 {
 
 /// Count-min estimate (inflated units) of `h`.
 #[inline]
-pub fn cms_get(cells: &[f32], depth: usize, h: u64) -> f32 {
-    let width = cells.len() / depth;
+pub fn cms_get(cells: &[f32], depth: usize, width: usize, h: u64) -> f32 {
     let mut m = f32::INFINITY;
     for r in 0..depth {
-        m = m.min(cells[cell(h, r, width)]);
+        m = m.min(cells.get(cell(h, r, width)).copied().unwrap_or(0.0));
     }
     if m.is_finite() { m } else { 0.0 }
 }
@@ -77,14 +77,17 @@ pub fn cms_get(cells: &[f32], depth: usize, h: u64) -> f32 {
 /// enough to tell 3 distinct values from 300).
 pub const HLL_REGISTERS: usize = 32;
 
-/// Adds `h` to a 32-register HyperLogLog.
+/// Adds `h` to a 32-register HyperLogLog; true when a register changed (so a cached
+/// estimate must be refreshed).
 #[inline]
-pub fn hll_add(regs: &mut [u8; HLL_REGISTERS], h: u64) {
+pub fn hll_add(regs: &mut [u8; HLL_REGISTERS], h: u64) -> bool {
     let idx = (h >> 59) as usize; // top 5 bits
     let rank = ((h << 5) | (1 << 4)).leading_zeros() as u8 + 1;
     if regs[idx] < rank {
         regs[idx] = rank;
+        return true;
     }
+    false
 }
 
 /// HyperLogLog estimate with the small-range (linear counting) correction.
@@ -93,7 +96,8 @@ pub fn hll_estimate(regs: &[u8; HLL_REGISTERS]) -> f64 {
     let mut sum = 0.0;
     let mut zeros = 0;
     for &r in regs {
-        sum += 2f64.powi(-(r as i32));
+        // 2^-r built from the exponent bits (r ≤ 60): no powi on the hot path.
+        sum += f64::from_bits((1023 - r.min(60) as u64) << 52);
         if r == 0 {
             zeros += 1;
         }
@@ -206,11 +210,11 @@ mod tests {
         let mut c = vec![0f32; 2 * 64];
         for i in 0..200u64 {
             for _ in 0..(i % 5) {
-                cms_add(&mut c, 2, mix(i), 1.0);
+                cms_add(&mut c, 2, 64, mix(i), 1.0);
             }
         }
         for i in 0..200u64 {
-            assert!(cms_get(&c, 2, mix(i)) >= (i % 5) as f32);
+            assert!(cms_get(&c, 2, 64, mix(i)) >= (i % 5) as f32);
         }
     }
 

@@ -194,6 +194,7 @@ fn validate_entity(
             return Err(corrupt("relation without a sketch"));
         }
         if r.top.len() > top_k
+            || !r.distinct.is_finite()
             || r.top.iter().any(|t| t.label.len() > LABEL_MAX)
             || r.hll
                 .iter()

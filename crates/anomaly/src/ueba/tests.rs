@@ -557,8 +557,12 @@ fn configured_peer_group_rarity() {
     for d in 0..21 {
         for h in 9..17 {
             for i in 1..=6 {
-                // f6 works from China half the time; nobody else ever does.
-                let c = if i == 6 && h % 2 == 0 { "CN" } else { "US" };
+                // f6 logged in from China once a week; nobody else ever does.
+                let c = if i == 6 && h == 10 && d % 7 == 0 {
+                    "CN"
+                } else {
+                    "US"
+                };
                 let user = format!("f{i}");
                 u.observe(
                     &login(t0() + d * D + h * H + i * 60, &user, "10.0.0.1", c, "7018"),
@@ -674,7 +678,7 @@ fn openssh_loghub_sample() {
     let cfg = UebaConfig {
         warmup_min_events: 20,
         warmup_min_days: 0.1,
-        rate_min_hours: 6,
+        rate_min_hours: 2,
         rate_min_count: 20,
         ..UebaConfig::default()
     };
