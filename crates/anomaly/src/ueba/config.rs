@@ -135,7 +135,7 @@ impl Default for UebaConfig {
 impl UebaConfig {
     /// Checks the values are usable; returns a message naming the bad knob.
     pub fn validate(&self) -> Result<(), String> {
-        let pow2 = |n: usize| n >= 8 && n.is_power_of_two() && n <= 1 << 20;
+        let pow2 = |n: usize| n >= 16 && n.is_power_of_two() && n <= 1 << 20;
         if !(self.half_life_days > 0.0 && self.half_life_days.is_finite()) {
             return Err("half_life_days must be a positive number".into());
         }
@@ -143,10 +143,10 @@ impl UebaConfig {
             return Err("rate_half_life_days must be a positive number".into());
         }
         if !pow2(self.cms_width) {
-            return Err("cms_width must be a power of two in 8..=2^20".into());
+            return Err("cms_width must be a power of two in 16..=2^20".into());
         }
         if !pow2(self.peer_cms_width) {
-            return Err("peer_cms_width must be a power of two in 8..=2^20".into());
+            return Err("peer_cms_width must be a power of two in 16..=2^20".into());
         }
         if !(1..=8).contains(&self.cms_depth) {
             return Err("cms_depth must be 1..=8".into());

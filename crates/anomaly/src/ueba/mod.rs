@@ -594,6 +594,11 @@ impl Ueba {
             }
             // Related values.
             let w_now = e.weight_at(t, hl);
+            let group_w = self
+                .peers
+                .groups
+                .get(group as usize)
+                .and_then(|g| g.weight_at(t, hl));
             for &rel in kind.relations() {
                 let h = vals[rel as usize];
                 if h == 0 {
@@ -603,7 +608,7 @@ impl Ueba {
                 if r.events < cfg.relation_min_events {
                     continue;
                 }
-                let est = cms_get(&e.cms, depth, cfg.cms_width, h) as f64 / w_now;
+                let est = cms_get(&e.cms, depth, h) as f64 / w_now;
                 let total = r.total as f64 / w_now;
                 let share = if total > 0.0 { est / total } else { 0.0 };
                 let last = r
@@ -640,9 +645,10 @@ impl Ueba {
                 if group != NO_GROUP
                     && rel.peer_comparable()
                     && est < cfg.peer_self_max
+                    && let Some(gw) = group_w
                     && let Some(g) = self.peers.groups.get(group as usize)
                 {
-                    let (g_est, g_total) = g.get(depth, rel, h, t, hl);
+                    let (g_est, g_total) = g.get(depth, rel, h, gw);
                     let peers_total = g_total - total;
                     if peers_total >= cfg.peer_min_events {
                         let peers_est = (g_est - est).max(0.0);
@@ -665,7 +671,17 @@ impl Ueba {
         // Learn.
         let w = e.weight(t, hl);
         e.how[how] += w;
+        e.hod[how % 24] += w;
         e.how_total += w;
+        let mut group = self
+            .peers
+            .groups
+            .get_mut(group as usize)
+            .filter(|_| kind.relations().iter().any(|r| vals[*r as usize] != 0))
+            .map(|g| {
+                let gw = g.prepare(t, hl);
+                (g, gw)
+            });
         e.events = e.events.saturating_add(1);
         e.first_seen = e.first_seen.min(t);
         e.last_seen = e.last_seen.max(t);
@@ -677,7 +693,7 @@ impl Ueba {
             if e.cms.is_empty() {
                 e.cms = vec![0.0; depth * cfg.cms_width];
             }
-            let est = cms_add(&mut e.cms, depth, cfg.cms_width, h, w);
+            let est = cms_add(&mut e.cms, depth, h, w);
             let r = e.rel_mut(rel);
             r.events = r.events.saturating_add(1);
             r.total += w;
@@ -689,11 +705,10 @@ impl Ueba {
                 let mut b = String::new();
                 Self::rel_text(f, ev, rel, &mut b).unwrap_or("").to_string()
             });
-            if group != NO_GROUP
-                && rel.peer_comparable()
-                && let Some(g) = self.peers.groups.get_mut(group as usize)
+            if rel.peer_comparable()
+                && let Some((g, gw)) = group.as_mut()
             {
-                g.add(depth, rel, h, t, hl);
+                g.add(depth, rel, h, *gw);
             }
         }
     }

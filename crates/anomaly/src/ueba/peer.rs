@@ -30,7 +30,8 @@ impl Group {
         }
     }
 
-    fn weight(&mut self, t: i64, hl: f64) -> f32 {
+    /// Forward-decay weight of `t`, renormalising first when needed; call once per event.
+    pub fn prepare(&mut self, t: i64, hl: f64) -> f32 {
         if self.base == i64::MIN {
             self.base = t;
         }
@@ -45,22 +46,21 @@ impl Group {
         (((t - self.base) as f64) / hl).exp2() as f32
     }
 
-    /// Adds one sighting of value `h` of relation `rel` at time `t`.
-    pub fn add(&mut self, depth: usize, rel: RelKind, h: u64, t: i64, hl: f64) {
-        let w = self.weight(t, hl);
-        let width = self.cms.len() / depth;
-        cms_add(&mut self.cms, depth, width, h, w);
+    /// Adds one sighting (weight `w` from [`Group::prepare`]) of value `h` of relation `rel`.
+    pub fn add(&mut self, depth: usize, rel: RelKind, h: u64, w: f32) {
+        cms_add(&mut self.cms, depth, h, w);
         self.totals[rel as usize] += w;
     }
 
-    /// Decayed (count of `h`, total of `rel`) as of `t`.
-    pub fn get(&self, depth: usize, rel: RelKind, h: u64, t: i64, hl: f64) -> (f64, f64) {
-        if self.base == i64::MIN {
-            return (0.0, 0.0);
-        }
-        let w = (((t - self.base) as f64) / hl).exp2();
+    /// Read weight of time `t` (no renormalisation); `None` for an empty group.
+    pub fn weight_at(&self, t: i64, hl: f64) -> Option<f64> {
+        (self.base != i64::MIN).then(|| (((t - self.base) as f64) / hl).exp2())
+    }
+
+    /// Decayed (count of `h`, total of `rel`) for read weight `w`.
+    pub fn get(&self, depth: usize, rel: RelKind, h: u64, w: f64) -> (f64, f64) {
         (
-            cms_get(&self.cms, depth, self.cms.len() / depth, h) as f64 / w,
+            cms_get(&self.cms, depth, h) as f64 / w,
             self.totals[rel as usize] as f64 / w,
         )
     }

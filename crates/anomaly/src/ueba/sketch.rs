@@ -39,21 +39,27 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Count-min cell indices for `h` (Kirsch–Mitzenmacher double hashing), `width` a power of 2.
+/// Cells per count-min block: one 64-byte cache line of `f32`.
+pub const BLOCK: usize = 16;
+
+/// Count-min cell of `h` in row `row`. The sketch is *blocked*: all rows of one value live in
+/// one cache line (block chosen by the low 32 bits, the cell within it by 4 bits per row), so
+/// a lookup costs one cache miss instead of `depth`. With `depth × width` cells in total the
+/// collision rate matches a plain count-min of the same size.
 #[inline]
-fn cell(h: u64, row: usize, width: usize) -> usize {
-    let h1 = h as u32 as usize;
-    let h2 = ((h >> 32) as u32 | 1) as usize;
-    row * width + (h1.wrapping_add(row.wrapping_mul(h2)) & (width - 1))
+fn cell(h: u64, row: usize, blocks: usize) -> usize {
+    let block = ((h as u32 as u64 * blocks as u64) >> 32) as usize;
+    block * BLOCK + ((h >> (32 + 4 * row)) as usize & (BLOCK - 1))
 }
 
 /// Adds `w` to `h`'s cells ("conservative update": only cells at the current minimum grow,
 /// which keeps overestimates from collisions lower) and returns the new estimate.
 #[inline]
-pub fn cms_add(cells: &mut [f32], depth: usize, width: usize, h: u64, w: f32) -> f32 {
-    let est = cms_get(cells, depth, width, h) + w;
+pub fn cms_add(cells: &mut [f32], depth: usize, h: u64, w: f32) -> f32 {
+    let est = cms_get(cells, depth, h) + w;
+    let blocks = cells.len() / BLOCK;
     for r in 0..depth {
-        let i = cell(h, r, width);
+        let i = cell(h, r, blocks);
         if let Some(c) = cells.get_mut(i)
             && *c < est
         {
@@ -65,10 +71,11 @@ pub fn cms_add(cells: &mut [f32], depth: usize, width: usize, h: u64, w: f32) ->
 
 /// Count-min estimate (inflated units) of `h`.
 #[inline]
-pub fn cms_get(cells: &[f32], depth: usize, width: usize, h: u64) -> f32 {
+pub fn cms_get(cells: &[f32], depth: usize, h: u64) -> f32 {
+    let blocks = cells.len() / BLOCK;
     let mut m = f32::INFINITY;
     for r in 0..depth {
-        m = m.min(cells.get(cell(h, r, width)).copied().unwrap_or(0.0));
+        m = m.min(cells.get(cell(h, r, blocks)).copied().unwrap_or(0.0));
     }
     if m.is_finite() { m } else { 0.0 }
 }
@@ -210,11 +217,11 @@ mod tests {
         let mut c = vec![0f32; 2 * 64];
         for i in 0..200u64 {
             for _ in 0..(i % 5) {
-                cms_add(&mut c, 2, 64, mix(i), 1.0);
+                cms_add(&mut c, 2, mix(i), 1.0);
             }
         }
         for i in 0..200u64 {
-            assert!(cms_get(&c, 2, 64, mix(i)) >= (i % 5) as f32);
+            assert!(cms_get(&c, 2, mix(i)) >= (i % 5) as f32);
         }
     }
 

@@ -203,7 +203,7 @@ fn validate_entity(
             return Err(corrupt("relation sketch out of bounds"));
         }
     }
-    let finite = e.how.iter().all(|x| x.is_finite())
+    let finite = e.how.iter().chain(e.hod.iter()).all(|x| x.is_finite())
         && e.how_total.is_finite()
         && e.cms.iter().all(|x| x.is_finite());
     if !finite {

@@ -710,3 +710,33 @@ fn openssh_loghub_sample() {
     let back = Ueba::restore(&u.snapshot(), cfg).unwrap();
     assert_eq!(back.entity_count(), u.entity_count());
 }
+
+#[test]
+fn silent_hours_fold_like_one_by_one() {
+    // The closed form for runs of silent hours matches feeding the zeros one at a time.
+    let (a_day, a_wd) = (0.05f32, 0.004f32);
+    let mut fast = profile::Rate::default();
+    let mut slow = profile::Rate::default();
+    let mut hour = 500_000i64;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    for _ in 0..3000 {
+        hour += rng.random_range(0..40);
+        fast.count(hour, a_day, a_wd);
+        // `slow` sees every silent hour as its own step.
+        while slow.cur_hour != i64::MIN && slow.cur_hour + 1 < hour {
+            let h = slow.cur_hour + 1;
+            slow.count(h, a_day, a_wd);
+            // `count` added one event to the silent hour; take it back.
+            slow.cur_count -= 1;
+        }
+        slow.count(hour, a_day, a_wd);
+    }
+    assert_eq!(fast.folded, slow.folded);
+    for i in 0..24 {
+        assert!((fast.hod_mean[i] - slow.hod_mean[i]).abs() < 1e-3, "{i}");
+        assert!((fast.hod_var[i] - slow.hod_var[i]).abs() < 1e-2, "{i}");
+    }
+    for i in 0..7 {
+        assert!((fast.wd_mean[i] - slow.wd_mean[i]).abs() < 1e-3, "{i}");
+    }
+}
