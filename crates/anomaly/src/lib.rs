@@ -8,10 +8,13 @@
 //! * [`scale`] — online, outlier-robust scaling and categorical encoding.
 //! * [`incstat`] — Kitsune-style damped incremental statistics (Mirsky et al. 2018).
 //! * [`features`] — events (flows, authentication, process) to feature vectors.
+//! * [`detector`] — the streaming anomaly detector over events, and [`detector::Learned`]
+//!   (anomaly + UEBA as one unit with one snapshot).
 //! * [`ueba`] — per-entity baselines with bounded memory, sketches and explanations.
 //!
 //! Library code never prints; every model is deterministic for a given seed.
 
+pub mod detector;
 pub mod features;
 pub mod guard;
 pub mod hst;

@@ -40,6 +40,11 @@ Exit status: 0 when done, 1 when a detection at or above --fail-on fired, 2 on u
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Measure detection quality on labelled data.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Measure performance (release builds only give meaningful numbers).
     Bench {
         #[command(subcommand)]
@@ -51,6 +56,112 @@ Exit status: 0 when done, 1 when a detection at or above --fail-on fired, 2 on u
 pub enum RulesCommand {
     /// Check rule files: load errors, metadata, unused searches, unroutable log sources.
     Lint(LintArgs),
+}
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// Anomaly models on labelled network flows: ROC-AUC, PR-AUC, recall at 1 % false alarms.
+    #[command(long_about = "Anomaly models on labelled network flows.\n\n\
+Models are fitted on the benign rows of the --train files only; the alert threshold is the \
+score that 1 % of those training rows exceed; scaling is fitted on them too. Test rows never \
+touch fitting or thresholds. A file given both as --train and --test (or a lone --train) is \
+split 50/50, stratified by label, with --seed: its first half trains, its second half tests.\n\n\
+Labels come from the `label` column (NSL-KDD `normal`, UNSW-NB15 0/1, Stratosphere Zeek \
+Benign/Background vs Malicious) and are never features.\n\n\
+Reported per model: frozen (fitted, then scoring only), score+learn (learning online over the \
+test stream) and score+learn guarded (learning only rows scored under the threshold).\n\n\
+Examples:\n  palisade eval anomaly --dataset nsl-kdd --train KDDTrain+_20Percent.txt --test KDDTest+.txt\n  \
+palisade eval anomaly --dataset unsw-nb15 --train UNSW_NB15_subset.csv\n  \
+palisade eval anomaly --dataset zeek --train a/conn.log b/conn.log --test a/conn.log b/conn.log --format json")]
+    Anomaly(EvalAnomalyArgs),
+}
+
+/// Labelled data sets `palisade eval anomaly` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Dataset {
+    /// Tell from the first record.
+    Auto,
+    /// NSL-KDD / KDD Cup 99 CSV.
+    NslKdd,
+    /// UNSW-NB15 training/testing CSV.
+    UnswNb15,
+    /// Labelled Zeek conn logs (Stratosphere: `label`, `detailedlabel` columns).
+    Zeek,
+    /// CICFlowMeter CSV with a `Label` column.
+    Cicflowmeter,
+}
+
+impl Dataset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Auto => "auto",
+            Dataset::NslKdd => "nsl-kdd",
+            Dataset::UnswNb15 => "unsw-nb15",
+            Dataset::Zeek => "zeek",
+            Dataset::Cicflowmeter => "cicflowmeter",
+        }
+    }
+}
+
+/// Anomaly models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EvalModel {
+    /// Streaming Half-Space Trees (fast).
+    Hst,
+    /// Isolation Forest fitted on a window of normal rows (stronger, slower).
+    Iforest,
+}
+
+impl EvalModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalModel::Hst => "hst",
+            EvalModel::Iforest => "iforest",
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct EvalAnomalyArgs {
+    /// Data set (decides the features).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub dataset: Dataset,
+    /// Labelled files to fit on (their benign rows only).
+    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    pub train: Vec<PathBuf>,
+    /// Labelled files to test on (default: the --train files, split 50/50).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub test: Vec<PathBuf>,
+    /// Models to run (default: all).
+    #[arg(long = "model", value_enum, value_name = "MODEL")]
+    pub models: Vec<EvalModel>,
+    /// Model whose figures are the top-level JSON keys (default: the best ROC-AUC).
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub report: Option<EvalModel>,
+    /// Seed for splits, shuffling and models.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Skip the score+learn (online) runs.
+    #[arg(long)]
+    pub no_online: bool,
+    /// Feature configuration (JSON, as printed by --print-features) instead of the data set's
+    /// built-in one.
+    #[arg(long, value_name = "FILE.json")]
+    pub features: Option<PathBuf>,
+    /// Validation mode for choosing settings without touching the test set: the test rows are
+    /// set aside and the training rows (benign and attack) are split 50/50 again (seed + 1);
+    /// models fit on the benign rows of the first part and are scored on the second.
+    #[arg(long)]
+    pub validation: bool,
+    /// Print the feature configuration in use as JSON, then stop.
+    #[arg(long)]
+    pub print_features: bool,
+    /// Write the scaled feature matrices (train.csv, test.csv) here, for peer comparisons.
+    #[arg(long, value_name = "DIR")]
+    pub dump_features: Option<PathBuf>,
+    /// Output format: table, or json (one object).
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
 }
 
 #[derive(Subcommand)]
@@ -72,14 +183,37 @@ pub enum OutputFormat {
     Csv,
 }
 
+/// Detectors `hunt` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DetectorKind {
+    /// Sigma rules (--rules).
+    Sigma,
+    /// Streaming anomaly models over flows, logins and processes.
+    Anomaly,
+    /// Per-entity behaviour baselines (users, hosts, source IPs, services).
+    Ueba,
+}
+
 #[derive(Args)]
 pub struct HuntArgs {
     /// Log files or directories to hunt; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Sigma rule files or directories (searched recursively for .yml/.yaml).
-    #[arg(short, long = "rules", required = true, value_name = "PATH")]
+    /// Sigma rule files or directories (searched recursively for .yml/.yaml); required when
+    /// the sigma detector runs.
+    #[arg(short, long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
+    /// Detectors to run, comma-separated: sigma (rules), anomaly (streaming Half-Space Trees
+    /// per source kind, learning online), ueba (per-user/host/ip baselines). With --store,
+    /// what anomaly and ueba learned is saved and resumed by the next run.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sigma",
+        value_name = "LIST"
+    )]
+    pub detectors: Vec<DetectorKind>,
     /// Force the input format instead of detecting it:
     /// evtx, json, syslog, zeek, flow-csv, cef, leef.
     #[arg(long, value_name = "FORMAT")]

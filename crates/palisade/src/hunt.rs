@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use palisade_anomaly::detector::Learned;
 use palisade_event::{Alert, Event, FieldId, Severity, Value};
 use palisade_ingest::{
     EventSink, IngestError, IngestOptions, Input, RecordError, discover_inputs, read_input,
@@ -26,7 +27,7 @@ use palisade_sigma::{
 use palisade_store::{RunRecord, SqliteStore, Store};
 use rayon::prelude::*;
 
-use crate::cli::HuntArgs;
+use crate::cli::{DetectorKind, HuntArgs};
 use crate::output;
 
 /// Record warnings printed before only counting them.
@@ -63,6 +64,9 @@ struct Hit {
 
 struct MatchSink<'a> {
     rules: &'a RuleSet,
+    /// Stateful learned detectors (anomaly, UEBA), shared by the workers.
+    learned: Option<&'a Mutex<Learned>>,
+    learned_alerts: Vec<Alert>,
     scratch: Scratch,
     matched: Vec<u32>,
     hits: Vec<Hit>,
@@ -104,6 +108,13 @@ impl EventSink for MatchSink<'_> {
         self.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.progress
             .set_message(format!("{} events", self.events.load(Ordering::Relaxed)));
+        if let Some(learned) = self.learned {
+            // Within an input, events reach the learned detectors in file order.
+            let mut learned = learned.lock().unwrap_or_else(|e| e.into_inner());
+            for event in batch.iter() {
+                learned.observe(event, &mut self.learned_alerts);
+            }
+        }
         if self.parallel && batch.len() > 64 {
             return self.match_parallel(batch);
         }
@@ -161,12 +172,22 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     }
     let started = Utc::now();
     let clock = Instant::now();
-    let loaded = load(
-        &args.rules,
-        args.placeholders.as_ref(),
-        args.ignore_logsource,
-    )?;
-    report_rule_load(&loaded, args.quiet);
+    let sigma = args.detectors.contains(&DetectorKind::Sigma);
+    let loaded = if sigma {
+        if args.rules.is_empty() {
+            bail!("the sigma detector needs --rules PATH (or choose --detectors anomaly,ueba)");
+        }
+        let loaded = load(
+            &args.rules,
+            args.placeholders.as_ref(),
+            args.ignore_logsource,
+        )?;
+        report_rule_load(&loaded, args.quiet);
+        loaded
+    } else {
+        load_rules(&[], &LoadOptions::default())
+    };
+    let learned = learned_detectors(&args)?;
     let load_time = clock.elapsed();
 
     let (inputs, errors) = discover_inputs(&args.paths);
@@ -195,11 +216,21 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         ..IngestOptions::default()
     };
     let progress = progress_bar(&inputs, args.no_progress || args.quiet);
-    let (hits, mut stats) = scan(&inputs, &loaded.rules, &opts, &progress, &args.paths)?;
+    let learned = learned.map(Mutex::new);
+    let (hits, learned_alerts, mut stats) = scan(
+        &inputs,
+        &loaded.rules,
+        learned.as_ref(),
+        &opts,
+        &progress,
+        &args.paths,
+    )?;
     progress.finish_and_clear();
 
     let mut engine = loaded.correlation_engine();
     let mut alerts = to_alerts(&loaded, hits, &mut engine, &mut stats);
+    alerts.extend(learned_alerts);
+    alerts.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
     stats.rules_loaded = loaded.report.detection_rules;
     stats.rules_failed = loaded.report.failures.len();
     stats.correlations = loaded.correlations.len();
@@ -214,6 +245,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     output::write_hunt(&report, &args)?;
     if let Some(db) = &args.store {
         save(db, &report, &args, started).with_context(|| format!("saving to {}", db.display()))?;
+        if let Some(learned) = learned {
+            let learned = learned.into_inner().unwrap_or_else(|e| e.into_inner());
+            save_learned(db, &learned)
+                .with_context(|| format!("saving learned baselines to {}", db.display()))?;
+        }
     }
     Ok(if fail { crate::EXIT_FINDINGS } else { 0 })
 }
@@ -304,14 +340,16 @@ fn progress_bar(inputs: &[Input], hidden: bool) -> ProgressBar {
 fn scan(
     inputs: &[Input],
     rules: &RuleSet,
+    learned: Option<&Mutex<Learned>>,
     opts: &IngestOptions,
     progress: &ProgressBar,
     given: &[PathBuf],
-) -> Result<(Vec<Hit>, HuntStats)> {
+) -> Result<(Vec<Hit>, Vec<Alert>, HuntStats)> {
     let warnings = WarningLog::default();
     let events = AtomicU64::new(0);
     let results: Vec<(
         Vec<Hit>,
+        Vec<Alert>,
         Result<palisade_ingest::FileStats, IngestError>,
         &Input,
     )> = inputs
@@ -319,6 +357,8 @@ fn scan(
         .map(|input| {
             let mut sink = MatchSink {
                 rules,
+                learned,
+                learned_alerts: Vec::new(),
                 scratch: Scratch::default(),
                 matched: Vec::new(),
                 hits: Vec::new(),
@@ -329,7 +369,7 @@ fn scan(
             };
             let stats = read_input(input, opts, &mut sink);
             progress.inc(input.len().unwrap_or(0));
-            (sink.hits, stats, input)
+            (sink.hits, sink.learned_alerts, stats, input)
         })
         .collect();
     let mut stats = HuntStats {
@@ -337,7 +377,9 @@ fn scan(
         ..HuntStats::default()
     };
     let mut all = Vec::new();
-    for (hits, result, input) in results {
+    let mut learned_alerts = Vec::new();
+    for (hits, learned, result, input) in results {
+        learned_alerts.extend(learned);
         match result {
             Ok(s) => {
                 stats.bytes += s.bytes;
@@ -358,7 +400,7 @@ fn scan(
         all.extend(hits);
     }
     stats.files_with_skips = warnings.files.lock().map(|f| f.len()).unwrap_or(0);
-    Ok((all, stats))
+    Ok((all, learned_alerts, stats))
 }
 
 /// Host name of an event: the ECS name or Windows' `Computer`.
@@ -502,5 +544,50 @@ fn save(
         skipped_records: report.stats.skipped_records,
     };
     store.save_run(&run, &report.alerts)?;
+    Ok(())
+}
+
+/// Store key of the learned detectors' state.
+const LEARNED_STATE: &str = "hunt.learned";
+
+/// The learned detectors `--detectors` asks for, resumed from the store when it has them.
+fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
+    let anomaly = args.detectors.contains(&DetectorKind::Anomaly);
+    let ueba = args.detectors.contains(&DetectorKind::Ueba);
+    if !anomaly && !ueba {
+        return Ok(None);
+    }
+    if let Some(db) = &args.store
+        && db.exists()
+    {
+        let store =
+            SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+        if let Some(bytes) = store
+            .load_state(LEARNED_STATE)
+            .with_context(|| format!("reading learned baselines from {}", db.display()))?
+        {
+            let mut learned = Learned::restore(&bytes).map_err(|e| {
+                anyhow::anyhow!("{}: learned baselines cannot be resumed: {e}", db.display())
+            })?;
+            learned.enable(anomaly, ueba);
+            if !args.quiet {
+                eprintln!(
+                    "palisade: resumed learned baselines from {} ({})",
+                    db.display(),
+                    learned.summary()
+                );
+            }
+            return Ok(Some(learned));
+        }
+    }
+    let mut learned = Learned::default();
+    learned.enable(anomaly, ueba);
+    Ok(Some(learned))
+}
+
+fn save_learned(db: &PathBuf, learned: &Learned) -> Result<()> {
+    let bytes = learned.snapshot().context("serialising learned baselines")?;
+    let mut store = SqliteStore::open(db)?;
+    store.save_state(LEARNED_STATE, &bytes)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli;
+mod eval;
 mod hunt;
 mod output;
 mod rules_cmd;
@@ -32,6 +33,9 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Lint(args),
         } => rules_cmd::lint(args),
+        Command::Eval {
+            command: cli::EvalCommand::Anomaly(args),
+        } => eval::anomaly(args),
         Command::Bench {
             command: cli::BenchCommand::Hunt(args),
         } => bench::hunt(args),

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Side by side: Palisade's anomaly models against scikit-learn IsolationForest (100 trees) and
+# River HalfSpaceTrees (25 trees, height 15, window 250) on the same splits and the same
+# features (Palisade dumps the scaled matrices it used; the peers read them).
+#
+#   benches/anomaly_compare.sh            # all data sets, markdown table on stdout
+#
+# Needs ../shared/data (NSL-KDD, UNSW-NB15, Stratosphere Zeek). Creates a venv in
+# target/bench-venv with scikit-learn and river (network needed once, for pip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+VENV=${VENV:-target/bench-venv}
+OUT=${OUT:-target/anomaly-compare}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q scikit-learn river numpy
+cargo build --release -q -p palisade
+BIN=target/release/palisade
+mkdir -p "$OUT"
+
+run() { # name, palisade eval args...
+  local name=$1; shift
+  echo "== $name" >&2
+  "$BIN" eval anomaly "$@" --format json --dump-features "$OUT/$name" > "$OUT/$name/ours.json"
+  "$VENV/bin/python" benches/anomaly_peers.py "$OUT/$name" > "$OUT/$name/peers.ndjson"
+}
+
+mkdir -p "$OUT/nsl-kdd" "$OUT/unsw-nb15" "$OUT/zeek"
+run nsl-kdd --dataset nsl-kdd --train "$DATA/nsl-kdd/KDDTrain+_20Percent.txt" \
+  --test "$DATA/nsl-kdd/KDDTest+.txt"
+UNSW=$(ls "$DATA"/unsw-nb15/*.csv | head -1)
+run unsw-nb15 --dataset unsw-nb15 --train "$UNSW"
+Z1="$DATA/stratosphere-zeek/001-zeek-scenario-malicious/labeled-conn.log"
+Z8="$DATA/stratosphere-zeek/008-zeek-mixed/data/conn.log.labeled"
+run zeek --dataset zeek --train "$Z1" "$Z8" --test "$Z1" "$Z8"
+
+"$VENV/bin/python" benches/anomaly_table.py "$OUT" nsl-kdd unsw-nb15 zeek

@@ -1,0 +1,491 @@
+//! Streaming anomaly detection over events, as a detector: one model per kind of source
+//! (Zeek conn, flow CSV, authentication, process), learning online while it scores.
+//!
+//! Per source kind, the first `warmup` rows only learn: the first half fits the scaler
+//! (feature bounds), the second half trains the Half-Space Trees on scaled rows and records
+//! their scores. The alert threshold is then the `alert_quantile` of those warm-up scores and
+//! the scaler is frozen, so the feature space under the model stays fixed. After warm-up each
+//! row is scored first; rows above the threshold raise an alert and are *not* learned (a flood
+//! of attack rows cannot teach the model that attacks are normal), the others are learned.
+//! Alerts explain themselves: the features furthest outside the range seen in warm-up, with
+//! that range, and how rare the score is among warm-up scores.
+
+use std::sync::Arc;
+
+use palisade_event::alert::RuleInfo;
+use palisade_event::{Alert, Event, Severity};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::Model;
+use crate::features::{Extractor, SourceKind};
+use crate::hst::{HalfSpaceTrees, HstConfig};
+use crate::scale::Scaler;
+use crate::ueba::{Ueba, UebaConfig};
+
+/// Settings of the streaming anomaly detector.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnomalyConfig {
+    /// Rows per source kind that only learn before alerting (half scale, half model).
+    pub warmup: usize,
+    /// Quantile of warm-up scores used as the alert threshold (0.999 = about 1 alert per
+    /// 1000 normal rows before cooldown).
+    pub alert_quantile: f64,
+    /// Learn only rows scored under the threshold (robust to attack floods).
+    pub guarded: bool,
+    /// Seconds during which a source (ip, user, host) alerts at most once per source kind.
+    pub cooldown_secs: i64,
+    /// Most sources remembered for cooldown (oldest forgotten first).
+    pub max_cooldown_keys: usize,
+    /// Features named in an explanation.
+    pub explain_top: usize,
+    pub hst: HstConfig,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        AnomalyConfig {
+            warmup: 2000,
+            alert_quantile: 0.999,
+            guarded: true,
+            cooldown_secs: 600,
+            max_cooldown_keys: 100_000,
+            explain_top: 3,
+            hst: HstConfig::default(),
+        }
+    }
+}
+
+/// One model per source kind.
+#[derive(Serialize, Deserialize)]
+struct KindModel {
+    extractor: Extractor,
+    scaler: Scaler,
+    model: HalfSpaceTrees,
+    seen: u64,
+    /// Scores of the model's warm-up rows (emptied once the threshold is set).
+    warm_scores: Vec<f64>,
+    /// Sorted warm-up scores kept for "rarer than N % of normal" (a bounded sample).
+    reference: Vec<f64>,
+    threshold: Option<f64>,
+}
+
+/// The streaming anomaly detector.
+#[derive(Serialize, Deserialize)]
+pub struct FlowAnomaly {
+    cfg: AnomalyConfig,
+    kinds: Vec<(SourceKind, KindModel)>,
+    /// Source key → time of its last alert (unix seconds).
+    cooldown: FxHashMap<u64, i64>,
+    #[serde(skip)]
+    raw: Vec<f64>,
+    #[serde(skip)]
+    x: Vec<f32>,
+    alerts: u64,
+}
+
+static RULE: std::sync::LazyLock<Arc<RuleInfo>> = std::sync::LazyLock::new(|| {
+    Arc::new(RuleInfo {
+        id: "anomaly.flow".into(),
+        title: "Anomalous activity (learned baseline)".into(),
+        level: Some(Severity::Medium),
+        tags: vec!["anomaly".into()],
+        description: Some(
+            "A row scored above the threshold learned from this source's normal traffic \
+             (streaming Half-Space Trees)."
+                .into(),
+        ),
+        author: Some("Palisade".into()),
+        path: None,
+    })
+});
+
+impl FlowAnomaly {
+    pub fn new(cfg: AnomalyConfig) -> Self {
+        FlowAnomaly {
+            cfg,
+            kinds: Vec::new(),
+            cooldown: FxHashMap::default(),
+            raw: Vec::new(),
+            x: Vec::new(),
+            alerts: 0,
+        }
+    }
+
+    pub fn config(&self) -> &AnomalyConfig {
+        &self.cfg
+    }
+
+    /// Alerts raised so far.
+    pub fn alerts(&self) -> u64 {
+        self.alerts
+    }
+
+    /// Rows seen per source kind.
+    pub fn rows(&self) -> Vec<(SourceKind, u64)> {
+        self.kinds.iter().map(|(k, m)| (*k, m.seen)).collect()
+    }
+
+    fn model_for(&mut self, kind: SourceKind) -> Option<usize> {
+        if let Some(i) = self.kinds.iter().position(|(k, _)| *k == kind) {
+            return Some(i);
+        }
+        let extractor = Extractor::for_kind(kind);
+        let scaler = extractor.new_scaler();
+        let model = HalfSpaceTrees::new(extractor.width(), self.cfg.hst.clone()).ok()?;
+        self.kinds.push((
+            kind,
+            KindModel {
+                extractor,
+                scaler,
+                model,
+                seen: 0,
+                warm_scores: Vec::new(),
+                reference: Vec::new(),
+                threshold: None,
+            },
+        ));
+        Some(self.kinds.len() - 1)
+    }
+
+    /// Learns from `ev` and appends an alert when it is anomalous.
+    pub fn observe(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        let Some(kind) = SourceKind::detect(ev) else {
+            return;
+        };
+        let Some(i) = self.model_for(kind) else {
+            return;
+        };
+        let half = (self.cfg.warmup / 2) as u64;
+        let km = &mut self.kinds[i].1;
+        if !km.extractor.extract(ev, &mut self.raw) {
+            return;
+        }
+        km.seen += 1;
+        self.x.resize(km.extractor.width(), 0.0);
+        if km.seen <= half {
+            km.scaler.update(&self.raw);
+            if km.seen == half {
+                km.scaler.refresh();
+            }
+            return;
+        }
+        km.scaler.transform(&self.raw, &mut self.x);
+        let Some(threshold) = km.threshold else {
+            let s = km.model.score_learn(&self.x);
+            if km.model.is_warm() {
+                km.warm_scores.push(s);
+            }
+            if km.seen >= self.cfg.warmup as u64 {
+                let mut scores = std::mem::take(&mut km.warm_scores);
+                if scores.is_empty() {
+                    return;
+                }
+                scores.sort_by(f64::total_cmp);
+                let q = ((scores.len() as f64 - 1.0) * self.cfg.alert_quantile).round() as usize;
+                km.threshold = Some(scores[q.min(scores.len() - 1)]);
+                let step = scores.len().div_ceil(512).max(1);
+                km.reference = scores.iter().step_by(step).copied().collect();
+            }
+            return;
+        };
+        let score = km.model.score(&self.x);
+        if score <= threshold || !self.cfg.guarded {
+            km.model.learn(&self.x);
+        }
+        if score <= threshold {
+            return;
+        }
+        let key = source_key(ev, kind);
+        let now = ev.timestamp.map_or(0, |t| t.timestamp());
+        if let Some(&last) = self.cooldown.get(&key)
+            && now >= last
+            && now - last < self.cfg.cooldown_secs
+        {
+            return;
+        }
+        if self.cooldown.len() >= self.cfg.max_cooldown_keys {
+            // Forget the oldest half; cooldown is a courtesy, not state that must survive.
+            let mut times: Vec<i64> = self.cooldown.values().copied().collect();
+            times.sort_unstable();
+            let cut = times[times.len() / 2];
+            self.cooldown.retain(|_, t| *t > cut);
+        }
+        self.cooldown.insert(key, now);
+        self.alerts += 1;
+        let km = &self.kinds[i].1;
+        out.push(explain(km, kind, ev, &self.raw, &self.x, score, threshold, self.cfg.explain_top));
+    }
+
+    /// Serialized state (versioned), to resume learning after a restart.
+    pub fn snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        postcard::to_extend(self, out)
+    }
+
+    /// Restores a [`FlowAnomaly::snapshot`].
+    pub fn restore(bytes: &[u8]) -> Result<FlowAnomaly, String> {
+        let body = bytes
+            .strip_prefix(SNAPSHOT_MAGIC)
+            .ok_or("not a Palisade anomaly snapshot")?;
+        let (version, body) = body.split_at_checked(4).ok_or("truncated snapshot")?;
+        let version = u32::from_le_bytes(version.try_into().map_err(|_| "truncated snapshot")?);
+        if version != SNAPSHOT_VERSION {
+            return Err(format!(
+                "anomaly snapshot format {version} is not supported (this build reads {SNAPSHOT_VERSION})"
+            ));
+        }
+        postcard::from_bytes(body).map_err(|e| format!("corrupt anomaly snapshot: {e}"))
+    }
+}
+
+const SNAPSHOT_MAGIC: &[u8] = b"PALANOM";
+const SNAPSHOT_VERSION: u32 = 1;
+
+fn source_key(ev: &Event, kind: SourceKind) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    (kind as u8).hash(&mut h);
+    for name in ["source.ip", "id.orig_h", "user.name", "host.name"] {
+        if let Some(v) = ev.get_by_name(name) {
+            v.to_string().hash(&mut h);
+            break;
+        }
+    }
+    h.finish()
+}
+
+fn human(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if a == a.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain(
+    km: &KindModel,
+    kind: SourceKind,
+    ev: &Event,
+    raw: &[f64],
+    x: &[f32],
+    score: f64,
+    threshold: f64,
+    top: usize,
+) -> Alert {
+    // Deviation of each feature outside its warm-up range, in units of that range.
+    let mut dev: Vec<(f64, usize)> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let v = f64::from(v);
+            let d = if v > 1.0 {
+                v - 1.0
+            } else if v < 0.0 {
+                -v
+            } else {
+                0.0
+            };
+            (d, i)
+        })
+        .filter(|(d, _)| *d > 0.0)
+        .collect();
+    dev.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let names = km.extractor.names();
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for &(_, i) in dev.iter().take(top) {
+        let (lo, hi) = km.scaler.expected_range(i);
+        let name = &names[i];
+        parts.push(format!(
+            "{name} {} (usual {}–{})",
+            human(raw[i]),
+            human(lo),
+            human(hi)
+        ));
+        evidence.push((format!("feature.{name}"), human(raw[i])));
+        evidence.push((
+            format!("expected.{name}"),
+            format!("{}–{}", human(lo), human(hi)),
+        ));
+    }
+    let below = km.reference.partition_point(|s| *s < score);
+    let rarer = 1.0 - below as f64 / km.reference.len().max(1) as f64;
+    let who = ["source.ip", "id.orig_h", "user.name", "host.name"]
+        .iter()
+        .find_map(|n| ev.get_by_name(n))
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "event".into());
+    let dest = ["destination.ip", "id.resp_h"]
+        .iter()
+        .find_map(|n| ev.get_by_name(n))
+        .map(|v| {
+            let port = ["destination.port", "id.resp_p"]
+                .iter()
+                .find_map(|n| ev.get_by_name(n))
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            format!(" → {v}{port}")
+        })
+        .unwrap_or_default();
+    let what = if parts.is_empty() {
+        "an unusual combination of otherwise ordinary values".to_string()
+    } else {
+        parts.join("; ")
+    };
+    let sentence = format!(
+        "{who}{dest}: {kind} record unlike the learned baseline — {what}; anomaly score \
+         {score:.4} above threshold {threshold:.4} (higher than {:.1} % of warm-up rows)",
+        100.0 * (1.0 - rarer),
+        kind = kind.name(),
+    );
+    let mut ev_fields = vec![
+        ("explanation".to_string(), sentence),
+        ("score".to_string(), format!("{score:.6}")),
+        ("rarity".to_string(), format!("{rarer:.4}")),
+        ("threshold".to_string(), format!("{threshold:.4}")),
+        ("model".to_string(), "hst".to_string()),
+        ("source_kind".to_string(), kind.name().to_string()),
+    ];
+    ev_fields.extend(evidence);
+    // Beyond every warm-up score by a margin as wide as the threshold's own distance from
+    // the median warm-up score: clearly outside the baseline.
+    let median = km.reference.get(km.reference.len() / 2).copied().unwrap_or(threshold);
+    let severity = if score > threshold + (threshold - median).max(0.0) {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    Alert {
+        detector: "anomaly",
+        rule: Arc::clone(&RULE),
+        severity,
+        timestamp: ev.timestamp,
+        host: ev
+            .get_by_name("host.name")
+            .or_else(|| ev.get_by_name("Computer"))
+            .map(|v| v.to_string()),
+        evidence: ev_fields,
+        event: Some(Arc::new(ev.clone())),
+        origins: vec![ev.origin.clone()],
+    }
+}
+
+/// The learned detectors `hunt` (and later `serve`) runs next to Sigma: streaming anomaly
+/// models and UEBA baselines, with one snapshot for both.
+#[derive(Default)]
+pub struct Learned {
+    pub anomaly: Option<FlowAnomaly>,
+    pub ueba: Option<Ueba>,
+}
+
+/// Snapshot container: magic, version, then postcard of [`LearnedParts`].
+const LEARNED_MAGIC: &[u8] = b"PALLRND";
+const LEARNED_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct LearnedParts {
+    anomaly: Option<Vec<u8>>,
+    ueba: Option<Vec<u8>>,
+    /// UEBA configuration as JSON (the UEBA snapshot needs it to resume).
+    ueba_config: Option<String>,
+}
+
+impl Learned {
+    /// Turns detectors on (with default settings) or off; state of those kept is untouched.
+    pub fn enable(&mut self, anomaly: bool, ueba: bool) {
+        if anomaly {
+            self.anomaly
+                .get_or_insert_with(|| FlowAnomaly::new(AnomalyConfig::default()));
+        } else {
+            self.anomaly = None;
+        }
+        if ueba {
+            if self.ueba.is_none() {
+                self.ueba = Ueba::new(UebaConfig::default()).ok();
+            }
+        } else {
+            self.ueba = None;
+        }
+    }
+
+    /// Learns from `ev`; appends the alerts it raises.
+    pub fn observe(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        if let Some(a) = &mut self.anomaly {
+            a.observe(ev, out);
+        }
+        if let Some(u) = &mut self.ueba {
+            u.observe(ev, out);
+        }
+    }
+
+    /// One line for people: what has been learned.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(a) = &self.anomaly {
+            let rows: u64 = a.rows().iter().map(|(_, n)| n).sum();
+            parts.push(format!("anomaly: {rows} rows learned"));
+        }
+        if let Some(u) = &self.ueba {
+            parts.push(format!("ueba: {} entities", u.entity_count()));
+        }
+        parts.join(", ")
+    }
+
+    /// Versioned snapshot of everything learned.
+    pub fn snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
+        let parts = LearnedParts {
+            anomaly: self.anomaly.as_ref().map(|a| a.snapshot()).transpose()?,
+            ueba: self.ueba.as_ref().map(|u| u.snapshot()),
+            ueba_config: self
+                .ueba
+                .as_ref()
+                .and_then(|u| serde_json::to_string(u.config()).ok()),
+        };
+        let mut out = LEARNED_MAGIC.to_vec();
+        out.extend_from_slice(&LEARNED_VERSION.to_le_bytes());
+        postcard::to_extend(&parts, out)
+    }
+
+    /// Restores a [`Learned::snapshot`]; a newer or corrupt snapshot is an error, not a panic.
+    pub fn restore(bytes: &[u8]) -> Result<Learned, String> {
+        let body = bytes
+            .strip_prefix(LEARNED_MAGIC)
+            .ok_or("not a Palisade learned-state snapshot")?;
+        let (version, body) = body.split_at_checked(4).ok_or("truncated snapshot")?;
+        let version = u32::from_le_bytes(version.try_into().map_err(|_| "truncated snapshot")?);
+        if version != LEARNED_VERSION {
+            return Err(format!(
+                "learned-state format {version} is not supported (this build reads {LEARNED_VERSION})"
+            ));
+        }
+        let parts: LearnedParts =
+            postcard::from_bytes(body).map_err(|e| format!("corrupt snapshot: {e}"))?;
+        let anomaly = parts
+            .anomaly
+            .map(|b| FlowAnomaly::restore(&b))
+            .transpose()?;
+        let ueba = match parts.ueba {
+            Some(b) => {
+                let cfg = match parts.ueba_config {
+                    Some(json) => serde_json::from_str(&json)
+                        .map_err(|e| format!("corrupt UEBA configuration: {e}"))?,
+                    None => UebaConfig::default(),
+                };
+                Some(Ueba::restore(&b, cfg).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        Ok(Learned { anomaly, ueba })
+    }
+}
