@@ -151,16 +151,18 @@ impl FlowAnomaly {
 
     /// Learns from `ev` and appends an alert when it is anomalous.
     pub fn observe(&mut self, ev: &Event, out: &mut Vec<Alert>) {
-        let Some(kind) = SourceKind::detect(ev) else {
-            return;
-        };
-        let Some(i) = self.model_for(kind) else {
-            return;
-        };
+        self.observe_scored(ev, out);
+    }
+
+    /// [`FlowAnomaly::observe`], returning the event's anomaly score once its source kind is
+    /// past warm-up (`None` before, and for events no model reads).
+    pub fn observe_scored(&mut self, ev: &Event, out: &mut Vec<Alert>) -> Option<f64> {
+        let kind = SourceKind::detect(ev)?;
+        let i = self.model_for(kind)?;
         let half = (self.cfg.warmup / 2) as u64;
         let km = &mut self.kinds[i].1;
         if !km.extractor.extract(ev, &mut self.raw) {
-            return;
+            return None;
         }
         km.seen += 1;
         self.x.resize(km.extractor.width(), 0.0);
@@ -169,7 +171,7 @@ impl FlowAnomaly {
             if km.seen == half {
                 km.scaler.refresh();
             }
-            return;
+            return None;
         }
         km.scaler.transform(&self.raw, &mut self.x);
         let Some(threshold) = km.threshold else {
@@ -180,7 +182,7 @@ impl FlowAnomaly {
             if km.seen >= self.cfg.warmup as u64 {
                 let mut scores = std::mem::take(&mut km.warm_scores);
                 if scores.is_empty() {
-                    return;
+                    return None;
                 }
                 scores.sort_by(f64::total_cmp);
                 let q = ((scores.len() as f64 - 1.0) * self.cfg.alert_quantile).round() as usize;
@@ -188,14 +190,14 @@ impl FlowAnomaly {
                 let step = scores.len().div_ceil(512).max(1);
                 km.reference = scores.iter().step_by(step).copied().collect();
             }
-            return;
+            return None;
         };
         let score = km.model.score(&self.x);
         if score <= threshold || !self.cfg.guarded {
             km.model.learn(&self.x);
         }
         if score <= threshold {
-            return;
+            return Some(score);
         }
         let key = source_key(ev, kind);
         let now = ev.timestamp.map_or(0, |t| t.timestamp());
@@ -203,7 +205,7 @@ impl FlowAnomaly {
             && now >= last
             && now - last < self.cfg.cooldown_secs
         {
-            return;
+            return Some(score);
         }
         if self.cooldown.len() >= self.cfg.max_cooldown_keys {
             // Forget the oldest half; cooldown is a courtesy, not state that must survive.
@@ -215,7 +217,17 @@ impl FlowAnomaly {
         self.cooldown.insert(key, now);
         self.alerts += 1;
         let km = &self.kinds[i].1;
-        out.push(explain(km, kind, ev, &self.raw, &self.x, score, threshold, self.cfg.explain_top));
+        out.push(explain(
+            km,
+            kind,
+            ev,
+            &self.raw,
+            &self.x,
+            score,
+            threshold,
+            self.cfg.explain_top,
+        ));
+        Some(score)
     }
 
     /// Serialized state (versioned), to resume learning after a restart.
@@ -360,7 +372,11 @@ fn explain(
     ev_fields.extend(evidence);
     // Beyond every warm-up score by a margin as wide as the threshold's own distance from
     // the median warm-up score: clearly outside the baseline.
-    let median = km.reference.get(km.reference.len() / 2).copied().unwrap_or(threshold);
+    let median = km
+        .reference
+        .get(km.reference.len() / 2)
+        .copied()
+        .unwrap_or(threshold);
     let severity = if score > threshold + (threshold - median).max(0.0) {
         Severity::High
     } else {
@@ -402,6 +418,14 @@ struct LearnedParts {
 }
 
 impl Learned {
+    /// Both detectors with the given settings.
+    pub fn with_configs(anomaly: AnomalyConfig, ueba: UebaConfig) -> Result<Learned, String> {
+        Ok(Learned {
+            anomaly: Some(FlowAnomaly::new(anomaly)),
+            ueba: Some(Ueba::new(ueba).map_err(|e| e.to_string())?),
+        })
+    }
+
     /// Turns detectors on (with default settings) or off; state of those kept is untouched.
     pub fn enable(&mut self, anomaly: bool, ueba: bool) {
         if anomaly {
