@@ -16,7 +16,7 @@ pub struct UebaConfig {
     /// Default 30.
     pub half_life_days: f64,
     /// Half-life of the seasonal event-rate EWMAs, in days (each hour-of-day slot is updated
-    /// once a day). Default 14.
+    /// once a day), 0.5–150. Default 14.
     pub rate_half_life_days: f64,
     /// Events an entity must have before it may alert. Default 30.
     pub warmup_min_events: u32,
@@ -75,7 +75,8 @@ pub struct UebaConfig {
     /// cosine similarity, fixed seed); 0 disables learning. Default 8.
     pub learned_groups: usize,
     /// Hours of event time between re-clusterings (warm-started from the previous centroids,
-    /// so group identities stay stable). Default 24.
+    /// so group identities stay stable); entities re-assign themselves lazily on their next
+    /// event after each re-clustering. Default 168 (weekly).
     pub peer_recompute_hours: u32,
     /// Most users sampled (lowest key hashes, so deterministic) to fit the clusters. Default
     /// 4096.
@@ -121,7 +122,7 @@ impl Default for UebaConfig {
             min_score: 0.3,
             peer_groups: BTreeMap::new(),
             learned_groups: 8,
-            peer_recompute_hours: 24,
+            peer_recompute_hours: 168,
             peer_sample: 4096,
             peer_min_events: 200.0,
             peer_rare_share: 0.002,
@@ -139,8 +140,10 @@ impl UebaConfig {
         if !(self.half_life_days > 0.0 && self.half_life_days.is_finite()) {
             return Err("half_life_days must be a positive number".into());
         }
-        if !(self.rate_half_life_days > 0.0 && self.rate_half_life_days.is_finite()) {
-            return Err("rate_half_life_days must be a positive number".into());
+        if !(self.rate_half_life_days >= 0.5 && self.rate_half_life_days <= 150.0) {
+            // Above 150 days the hour-of-day slots' update counters (u8) would saturate
+            // before their EWMA reaches its steady rate.
+            return Err("rate_half_life_days must be between 0.5 and 150".into());
         }
         if !pow2(self.cms_width) {
             return Err("cms_width must be a power of two in 16..=2^20".into());

@@ -438,7 +438,9 @@ impl Ueba {
         if k == 0 || hour < self.peers.next_recompute_hour {
             return;
         }
-        self.peers.next_recompute_hour = hour + self.cfg.peer_recompute_hours.max(1) as i64;
+        let period = self.cfg.peer_recompute_hours.max(1) as i64;
+        // Too few warm users yet: try again within a day rather than a whole period.
+        self.peers.next_recompute_hour = hour + period.min(24);
         let mut keys: Vec<u64> = self
             .entities
             .iter()
@@ -458,6 +460,7 @@ impl Ueba {
             .iter()
             .map(|k| peer::normalise(&self.entities[k].how))
             .collect();
+        self.peers.next_recompute_hour = hour + period;
         self.peers.centroids = peer::kmeans(&pts, k, &self.peers.centroids, self.cfg.seed);
         self.peers.epoch = self.peers.epoch.wrapping_add(1);
     }

@@ -610,7 +610,7 @@ fn learned_peer_groups_and_profile_summary() {
     let mut out = Vec::new();
     for d in 0..10 {
         for i in 0..20 {
-            let (from, to) = if i % 2 == 0 { (8, 16) } else { (20, 24) };
+            let (from, to) = if i % 2 == 0 { (8, 16) } else { (16, 24) };
             for h in from..to {
                 let user = format!("w{i}");
                 u.observe(
