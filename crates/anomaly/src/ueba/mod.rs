@@ -506,10 +506,6 @@ impl Ueba {
         let hour = t.div_euclid(3600);
         let how = hour_of_week(hour);
         for &(kind, key) in &ents {
-            if !self.entities.contains_key(&key) {
-                self.evict_if_full();
-                self.entities.insert(key, Box::new(Entity::new(kind, t)));
-            }
             self.score_and_learn(ev, kind, key, t, hour, how, &mut findings);
         }
         if !findings.is_empty() {
@@ -530,13 +526,17 @@ impl Ueba {
         how: usize,
         findings: &mut Vec<Finding>,
     ) {
-        let cfg = &self.cfg;
         let hl = self.hl_secs;
-        let depth = cfg.cms_depth;
+        let depth = self.cfg.cms_depth;
         let vals = self.s.vals;
-        let Some(e) = self.entities.get_mut(&key) else {
-            return;
-        };
+        // Evicting before the lookup (when full) keeps one hash lookup per entity; at worst a
+        // known entity is evicted as least recently seen and starts again.
+        self.evict_if_full();
+        let cfg = &self.cfg;
+        let e = self
+            .entities
+            .entry(key)
+            .or_insert_with(|| Box::new(Entity::new(kind, t)));
         // Lazy (re)assignment to a learned peer group.
         if kind == EntityKind::User
             && !self.peers.centroids.is_empty()

@@ -306,11 +306,19 @@ impl Rate {
             if gap > 0 {
                 // Silent hours: count the zeros each slot receives, then apply them per slot
                 // (in closed form once the slot's EWMA runs at its steady `alpha`).
-                let mut kh = [0u16; 24];
+                let start = hour - gap;
+                let mut kh = [(gap / 24) as u16; 24];
+                let h0 = start.rem_euclid(24) as usize;
+                for j in 0..(gap % 24) as usize {
+                    kh[(h0 + j) % 24] += 1;
+                }
                 let mut kw = [0u16; 7];
-                for hh in hour - gap..hour {
-                    kh[hh.rem_euclid(24) as usize] += 1;
-                    kw[hour_of_week(hh) / 24] += 1;
+                let mut s = start;
+                while s < hour {
+                    let day_end = (s.div_euclid(24) + 1) * 24;
+                    let n = day_end.min(hour) - s;
+                    kw[hour_of_week(s) / 24] += n as u16;
+                    s += n;
                 }
                 for i in 0..24 {
                     zeros(
