@@ -98,7 +98,7 @@ impl Gen {
         self.set(self.ip, |b| {
             let _ = write!(b, "10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255);
         });
-        let travel = (mix + r) % 97 == 0;
+        let travel = (mix + r).is_multiple_of(97);
         self.set(self.country, |b| {
             b.push_str(if travel { "DE" } else { "US" })
         });

@@ -793,12 +793,10 @@ impl Ueba {
                 _ => format!("{} {name}", kind.as_str()),
             };
             let mut sentence = String::new();
-            let mut part = 0;
-            for f in findings.iter().filter(|f| f.entity_key == key) {
+            for (part, f) in findings.iter().filter(|f| f.entity_key == key).enumerate() {
                 if part > 0 {
                     sentence.push_str("; ");
                 }
-                part += 1;
                 let mut value = String::new();
                 if let Some(rel) = f.rel {
                     value = Self::rel_text(&self.f, ev, rel, &mut self.s.buf2)

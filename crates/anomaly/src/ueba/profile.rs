@@ -320,21 +320,21 @@ impl Rate {
                     kw[hour_of_week(s) / 24] += n as u16;
                     s += n;
                 }
-                for i in 0..24 {
+                for (i, k) in kh.into_iter().enumerate() {
                     zeros(
                         &mut self.hod_mean[i],
                         &mut self.hod_var[i],
                         &mut self.hod_n[i],
-                        kh[i],
+                        k,
                         a_day,
                     );
                 }
-                for i in 0..7 {
+                for (i, k) in kw.into_iter().enumerate() {
                     zeros(
                         &mut self.wd_mean[i],
                         &mut self.wd_var[i],
                         &mut self.wd_n[i],
-                        kw[i],
+                        k,
                         a_wd,
                     );
                 }

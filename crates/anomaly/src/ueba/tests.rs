@@ -447,7 +447,7 @@ fn snapshot_restore_mid_stream_changes_nothing() {
     );
     let kinds: std::collections::BTreeSet<&str> = a1.iter().map(|a| a.rule.id.as_str()).collect();
     println!("{kinds:?}");
-    assert!(a1.iter().all(|a| a.rule.id != ""));
+    assert!(a1.iter().all(|a| !a.rule.id.is_empty()));
     assert_eq!(a1.len(), a2.len());
     for (x, y) in a1.iter().zip(&a2) {
         assert_eq!(alert_key(x), alert_key(y));
