@@ -1,7 +1,7 @@
 //! Memory and speed of the UEBA baselines at scale.
 //!
-//! Builds about 1,000,000 distinct entities (≈ 499,000 users, each with its own home address,
-//! plus 1,000 hosts and one service), each user seen ~20 times over a month with realistic
+//! Builds 1,000,001 distinct entities (499,500 users, each with its own home address, plus
+//! 1,000 hosts and one service), each user seen ~20 times over a month with realistic
 //! habits (office hours, one country, a device, a host; a third of the events carry a
 //! process and a destination port), then prints the resident set size (VmRSS from
 //! /proc/self/status), bytes per entity and events per second — for the build-up phase
@@ -138,7 +138,7 @@ fn main() {
     let users: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
-        .unwrap_or(499_000);
+        .unwrap_or(499_500);
     let rounds = 20;
     let cfg = UebaConfig {
         max_entities: 1_100_000,

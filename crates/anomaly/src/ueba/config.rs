@@ -56,6 +56,9 @@ pub struct UebaConfig {
     pub rate_z: f64,
     /// Fewest events in the current hour for a spike. Default 30.
     pub rate_min_count: u32,
+    /// ... and at least this multiple of the expected count: for busy entities a few percent
+    /// more is statistically significant but not worth a person's time. Default 2.
+    pub rate_min_ratio: f64,
     /// Seasonal hour slots that must have been folded into the EWMAs (hours of history)
     /// before spikes are judged. Default 72.
     pub rate_min_hours: u32,
@@ -116,6 +119,7 @@ impl Default for UebaConfig {
             unusual_hour_prob: 0.0015,
             rate_z: 6.0,
             rate_min_count: 30,
+            rate_min_ratio: 2.0,
             rate_min_hours: 72,
             cooldown_secs: 6 * 3600,
             cooldown_max: 200_000,

@@ -3,20 +3,30 @@
 //! [`Ueba::observe`] first scores an event against the baselines of every entity it names,
 //! then learns from it. Each entity keeps, in bounded memory:
 //!
-//! * a 168-slot hour-of-week activity profile (decayed counts, `f32`);
+//! * a 168-slot hour-of-week activity profile (decayed counts, `f32`) and its 24-slot
+//!   hour-of-day marginal;
 //! * a seasonal event rate: EWMA mean/variance of per-hour counts per hour of day and per
 //!   weekday (silent hours count as zero);
 //! * for each kind of related value (user → source ip / country / ASN / device / host;
 //!   host → user / process / parent→child pair / destination port; source ip and service →
 //!   user): a decayed total, a 32-register HyperLogLog of distinct values and a top-k of the
-//!   most frequent values with first/last-seen times, all backed by one shared count-min
-//!   sketch (`cms_depth × cms_width` `f32` cells) over hashed values — strings are kept only
-//!   in top-k labels.
+//!   most frequent values with first/last-seen times, all backed by one shared, cache-line
+//!   blocked count-min sketch (`cms_depth × cms_width` `f32` cells) over 64-bit value hashes —
+//!   strings are kept only in top-k labels.
 //!
 //! Every count is forward-decayed with `half_life_days` (see [`sketch`]), so a value unseen for
-//! many half-lives becomes new again. Entities alert only after warm-up; an event's findings
-//! across all its entities are combined into one [`Alert`] with a one-sentence explanation;
-//! a per-(entity, alert family, value) cooldown stops floods.
+//! many half-lives becomes new again. Peer groups ([`peer`]) are configured or learned
+//! (k-means over users' hour-of-week profiles) and keep their own decayed sketches.
+//!
+//! Findings ([`FindingKind`]): a new value after warm-up, a rare value, an unusual hour, an
+//! event-rate spike (z-score against the seasonal EWMA), a value rare among peers. Entities
+//! alert only after warm-up; an event's findings across all its entities are combined into one
+//! [`Alert`] (rule of the strongest finding, score `1 − Π(1 − sᵢ)`) whose evidence starts with
+//! an `explanation` sentence and a `score`; a per-(entity, alert family, value) cooldown stops
+//! floods. [`explain::rules`] lists the alert types.
+//!
+//! Known behaviour is scored and learned without allocating (a test counts allocations):
+//! values are hashed from the event's fields in place, scratch buffers are reused.
 //!
 //! **Memory.** [`Ueba::approx_bytes`] adds, per entity, `size_of::<Entity>()` (inline part,
 //! boxed), the requested heap of its vectors (capacity × element size) and labels, and the
@@ -584,7 +594,7 @@ impl Ueba {
                 let (m, v) = e.rate.expected(hour);
                 let sd = (v + m + 1.0).sqrt();
                 let z = (c - m) / sd;
-                if z >= cfg.rate_z {
+                if z >= cfg.rate_z && c >= cfg.rate_min_ratio * m {
                     findings.push(Finding {
                         kind: FindingKind::RateSpike,
                         score: (0.45 + 0.05 * (z - cfg.rate_z)).min(1.0),

@@ -740,3 +740,19 @@ fn silent_hours_fold_like_one_by_one() {
         assert!((fast.wd_mean[i] - slow.wd_mean[i]).abs() < 1e-3, "{i}");
     }
 }
+
+#[test]
+fn config_round_trips_and_rejects_typos() {
+    let cfg = UebaConfig::default();
+    let json = serde_json::to_string(&cfg).unwrap();
+    assert_eq!(serde_json::from_str::<UebaConfig>(&json).unwrap(), cfg);
+    let partial: UebaConfig = serde_json::from_str(r#"{"half_life_days": 7}"#).unwrap();
+    assert_eq!(partial.half_life_days, 7.0);
+    assert_eq!(partial.top_k, cfg.top_k);
+    assert!(serde_json::from_str::<UebaConfig>(r#"{"half_life": 7}"#).is_err());
+    let bad = UebaConfig {
+        cms_width: 100,
+        ..UebaConfig::default()
+    };
+    assert!(matches!(Ueba::new(bad), Err(UebaError::Config(_))));
+}
