@@ -76,7 +76,7 @@ fn observe_does_not_allocate_for_known_behaviour() {
         for h in 9..17i64 {
             for user in 0..5usize {
                 let t = t0 + d * 86_400 + h * 3600 + user as i64 * 60;
-                events.push(event(t, user, (h as usize + user) % 2 == 0));
+                events.push(event(t, user, (h as usize + user).is_multiple_of(2)));
             }
         }
         events
