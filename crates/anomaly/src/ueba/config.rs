@@ -16,7 +16,7 @@ pub struct UebaConfig {
     /// Default 30.
     pub half_life_days: f64,
     /// Half-life of the seasonal event-rate EWMAs, in days (each hour-of-day slot is updated
-    /// once a day). Default 14.
+    /// once a day), 0.5–150. Default 14.
     pub rate_half_life_days: f64,
     /// Events an entity must have before it may alert. Default 30.
     pub warmup_min_events: u32,
@@ -56,6 +56,9 @@ pub struct UebaConfig {
     pub rate_z: f64,
     /// Fewest events in the current hour for a spike. Default 30.
     pub rate_min_count: u32,
+    /// ... and at least this multiple of the expected count: for busy entities a few percent
+    /// more is statistically significant but not worth a person's time. Default 2.
+    pub rate_min_ratio: f64,
     /// Seasonal hour slots that must have been folded into the EWMAs (hours of history)
     /// before spikes are judged. Default 72.
     pub rate_min_hours: u32,
@@ -75,7 +78,8 @@ pub struct UebaConfig {
     /// cosine similarity, fixed seed); 0 disables learning. Default 8.
     pub learned_groups: usize,
     /// Hours of event time between re-clusterings (warm-started from the previous centroids,
-    /// so group identities stay stable). Default 24.
+    /// so group identities stay stable); entities re-assign themselves lazily on their next
+    /// event after each re-clustering. Default 168 (weekly).
     pub peer_recompute_hours: u32,
     /// Most users sampled (lowest key hashes, so deterministic) to fit the clusters. Default
     /// 4096.
@@ -115,13 +119,14 @@ impl Default for UebaConfig {
             unusual_hour_prob: 0.0015,
             rate_z: 6.0,
             rate_min_count: 30,
+            rate_min_ratio: 2.0,
             rate_min_hours: 72,
             cooldown_secs: 6 * 3600,
             cooldown_max: 200_000,
             min_score: 0.3,
             peer_groups: BTreeMap::new(),
             learned_groups: 8,
-            peer_recompute_hours: 24,
+            peer_recompute_hours: 168,
             peer_sample: 4096,
             peer_min_events: 200.0,
             peer_rare_share: 0.002,
@@ -139,8 +144,10 @@ impl UebaConfig {
         if !(self.half_life_days > 0.0 && self.half_life_days.is_finite()) {
             return Err("half_life_days must be a positive number".into());
         }
-        if !(self.rate_half_life_days > 0.0 && self.rate_half_life_days.is_finite()) {
-            return Err("rate_half_life_days must be a positive number".into());
+        if !(self.rate_half_life_days >= 0.5 && self.rate_half_life_days <= 150.0) {
+            // Above 150 days the hour-of-day slots' update counters (u8) would saturate
+            // before their EWMA reaches its steady rate.
+            return Err("rate_half_life_days must be between 0.5 and 150".into());
         }
         if !pow2(self.cms_width) {
             return Err("cms_width must be a power of two in 16..=2^20".into());

@@ -3,20 +3,30 @@
 //! [`Ueba::observe`] first scores an event against the baselines of every entity it names,
 //! then learns from it. Each entity keeps, in bounded memory:
 //!
-//! * a 168-slot hour-of-week activity profile (decayed counts, `f32`);
+//! * a 168-slot hour-of-week activity profile (decayed counts, `f32`) and its 24-slot
+//!   hour-of-day marginal;
 //! * a seasonal event rate: EWMA mean/variance of per-hour counts per hour of day and per
 //!   weekday (silent hours count as zero);
 //! * for each kind of related value (user → source ip / country / ASN / device / host;
 //!   host → user / process / parent→child pair / destination port; source ip and service →
 //!   user): a decayed total, a 32-register HyperLogLog of distinct values and a top-k of the
-//!   most frequent values with first/last-seen times, all backed by one shared count-min
-//!   sketch (`cms_depth × cms_width` `f32` cells) over hashed values — strings are kept only
-//!   in top-k labels.
+//!   most frequent values with first/last-seen times, all backed by one shared, cache-line
+//!   blocked count-min sketch (`cms_depth × cms_width` `f32` cells) over 64-bit value hashes —
+//!   strings are kept only in top-k labels.
 //!
 //! Every count is forward-decayed with `half_life_days` (see [`sketch`]), so a value unseen for
-//! many half-lives becomes new again. Entities alert only after warm-up; an event's findings
-//! across all its entities are combined into one [`Alert`] with a one-sentence explanation;
-//! a per-(entity, alert family, value) cooldown stops floods.
+//! many half-lives becomes new again. Peer groups ([`peer`]) are configured or learned
+//! (k-means over users' hour-of-week profiles) and keep their own decayed sketches.
+//!
+//! Findings ([`FindingKind`]): a new value after warm-up, a rare value, an unusual hour, an
+//! event-rate spike (z-score against the seasonal EWMA), a value rare among peers. Entities
+//! alert only after warm-up; an event's findings across all its entities are combined into one
+//! [`Alert`] (rule of the strongest finding, score `1 − Π(1 − sᵢ)`) whose evidence starts with
+//! an `explanation` sentence and a `score`; a per-(entity, alert family, value) cooldown stops
+//! floods. [`explain::rules`] lists the alert types.
+//!
+//! Known behaviour is scored and learned without allocating (a test counts allocations):
+//! values are hashed from the event's fields in place, scratch buffers are reused.
 //!
 //! **Memory.** [`Ueba::approx_bytes`] adds, per entity, `size_of::<Entity>()` (inline part,
 //! boxed), the requested heap of its vectors (capacity × element size) and labels, and the
@@ -438,7 +448,9 @@ impl Ueba {
         if k == 0 || hour < self.peers.next_recompute_hour {
             return;
         }
-        self.peers.next_recompute_hour = hour + self.cfg.peer_recompute_hours.max(1) as i64;
+        let period = self.cfg.peer_recompute_hours.max(1) as i64;
+        // Too few warm users yet: try again within a day rather than a whole period.
+        self.peers.next_recompute_hour = hour + period.min(24);
         let mut keys: Vec<u64> = self
             .entities
             .iter()
@@ -458,6 +470,7 @@ impl Ueba {
             .iter()
             .map(|k| peer::normalise(&self.entities[k].how))
             .collect();
+        self.peers.next_recompute_hour = hour + period;
         self.peers.centroids = peer::kmeans(&pts, k, &self.peers.centroids, self.cfg.seed);
         self.peers.epoch = self.peers.epoch.wrapping_add(1);
     }
@@ -503,10 +516,6 @@ impl Ueba {
         let hour = t.div_euclid(3600);
         let how = hour_of_week(hour);
         for &(kind, key) in &ents {
-            if !self.entities.contains_key(&key) {
-                self.evict_if_full();
-                self.entities.insert(key, Box::new(Entity::new(kind, t)));
-            }
             self.score_and_learn(ev, kind, key, t, hour, how, &mut findings);
         }
         if !findings.is_empty() {
@@ -527,13 +536,17 @@ impl Ueba {
         how: usize,
         findings: &mut Vec<Finding>,
     ) {
-        let cfg = &self.cfg;
         let hl = self.hl_secs;
-        let depth = cfg.cms_depth;
+        let depth = self.cfg.cms_depth;
         let vals = self.s.vals;
-        let Some(e) = self.entities.get_mut(&key) else {
-            return;
-        };
+        // Evicting before the lookup (when full) keeps one hash lookup per entity; at worst a
+        // known entity is evicted as least recently seen and starts again.
+        self.evict_if_full();
+        let cfg = &self.cfg;
+        let e = self
+            .entities
+            .entry(key)
+            .or_insert_with(|| Box::new(Entity::new(kind, t)));
         // Lazy (re)assignment to a learned peer group.
         if kind == EntityKind::User
             && !self.peers.centroids.is_empty()
@@ -581,7 +594,7 @@ impl Ueba {
                 let (m, v) = e.rate.expected(hour);
                 let sd = (v + m + 1.0).sqrt();
                 let z = (c - m) / sd;
-                if z >= cfg.rate_z {
+                if z >= cfg.rate_z && c >= cfg.rate_min_ratio * m {
                     findings.push(Finding {
                         kind: FindingKind::RateSpike,
                         score: (0.45 + 0.05 * (z - cfg.rate_z)).min(1.0),
@@ -790,12 +803,10 @@ impl Ueba {
                 _ => format!("{} {name}", kind.as_str()),
             };
             let mut sentence = String::new();
-            let mut part = 0;
-            for f in findings.iter().filter(|f| f.entity_key == key) {
+            for (part, f) in findings.iter().filter(|f| f.entity_key == key).enumerate() {
                 if part > 0 {
                     sentence.push_str("; ");
                 }
-                part += 1;
                 let mut value = String::new();
                 if let Some(rel) = f.rel {
                     value = Self::rel_text(&self.f, ev, rel, &mut self.s.buf2)

@@ -204,22 +204,25 @@ impl Default for Rate {
 /// is smaller than 1/255).
 trait Counter: Copy {
     fn get(self) -> f32;
-    fn bump(&mut self);
+    fn bump_by(&mut self, k: u32);
+    fn bump(&mut self) {
+        self.bump_by(1);
+    }
 }
 impl Counter for u8 {
     fn get(self) -> f32 {
         self as f32
     }
-    fn bump(&mut self) {
-        *self = self.saturating_add(1);
+    fn bump_by(&mut self, k: u32) {
+        *self = (*self as u32 + k).min(u8::MAX as u32) as u8;
     }
 }
 impl Counter for u16 {
     fn get(self) -> f32 {
         self as f32
     }
-    fn bump(&mut self) {
-        *self = self.saturating_add(1);
+    fn bump_by(&mut self, k: u32) {
+        *self = (*self as u32 + k).min(u16::MAX as u32) as u16;
     }
 }
 
@@ -238,22 +241,34 @@ fn ewma<N: Counter>(mean: &mut f32, var: &mut f32, n: &mut N, x: f32, alpha: f32
     n.bump();
 }
 
-/// `k` zero observations into one EWMA slot. With a constant `a`, after `k` zeros
-/// `mean' = q·mean` and `var' = q·(var + mean²·(1 − q))` where `q = (1 − a)^k`.
+/// `k` zero observations into one EWMA slot, in closed form.
+///
+/// While the slot is still averaging (`a = 1/(j+1)` for update `j`), `k` zeros give
+/// `mean' = mean·n/(n+k)` and `var' = (n·var + mean²·n·k/(n+k)) / (n+k)` (the sum
+/// `Σ 1/(j(j+1))` telescopes). At the steady `a`, `mean' = q·mean` and
+/// `var' = q·(var + mean²·(1 − q))` with `q = (1 − a)^k`.
 #[inline]
-fn zeros<N: Counter>(mean: &mut f32, var: &mut f32, n: &mut N, mut k: u16, alpha: f32) {
-    while k > 0 && n.get() * alpha < 1.0 {
-        ewma(mean, var, n, 0.0, alpha);
-        k -= 1;
-    }
+fn zeros<N: Counter>(mean: &mut f32, var: &mut f32, n: &mut N, k: u16, alpha: f32) {
     if k == 0 {
         return;
     }
-    let q = (1.0 - alpha).powi(k as i32);
-    *var = q * (*var + *mean * *mean * (1.0 - q));
-    *mean *= q;
-    for _ in 0..k.min(255) {
-        n.bump();
+    let mut k = k as f32;
+    let nn = n.get();
+    let sat = (1.0 / alpha).ceil();
+    if nn < sat {
+        let k1 = k.min(sat - nn);
+        let m = *mean;
+        let total = nn + k1;
+        *var = (nn * *var + m * m * nn * k1 / total) / total;
+        *mean = m * nn / total;
+        n.bump_by(k1 as u32);
+        k -= k1;
+    }
+    if k > 0.0 {
+        let q = (1.0 - alpha).powi(k as i32);
+        *var = q * (*var + *mean * *mean * (1.0 - q));
+        *mean *= q;
+        n.bump_by(k as u32);
     }
 }
 
@@ -291,27 +306,35 @@ impl Rate {
             if gap > 0 {
                 // Silent hours: count the zeros each slot receives, then apply them per slot
                 // (in closed form once the slot's EWMA runs at its steady `alpha`).
-                let mut kh = [0u16; 24];
-                let mut kw = [0u16; 7];
-                for hh in hour - gap..hour {
-                    kh[hh.rem_euclid(24) as usize] += 1;
-                    kw[hour_of_week(hh) / 24] += 1;
+                let start = hour - gap;
+                let mut kh = [(gap / 24) as u16; 24];
+                let h0 = start.rem_euclid(24) as usize;
+                for j in 0..(gap % 24) as usize {
+                    kh[(h0 + j) % 24] += 1;
                 }
-                for i in 0..24 {
+                let mut kw = [0u16; 7];
+                let mut s = start;
+                while s < hour {
+                    let day_end = (s.div_euclid(24) + 1) * 24;
+                    let n = day_end.min(hour) - s;
+                    kw[hour_of_week(s) / 24] += n as u16;
+                    s += n;
+                }
+                for (i, k) in kh.into_iter().enumerate() {
                     zeros(
                         &mut self.hod_mean[i],
                         &mut self.hod_var[i],
                         &mut self.hod_n[i],
-                        kh[i],
+                        k,
                         a_day,
                     );
                 }
-                for i in 0..7 {
+                for (i, k) in kw.into_iter().enumerate() {
                     zeros(
                         &mut self.wd_mean[i],
                         &mut self.wd_var[i],
                         &mut self.wd_n[i],
-                        kw[i],
+                        k,
                         a_wd,
                     );
                 }

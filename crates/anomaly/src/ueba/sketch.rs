@@ -144,8 +144,8 @@ fn truncate(s: &str) -> Box<str> {
 }
 
 /// Filtered space-saving top-k update: a tracked value gains `w`; an untracked one is admitted
-/// only when its count-min estimate `est` beats the smallest tracked count, so values seen once
-/// never allocate a label. `first_seen` is kept from the count-min's view: a value admitted late
+/// only when its count-min estimate `est` beats the smallest tracked count by 25 %, so values
+/// seen once never allocate a label. `first_seen` is kept from the count-min's view: a value admitted late
 /// was first seen no later than now.
 pub fn topk_update(
     top: &mut Vec<TopEntry>,
@@ -182,7 +182,10 @@ pub fn topk_update(
         .enumerate()
         .map(|(i, e)| (i, e.count))
         .fold((0, f32::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
-    if est > min {
+    // Hysteresis: a newcomer must beat the weakest entry by a quarter, so values of equal
+    // frequency do not evict each other on every event (churn would allocate a label per
+    // event and lose first-seen times).
+    if est > min * 1.25 {
         top[mi] = TopEntry {
             hash: h,
             count: est,

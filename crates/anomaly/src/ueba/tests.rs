@@ -447,7 +447,7 @@ fn snapshot_restore_mid_stream_changes_nothing() {
     );
     let kinds: std::collections::BTreeSet<&str> = a1.iter().map(|a| a.rule.id.as_str()).collect();
     println!("{kinds:?}");
-    assert!(a1.iter().all(|a| a.rule.id != ""));
+    assert!(a1.iter().all(|a| !a.rule.id.is_empty()));
     assert_eq!(a1.len(), a2.len());
     for (x, y) in a1.iter().zip(&a2) {
         assert_eq!(alert_key(x), alert_key(y));
@@ -610,7 +610,7 @@ fn learned_peer_groups_and_profile_summary() {
     let mut out = Vec::new();
     for d in 0..10 {
         for i in 0..20 {
-            let (from, to) = if i % 2 == 0 { (8, 16) } else { (20, 24) };
+            let (from, to) = if i % 2 == 0 { (8, 16) } else { (16, 24) };
             for h in from..to {
                 let user = format!("w{i}");
                 u.observe(
@@ -739,4 +739,20 @@ fn silent_hours_fold_like_one_by_one() {
     for i in 0..7 {
         assert!((fast.wd_mean[i] - slow.wd_mean[i]).abs() < 1e-3, "{i}");
     }
+}
+
+#[test]
+fn config_round_trips_and_rejects_typos() {
+    let cfg = UebaConfig::default();
+    let json = serde_json::to_string(&cfg).unwrap();
+    assert_eq!(serde_json::from_str::<UebaConfig>(&json).unwrap(), cfg);
+    let partial: UebaConfig = serde_json::from_str(r#"{"half_life_days": 7}"#).unwrap();
+    assert_eq!(partial.half_life_days, 7.0);
+    assert_eq!(partial.top_k, cfg.top_k);
+    assert!(serde_json::from_str::<UebaConfig>(r#"{"half_life": 7}"#).is_err());
+    let bad = UebaConfig {
+        cms_width: 100,
+        ..UebaConfig::default()
+    };
+    assert!(matches!(Ueba::new(bad), Err(UebaError::Config(_))));
 }
