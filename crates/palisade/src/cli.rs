@@ -169,6 +169,25 @@ pub enum BenchCommand {
     /// Hunt throughput: rule compilation, parsing vs matching, events/s, peak memory, and the
     /// bare `evtx` crate's parse rate on the same files for comparison.
     Hunt(BenchHuntArgs),
+    /// Learned detectors on a Zeek conn log repeated in memory: parse, features + Half-Space
+    /// Trees + UEBA, the two-thread pipeline, and Half-Space Trees alone.
+    Anomaly(BenchAnomalyArgs),
+}
+
+#[derive(Args)]
+pub struct BenchAnomalyArgs {
+    /// A Zeek conn log (TSV); its rows are repeated with timestamps shifted forward.
+    #[arg(long, value_name = "FILE")]
+    pub zeek: PathBuf,
+    /// Copies of the log in the corpus.
+    #[arg(long, default_value_t = 60)]
+    pub repeat: usize,
+    /// Repetitions of each measurement (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Write the results as JSON to this file as well.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

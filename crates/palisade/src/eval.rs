@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use palisade_anomaly::Model;
 use palisade_anomaly::features::{Extractor, FeatureConfig, SourceKind};
 use palisade_anomaly::hst::{HalfSpaceTrees, HstConfig};
 use palisade_anomaly::iforest::{IForestConfig, IsolationForest};
 use palisade_anomaly::metrics;
-use palisade_anomaly::Model;
 use palisade_event::{Event, Value};
 use palisade_ingest::{EventSink, IngestOptions, Input, RecordError, read_input};
 use rand::seq::SliceRandom;
@@ -223,8 +223,9 @@ pub fn anomaly(args: EvalAnomalyArgs) -> Result<u8> {
                     Some(p) => {
                         let text = std::fs::read_to_string(p)
                             .with_context(|| format!("reading {}", p.display()))?;
-                        serde_json::from_str::<FeatureConfig>(&text)
-                            .with_context(|| format!("{}: not a feature configuration", p.display()))?
+                        serde_json::from_str::<FeatureConfig>(&text).with_context(|| {
+                            format!("{}: not a feature configuration", p.display())
+                        })?
                     }
                     None => FeatureConfig::default_for(kind),
                 };
@@ -368,14 +369,15 @@ fn protocol_text(args: &EvalAnomalyArgs) -> String {
     } else {
         ""
     };
-    validation.to_string() + &format!(
-        "fit on benign rows of the training files (shuffled, seed {}); a file given as both \
+    validation.to_string()
+        + &format!(
+            "fit on benign rows of the training files (shuffled, seed {}); a file given as both \
          train and test is split 50/50 stratified (seed {}), first half train, second half \
          test; scaling and the {:.0}%-false-alarm threshold from training rows only",
-        args.seed,
-        args.seed,
-        TARGET_FPR * 100.0
-    )
+            args.seed,
+            args.seed,
+            TARGET_FPR * 100.0
+        )
 }
 
 fn new_model(m: EvalModel, seed: u64, train_x: &[Vec<f32>]) -> Box<dyn Model> {
@@ -437,7 +439,10 @@ fn evaluate(
                 .filter(|(_, tf)| **tf == f)
                 .map(|((s, y), _)| (*s, *y))
                 .unzip();
-            per_file.push((files[f].display().to_string(), figures(&s, &y, threshold, rps)));
+            per_file.push((
+                files[f].display().to_string(),
+                figures(&s, &y, threshold, rps),
+            ));
         }
     }
 

@@ -560,8 +560,7 @@ fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
     if let Some(db) = &args.store
         && db.exists()
     {
-        let store =
-            SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+        let store = SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
         if let Some(bytes) = store
             .load_state(LEARNED_STATE)
             .with_context(|| format!("reading learned baselines from {}", db.display()))?
@@ -586,7 +585,9 @@ fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
 }
 
 fn save_learned(db: &PathBuf, learned: &Learned) -> Result<()> {
-    let bytes = learned.snapshot().context("serialising learned baselines")?;
+    let bytes = learned
+        .snapshot()
+        .context("serialising learned baselines")?;
     let mut store = SqliteStore::open(db)?;
     store.save_state(LEARNED_STATE, &bytes)?;
     Ok(())

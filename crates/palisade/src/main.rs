@@ -2,6 +2,7 @@
 //! (progress, tables, colours) and exit codes. No detection logic lives here.
 
 mod bench;
+mod bench_anomaly;
 mod cli;
 mod eval;
 mod hunt;
@@ -39,6 +40,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Hunt(args),
         } => bench::hunt(args),
+        Command::Bench {
+            command: cli::BenchCommand::Anomaly(args),
+        } => bench_anomaly::anomaly(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,251 @@
+//! `palisade bench anomaly`: throughput of the learned detectors. (UEBA memory at 1M entities:
+//! `cargo run --release -p palisade-anomaly --example ueba_mem`.)
+//!
+//! The anomaly benchmark builds an in-memory Zeek conn corpus by repeating a real conn log
+//! with its timestamps shifted forward each time (so time always advances, as in a live
+//! capture), then measures, each best of `--reps`:
+//! * parse only (one thread);
+//! * features → Half-Space Trees → UEBA → alerts on parsed events (one thread);
+//! * the full pipeline on two threads: one parses, one runs the detectors, joined by a bounded
+//!   channel of batches;
+//! * Half-Space Trees alone, score+learn over the scaled feature rows (one thread).
+
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use palisade_anomaly::Model;
+use palisade_anomaly::detector::Learned;
+use palisade_anomaly::features::{Extractor, SourceKind};
+use palisade_anomaly::hst::{HalfSpaceTrees, HstConfig};
+use palisade_event::Event;
+use palisade_ingest::source::read_lines;
+use palisade_ingest::{EventSink, Format, IngestOptions, RecordError};
+use serde_json::json;
+
+use crate::cli::BenchAnomalyArgs;
+use crate::sysinfo::peak_rss_bytes;
+
+/// Builds the corpus: the header once, then `repeat` copies of the data lines with `ts`
+/// shifted past the previous copy.
+fn corpus(text: &str, repeat: usize) -> Result<(String, usize)> {
+    let mut header = String::new();
+    let mut rows: Vec<(f64, &str)> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("#close") {
+            continue;
+        }
+        if line.starts_with('#') {
+            header.push_str(line);
+            header.push('\n');
+            continue;
+        }
+        let Some((ts, rest)) = line.split_once('\t') else {
+            continue;
+        };
+        let ts: f64 = ts.parse().context("first column must be ts")?;
+        rows.push((ts, rest));
+    }
+    if rows.is_empty() {
+        bail!("no data rows");
+    }
+    let lo = rows.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+    let hi = rows.iter().map(|r| r.0).fold(f64::NEG_INFINITY, f64::max);
+    let span = (hi - lo).max(1.0) + 1.0;
+    let mut out = header;
+    out.reserve(text.len() * repeat);
+    for k in 0..repeat {
+        for (ts, rest) in &rows {
+            out.push_str(&format!("{:.6}\t{rest}\n", ts + k as f64 * span));
+        }
+    }
+    Ok((out, rows.len() * repeat))
+}
+
+struct Keep(Vec<Event>);
+impl EventSink for Keep {
+    fn events(&mut self, batch: &mut Vec<Event>) {
+        self.0.append(batch);
+    }
+    fn warning(&mut self, _: RecordError) {}
+}
+
+struct Count(u64);
+impl EventSink for Count {
+    fn events(&mut self, batch: &mut Vec<Event>) {
+        self.0 += batch.len() as u64;
+        batch.clear();
+    }
+    fn warning(&mut self, _: RecordError) {}
+}
+
+struct Send(std::sync::mpsc::SyncSender<Vec<Event>>);
+impl EventSink for Send {
+    fn events(&mut self, batch: &mut Vec<Event>) {
+        let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
+        let _ = self.0.send(full);
+    }
+    fn warning(&mut self, _: RecordError) {}
+}
+
+fn parse(text: &str, sink: &mut dyn EventSink) -> Result<()> {
+    let parser = Format::Zeek.line_parser().context("zeek parser")?;
+    read_lines(
+        text.as_bytes(),
+        parser,
+        "bench".into(),
+        &IngestOptions {
+            batch_size: 1024,
+            ..IngestOptions::default()
+        },
+        sink,
+    )?;
+    Ok(())
+}
+
+fn learned() -> Learned {
+    let mut l = Learned::default();
+    l.enable(true, true);
+    l
+}
+
+fn best<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let v = f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(v);
+    }
+    Ok((best, last.expect("at least one rep")))
+}
+
+pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
+    let text = std::fs::read_to_string(&args.zeek)
+        .with_context(|| format!("reading {}", args.zeek.display()))?;
+    let (corpus, rows) = corpus(&text, args.repeat)?;
+    eprintln!(
+        "palisade: corpus {} rows ({} copies of {}), {:.1} MiB",
+        rows,
+        args.repeat,
+        args.zeek.display(),
+        corpus.len() as f64 / 1048576.0
+    );
+
+    let (t_parse, n) = best(args.reps, || {
+        let mut c = Count(0);
+        parse(&corpus, &mut c)?;
+        Ok(c.0)
+    })?;
+    let mut keep = Keep(Vec::new());
+    parse(&corpus, &mut keep)?;
+    let events = keep.0;
+
+    let (t_detect, alerts) = best(args.reps, || {
+        let mut l = learned();
+        let mut out = Vec::new();
+        for e in &events {
+            l.observe(e, &mut out);
+        }
+        Ok(out.len())
+    })?;
+
+    let (t_pipe, pipe_alerts) = best(args.reps, || {
+        let (tx, rx) = sync_channel::<Vec<Event>>(16);
+        std::thread::scope(|s| -> Result<usize> {
+            let detector = s.spawn(move || {
+                let mut l = learned();
+                let mut out = Vec::new();
+                for batch in rx {
+                    for e in &batch {
+                        l.observe(e, &mut out);
+                    }
+                }
+                out.len()
+            });
+            parse(&corpus, &mut Send(tx))?;
+            detector
+                .join()
+                .map_err(|_| anyhow::anyhow!("detector thread panicked"))
+        })
+    })?;
+
+    // HST alone on the scaled feature rows of the same events.
+    let mut ex = Extractor::for_kind(SourceKind::ZeekConn);
+    let mut raw = Vec::new();
+    let mut raws: Vec<Vec<f64>> = Vec::with_capacity(events.len());
+    for e in &events {
+        if ex.extract(e, &mut raw) {
+            raws.push(raw.clone());
+        }
+    }
+    let mut scaler = ex.new_scaler();
+    scaler.fit(raws.iter().take(2000).map(Vec::as_slice));
+    let dims = ex.width();
+    let mut xs = vec![0f32; raws.len() * dims];
+    for (r, out) in raws.iter().zip(xs.chunks_mut(dims)) {
+        scaler.transform(r, out);
+    }
+    drop(raws);
+    let (t_hst, _) = best(args.reps, || {
+        let mut hst = HalfSpaceTrees::new(dims, HstConfig::default())?;
+        let mut sum = 0.0;
+        for x in xs.chunks(dims) {
+            sum += hst.score_learn(x);
+        }
+        Ok(sum)
+    })?;
+    let (t_hst_frozen, _) = best(args.reps, || {
+        let mut hst = HalfSpaceTrees::new(dims, HstConfig::default())?;
+        for x in xs.chunks(dims).take(5000) {
+            hst.learn(x);
+        }
+        let t = Instant::now();
+        let mut sum = 0.0;
+        for x in xs.chunks(dims) {
+            sum += hst.score(x);
+        }
+        Ok((sum, t.elapsed()))
+    })?;
+    let hst_rows = xs.len() / dims;
+
+    let rate = |n: usize, t: f64| n as f64 / t;
+    let report = json!({
+        "rows": rows,
+        "parsed": n,
+        "features": dims,
+        "hst": {"trees": HstConfig::default().trees, "height": HstConfig::default().height, "window": HstConfig::default().window},
+        "parse_events_per_s_1_thread": rate(n as usize, t_parse),
+        "detect_events_per_s_1_thread": rate(events.len(), t_detect),
+        "pipeline_events_per_s_2_threads": rate(events.len(), t_pipe),
+        "hst_score_learn_rows_per_s_1_thread": rate(hst_rows, t_hst),
+        "hst_score_learn_rows_per_s_1_thread_incl_setup": rate(hst_rows, t_hst_frozen),
+        "alerts": alerts,
+        "pipeline_alerts": pipe_alerts,
+        "peak_rss_mib": peak_rss_bytes().map(|b| b as f64 / 1048576.0),
+    });
+    println!("rows                                   {rows}");
+    println!("features per row                       {dims}");
+    println!(
+        "parse (1 thread)                       {:>12.0} events/s",
+        rate(n as usize, t_parse)
+    );
+    println!(
+        "features + HST + UEBA (1 thread)       {:>12.0} events/s",
+        rate(events.len(), t_detect)
+    );
+    println!(
+        "full pipeline (2 threads)              {:>12.0} events/s  ({pipe_alerts} alerts)",
+        rate(events.len(), t_pipe)
+    );
+    println!(
+        "HST score+learn (1 thread)             {:>12.0} rows/s",
+        rate(hst_rows, t_hst)
+    );
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(0)
+}
