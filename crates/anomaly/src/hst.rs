@@ -229,6 +229,31 @@ impl HalfSpaceTrees {
         total as f64
     }
 
+    /// Score then learn each row of `rows` (row-major, `out.len()` rows of [`Self::dims`]
+    /// values), exactly as calling [`Model::score_learn`] on each row in turn.
+    pub fn score_learn_batch(&mut self, rows: &[f32], out: &mut [f64]) {
+        assert_eq!(
+            rows.len(),
+            out.len() * self.dims,
+            "rows and out differ in length"
+        );
+        for (x, o) in rows.chunks_exact(self.dims).zip(out.iter_mut()) {
+            *o = self.score_learn(x);
+        }
+    }
+
+    /// Frozen scores of the rows of `rows` (row-major), exactly as [`Model::score`].
+    pub fn score_batch(&self, rows: &[f32], out: &mut [f64]) {
+        assert_eq!(
+            rows.len(),
+            out.len() * self.dims,
+            "rows and out differ in length"
+        );
+        for (x, o) in rows.chunks_exact(self.dims).zip(out.iter_mut()) {
+            *o = self.score(x);
+        }
+    }
+
     #[inline]
     fn to_score(&self, mass: f64) -> f64 {
         1.0 - mass / self.max_mass
