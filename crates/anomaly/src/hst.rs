@@ -116,6 +116,33 @@ pub struct HalfSpaceTrees {
     limit: u32,
     /// `trees · ψ · 2^height`.
     max_mass: f64,
+    /// Leaves reached in the current and previous window, to clear only the touched paths
+    /// at a window change. A cache: not serialised, ignored by `==`.
+    #[serde(skip)]
+    journal: Journal,
+}
+
+/// The leaf each learned row reached in each tree, for the current and the previous window
+/// (`tree * window + position`). The counts of a window are non-zero exactly on the paths
+/// to these leaves, so a window change clears those paths (and the top levels wholesale)
+/// instead of the whole array: ~16 stores per row and tree instead of ~13 KiB per row.
+/// Used only where that is cheaper (`window · (height + 1) · 4 ≤ nodes per tree`).
+#[derive(Debug, Clone, Default)]
+struct Journal {
+    cur: Vec<u32>,
+    prev: Vec<u32>,
+    /// `cur` holds every row of the current window so far.
+    cur_ok: bool,
+    /// `prev` holds every row of the previous window (so the reference mass is non-zero
+    /// only on their paths).
+    prev_ok: bool,
+}
+
+impl PartialEq for Journal {
+    /// A cache of derived facts: two models with equal counts are equal whatever they know.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Split of an internal node: `x[dim] < value` goes left (NaN goes right). Dimension and
@@ -186,6 +213,7 @@ impl HalfSpaceTrees {
             warm: false,
             limit,
             max_mass,
+            journal: Journal::default(),
         })
     }
 
@@ -285,14 +313,24 @@ impl HalfSpaceTrees {
         let n = out.len();
         let window = self.cfg.window;
         acc.fill(0);
+        self.ready_journal();
+        let start = self.in_window as usize;
         // Rows until the current window closes; row `first_end - 1` closes it.
-        let first_end = window - self.in_window as usize;
+        let first_end = window - start;
         let closes = if n >= first_end {
             1 + (n - first_end) / window
         } else {
             0
         };
-        let (npt, nint, h) = (self.nodes_per_tree, self.internal_per_tree, self.cfg.height);
+        let (npt, nint, h, d) = (
+            self.nodes_per_tree,
+            self.internal_per_tree,
+            self.cfg.height,
+            self.dims,
+        );
+        let journal = !self.journal.cur.is_empty();
+        let mut scratch = Vec::new();
+        let (mut cur_ok, mut prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
         for t in 0..self.cfg.trees {
             let tree = Tree {
                 splits: &self.splits[t * nint..][..nint],
@@ -301,29 +339,49 @@ impl HalfSpaceTrees {
             };
             let mut r = &mut self.r[t * npt..][..npt];
             let mut l = &mut self.l[t * npt..][..npt];
-            let (mut a, mut until_end) = (0, first_end);
+            let (mut cur, mut prev) = if journal {
+                (
+                    &mut self.journal.cur[t * window..][..window],
+                    &mut self.journal.prev[t * window..][..window],
+                )
+            } else {
+                scratch.resize(window, 0);
+                (&mut scratch[..], &mut [][..])
+            };
+            (cur_ok, prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
+            let (mut a, mut pos) = (0, start);
             while a < n {
-                let b = n.min(a + until_end);
+                let b = n.min(a + window - pos);
                 tree.score_learn(
                     r,
                     l,
-                    &xs[a * self.dims..b * self.dims],
-                    self.dims,
+                    &xs[a * d..b * d],
+                    d,
                     &mut acc[a..b],
+                    &mut cur[pos..pos + (b - a)],
                 );
-                if b - a == until_end {
+                pos += b - a;
+                if pos == window {
                     // This tree's window change: r ← l, l ← 0.
+                    if prev_ok {
+                        clear_paths(r, prev, h, window);
+                    } else {
+                        r.fill(0);
+                    }
                     std::mem::swap(&mut r, &mut l);
-                    l.fill(0);
-                    until_end = window;
-                } else {
-                    until_end -= b - a;
+                    if journal {
+                        std::mem::swap(&mut cur, &mut prev);
+                        (prev_ok, cur_ok) = (cur_ok, true);
+                    }
+                    pos = 0;
                 }
                 a = b;
             }
         }
+        (self.journal.cur_ok, self.journal.prev_ok) = (cur_ok, prev_ok);
         if closes % 2 == 1 {
             std::mem::swap(&mut self.r, &mut self.l);
+            std::mem::swap(&mut self.journal.cur, &mut self.journal.prev);
         }
         for (j, (o, &m)) in out.iter_mut().zip(acc.iter()).enumerate() {
             // Warm for row j if a window had closed before it.
@@ -333,7 +391,7 @@ impl HalfSpaceTrees {
                 0.0
             };
         }
-        self.in_window = ((self.in_window as usize + n) % window) as u32;
+        self.in_window = ((start + n) % window) as u32;
         self.warm |= closes > 0;
     }
 
@@ -342,15 +400,48 @@ impl HalfSpaceTrees {
         1.0 - mass / self.max_mass
     }
 
-    /// Close the window if this row completed it: `r ← l`, `l ← 0` (a swap and a memset of
-    /// 2 bytes per node, amortised over the window).
+    /// Whether window changes clear the journalled paths rather than the whole array.
+    fn uses_journal(&self) -> bool {
+        self.cfg.window * (self.cfg.height as usize + 1) * 4 <= self.nodes_per_tree
+    }
+
+    /// Make the journal ready for recording the current window (after construction or
+    /// deserialisation it may be empty; it then covers windows from the next one on).
+    fn ready_journal(&mut self) {
+        let len = self.cfg.trees * self.cfg.window;
+        if self.uses_journal() && self.journal.cur.len() != len {
+            // Any leaf will do for rows not recorded yet: their paths are only cleared.
+            let leaf = self.internal_per_tree as u32;
+            self.journal = Journal {
+                cur: vec![leaf; len],
+                prev: vec![leaf; len],
+                // A fresh model's counts are all zero: nothing to clear.
+                cur_ok: self.in_window == 0,
+                prev_ok: self.in_window == 0 && !self.warm,
+            };
+        }
+    }
+
+    /// Close the window if this row completed it: `r ← l`, `l ← 0` (a swap, then clearing
+    /// the journalled paths or the whole array, amortised over the window).
     #[inline]
     fn tick(&mut self) {
         self.in_window += 1;
         if self.in_window as usize == self.cfg.window {
             self.in_window = 0;
             std::mem::swap(&mut self.r, &mut self.l);
-            self.l.fill(0);
+            let (h, npt, w) = (self.cfg.height, self.nodes_per_tree, self.cfg.window);
+            let j = &mut self.journal;
+            if j.prev_ok {
+                for (l, leaves) in self.l.chunks_exact_mut(npt).zip(j.prev.chunks_exact(w)) {
+                    clear_paths(l, leaves, h, w);
+                }
+            } else {
+                self.l.fill(0);
+            }
+            std::mem::swap(&mut j.cur, &mut j.prev);
+            j.prev_ok = j.cur_ok && !j.cur.is_empty();
+            j.cur_ok = !j.cur.is_empty();
             self.warm = true;
         }
     }
@@ -361,6 +452,10 @@ impl HalfSpaceTrees {
     #[inline(always)]
     fn descend<const SCORE: bool>(&mut self, x: &[f32]) -> u64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
+        self.ready_journal();
+        let pos = self.in_window as usize;
+        let window = self.cfg.window;
+        let journal = &mut self.journal.cur;
         let h = self.cfg.height as usize;
         let limit = self.limit;
         let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
@@ -408,6 +503,11 @@ impl HalfSpaceTrees {
                     }
                 }
             }
+            if !journal.is_empty() {
+                for (t, &leaf) in idx[..k].iter().enumerate() {
+                    journal[(first + t) * window + pos] = leaf as u32;
+                }
+            }
             first += k;
         }
         total
@@ -441,6 +541,21 @@ fn build(
     lo[d] = saved_lo;
 }
 
+/// Zero the counts of one tree on the paths to `leaves` (nodes at depth `height`): the
+/// top levels, which most paths share, wholesale, the deeper nodes path by path.
+fn clear_paths(counts: &mut [u16], leaves: &[u32], height: u32, window: usize) {
+    let h = height as usize;
+    // Depths `< top` hold `2^top − 1 ≥ window` nodes: cheaper to clear than to revisit.
+    let top = ((usize::BITS - window.leading_zeros()) as usize).min(h + 1);
+    counts[..(1 << top) - 1].fill(0);
+    for &leaf in leaves {
+        let leaf = leaf as usize + 1;
+        for d in top..=h {
+            counts[(leaf >> (h - d)) - 1] = 0;
+        }
+    }
+}
+
 /// Rows per tree pass of the batch paths: one tree's arrays (512 KiB at height 15) and the
 /// rows (320 B each at 80 features) should share the L2 cache.
 const BLOCK: usize = 512;
@@ -456,42 +571,66 @@ struct Tree<'a> {
 
 impl Tree<'_> {
     /// Score (add each row's mass in this tree to `acc`) and count every row of `xs`
-    /// (row-major, `dims` wide) in `l`, against the reference `r`.
+    /// (row-major, `dims` wide) in `l`, against the reference `r`; write each row's leaf
+    /// to `leaves`.
+    ///
+    /// Two phases per group of [`LANES`] rows: descend the splits alone (the only chain of
+    /// dependent loads, interleaved across rows), then walk each path from its leaf, whose
+    /// index determines every ancestor: count in `l` and find the stop node in `r`. Counts
+    /// never grow along a path (a child's rows are a subset of its parent's), so the nodes
+    /// with `r ≥ limit` above the leaf level form a prefix of the path and the stop depth
+    /// is their number.
     #[inline(never)]
-    fn score_learn(&self, r: &[u16], l: &mut [u16], xs: &[f32], dims: usize, acc: &mut [u64]) {
+    fn score_learn(
+        &self,
+        r: &[u16],
+        l: &mut [u16],
+        xs: &[f32],
+        dims: usize,
+        acc: &mut [u64],
+        leaves: &mut [u32],
+    ) {
         let h = self.height as usize;
         let npt = (1usize << (h + 1)) - 1;
         assert!(r.len() == npt && l.len() == npt && self.splits.len() == npt / 2);
-        assert_eq!(xs.len(), acc.len() * dims);
+        assert!(xs.len() == acc.len() * dims && leaves.len() == acc.len());
         let (splits, limit) = (self.splits, self.limit);
-        for (xs, acc) in xs.chunks(LANES * dims).zip(acc.chunks_mut(LANES)) {
+        for ((xs, acc), leaves) in xs
+            .chunks(LANES * dims)
+            .zip(acc.chunks_mut(LANES))
+            .zip(leaves.chunks_mut(LANES))
+        {
             let k = acc.len();
             let mut idx = [0usize; LANES];
-            let mut open = [true; LANES];
-            let mut tot = [0u64; LANES];
-            for depth in 0..=h {
-                for g in 0..k {
-                    let i = idx[g];
-                    // SAFETY: `i` is a node reached from the root in `depth ≤ h` steps of a
-                    // complete tree of height `h`, so `i < npt` (lengths asserted above) and
-                    // `i < npt / 2` (internal) while `depth < h`; split dimensions are
-                    // `< dims` by construction and row `g` is `dims` wide inside `xs`.
+            for _ in 0..h {
+                for (g, i) in idx[..k].iter_mut().enumerate() {
+                    // SAFETY: `*i` is an internal node (fewer than `h` steps from the root
+                    // of a complete tree of height `h`), so `*i < npt / 2 = splits.len()`;
+                    // split dimensions are `< dims` by construction and row `g` is `dims`
+                    // wide inside `xs`.
                     unsafe {
-                        *l.get_unchecked_mut(i) += 1;
-                        let m = u32::from(*r.get_unchecked(i));
-                        let stop = open[g] & ((m < limit) | (depth == h));
-                        tot[g] += u64::from(u32::from(stop) * m) << depth;
-                        open[g] &= !stop;
-                        if depth < h {
-                            let sp = *splits.get_unchecked(i);
-                            let v = *xs.get_unchecked(g * dims + sp.dim as usize);
-                            idx[g] = 2 * i + 1 + goes_right(v, sp.value);
-                        }
+                        let sp = *splits.get_unchecked(*i);
+                        let v = *xs.get_unchecked(g * dims + sp.dim as usize);
+                        *i = 2 * *i + 1 + goes_right(v, sp.value);
                     }
                 }
             }
-            for (a, t) in acc.iter_mut().zip(tot) {
-                *a += t;
+            for ((a, leaf), &i) in acc.iter_mut().zip(leaves.iter_mut()).zip(&idx[..k]) {
+                *leaf = i as u32;
+                let leaf = i + 1;
+                let mut above = 0usize;
+                for depth in 0..=h {
+                    let node = (leaf >> (h - depth)) - 1;
+                    // SAFETY: `leaf - 1 < npt` is a leaf, `node` its ancestor at `depth`.
+                    unsafe {
+                        *l.get_unchecked_mut(node) += 1;
+                        above += usize::from(u32::from(*r.get_unchecked(node)) >= limit);
+                    }
+                }
+                // The leaf level does not count: the descent stops there anyway.
+                let stop = above.min(h);
+                let m = u64::from(r[(leaf >> (h - stop)) - 1]);
+                *a += m << stop;
             }
         }
     }
