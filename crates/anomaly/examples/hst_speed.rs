@@ -2,13 +2,13 @@
 //! window 250) on 80-dimensional synthetic rows, one thread.
 //!
 //! ```text
-//! cargo run --release -p palisade-anomaly --example hst_speed [-- ROWS]
+//! cargo run --release -p palisade-anomaly --example hst_speed [-- ROWS [REPS]]
 //! ```
 //!
 //! Rows come from a fixed-seed mixture: 60 dense columns drawn around one of a few cluster
 //! centres, plus NSL-KDD-like sparse one-hot groups (20 columns). The model is warmed on
-//! 20 windows first. Each mode runs 3 times on a fresh clone of the warmed model; the best
-//! rate is printed. Time is this thread's CPU time (`/proc/thread-self/schedstat`) where
+//! 20 windows first. Each mode runs `REPS` (default 3) times on a fresh clone of the warmed
+//! model; the best rate is printed. Time is this thread's CPU time (`/proc/thread-self/schedstat`) where
 //! available, wall time otherwise: the machine is shared, and time spent descheduled is not
 //! the model's cost.
 
@@ -67,11 +67,16 @@ fn rows(n: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// Best rows/s of 3 runs of `f` on fresh clones of `m`.
-fn best(m: &HalfSpaceTrees, n: usize, mut f: impl FnMut(&mut HalfSpaceTrees) -> f64) -> f64 {
+/// Best rows/s of `reps` runs of `f` on fresh clones of `m`.
+fn best(
+    m: &HalfSpaceTrees,
+    n: usize,
+    reps: usize,
+    mut f: impl FnMut(&mut HalfSpaceTrees) -> f64,
+) -> f64 {
     let mut best = 0f64;
     let mut sink = 0f64;
-    for _ in 0..3 {
+    for _ in 0..reps {
         let mut c = m.clone();
         let t = Clock::start();
         sink += f(&mut c);
@@ -86,6 +91,10 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("ROWS"))
         .unwrap_or(50_000);
+    let reps: usize = std::env::args()
+        .nth(2)
+        .map(|a| a.parse().expect("REPS"))
+        .unwrap_or(3);
     let cfg = HstConfig::default();
     let warm = rows(20 * cfg.window, 1);
     let data = rows(n, 2);
@@ -94,7 +103,7 @@ fn main() {
         m.learn(x);
     }
     println!(
-        "HST trees {} height {} window {}, {DIMS} dims, {n} rows, best of 3, one thread",
+        "HST trees {} height {} window {}, {DIMS} dims, {n} rows, best of {reps}, one thread",
         cfg.trees, cfg.height, cfg.window
     );
     let mut out = vec![0f64; n];
@@ -102,14 +111,14 @@ fn main() {
 
     report(
         "score_learn (row by row)",
-        best(&m, n, |c| {
+        best(&m, n, reps, |c| {
             data.chunks_exact(DIMS).map(|x| c.score_learn(x)).sum()
         }),
     );
     for chunk in [250, 1024, 4096] {
         report(
             &format!("score_learn_batch ({chunk})"),
-            best(&m, n, |c| {
+            best(&m, n, reps, |c| {
                 for (x, o) in data.chunks(chunk * DIMS).zip(out.chunks_mut(chunk)) {
                     c.score_learn_batch(x, o);
                 }
@@ -119,12 +128,14 @@ fn main() {
     }
     report(
         "score (row by row)",
-        best(&m, n, |c| data.chunks_exact(DIMS).map(|x| c.score(x)).sum()),
+        best(&m, n, reps, |c| {
+            data.chunks_exact(DIMS).map(|x| c.score(x)).sum()
+        }),
     );
     for chunk in [250, 1024, 4096] {
         report(
             &format!("score_batch ({chunk})"),
-            best(&m, n, |c| {
+            best(&m, n, reps, |c| {
                 for (x, o) in data.chunks(chunk * DIMS).zip(out.chunks_mut(chunk)) {
                     c.score_batch(x, o);
                 }

@@ -558,7 +558,7 @@ fn clear_paths(counts: &mut [u16], leaves: &[u32], height: u32, window: usize) {
 
 /// Rows per tree pass of the batch paths: one tree's arrays (512 KiB at height 15) and the
 /// rows (320 B each at 80 features) should share the L2 cache.
-const BLOCK: usize = 512;
+const BLOCK: usize = 2048;
 /// Rows descended together, level by level, through one tree, so their cache misses overlap.
 const LANES: usize = 8;
 
