@@ -95,19 +95,26 @@ impl HstConfig {
 }
 
 /// Streaming Half-Space Trees; see the module documentation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised as [`Snapshot`] (split, reference and latest mass per node in plain arrays),
+/// which is validated on the way in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "Snapshot", try_from = "Snapshot")]
 pub struct HalfSpaceTrees {
     cfg: HstConfig,
     dims: usize,
-    /// Nodes per tree, `2^(height+1) − 1`; internal nodes per tree, `2^height − 1`.
+    /// Nodes per tree, `2^(height+1) − 1`; internal nodes per tree, `2^height − 1` (they
+    /// come first in breadth-first order, the `2^height` leaves after them).
     nodes_per_tree: usize,
     internal_per_tree: usize,
-    /// Split of internal node `i` of tree `t`, at `t * internal_per_tree + i`.
-    splits: Vec<Split>,
-    /// Reference mass of node `i` of tree `t`, at `t * nodes_per_tree + i`.
-    r: Vec<u16>,
-    /// Latest mass, indexed like `r`.
-    l: Vec<u16>,
+    /// Internal node `i` of tree `t` (split and both masses), at `t * internal_per_tree + i`.
+    nodes: Vec<Node>,
+    /// Both masses of leaf `i` (node `internal_per_tree + i`) of tree `t`, at
+    /// `t * (internal_per_tree + 1) + i`.
+    leaves: Vec<[u16; 2]>,
+    /// Which of the two masses of every node is the latest mass `l`; the other is the
+    /// reference mass `r`. A window change flips it and clears the new `l`.
+    cur: usize,
     /// Rows learned in the current window.
     in_window: u32,
     /// Whether a full window has been learned (the reference mass exists).
@@ -118,15 +125,170 @@ pub struct HalfSpaceTrees {
     max_mass: f64,
     /// Leaves reached in the current and previous window, to clear only the touched paths
     /// at a window change. A cache: not serialised, ignored by `==`.
-    #[serde(skip)]
     journal: Journal,
 }
 
-/// The leaf each learned row reached in each tree, for the current and the previous window
-/// (`tree * window + position`). The counts of a window are non-zero exactly on the paths
-/// to these leaves, so a window change clears those paths (and the top levels wholesale)
-/// instead of the whole array: ~16 stores per row and tree instead of ~13 KiB per row.
-/// Used only where that is cheaper (`window · (height + 1) · 4 ≤ nodes per tree`).
+/// An internal node: split `x[dim] < value` goes left (NaN goes right), and the two masses
+/// (see [`HalfSpaceTrees::cur`]), in one 16-byte record so that a visit touches one cache
+/// line for the structure and the counts together.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C, align(16))]
+struct Node {
+    value: f32,
+    dim: u32,
+    mass: [u16; 2],
+}
+
+/// Split of an internal node, as serialised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Split {
+    value: f32,
+    dim: u32,
+}
+
+/// The serialised form: the field layout of the struct-of-arrays model this replaced, so
+/// snapshots stay compatible.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    cfg: HstConfig,
+    dims: usize,
+    nodes_per_tree: usize,
+    internal_per_tree: usize,
+    /// Split of internal node `i` of tree `t`, at `t * internal_per_tree + i`.
+    splits: Vec<Split>,
+    /// Reference mass of node `i` of tree `t`, at `t * nodes_per_tree + i`.
+    r: Vec<u16>,
+    /// Latest mass, indexed like `r`.
+    l: Vec<u16>,
+    in_window: u32,
+    warm: bool,
+    limit: u32,
+    max_mass: f64,
+}
+
+impl From<HalfSpaceTrees> for Snapshot {
+    fn from(m: HalfSpaceTrees) -> Self {
+        let (cur, nint) = (m.cur, m.internal_per_tree);
+        let mut r = Vec::with_capacity(m.cfg.trees * m.nodes_per_tree);
+        let mut l = Vec::with_capacity(r.capacity());
+        for (nodes, leaves) in m
+            .nodes
+            .chunks_exact(nint)
+            .zip(m.leaves.chunks_exact(nint + 1))
+        {
+            let masses = nodes.iter().map(|n| n.mass).chain(leaves.iter().copied());
+            for mass in masses {
+                r.push(mass[1 - cur]);
+                l.push(mass[cur]);
+            }
+        }
+        let splits = m
+            .nodes
+            .iter()
+            .map(|n| Split {
+                value: n.value,
+                dim: n.dim,
+            })
+            .collect();
+        Snapshot {
+            cfg: m.cfg,
+            dims: m.dims,
+            nodes_per_tree: m.nodes_per_tree,
+            internal_per_tree: m.internal_per_tree,
+            splits,
+            r,
+            l,
+            in_window: m.in_window,
+            warm: m.warm,
+            limit: m.limit,
+            max_mass: m.max_mass,
+        }
+    }
+}
+
+impl TryFrom<Snapshot> for HalfSpaceTrees {
+    type Error = ConfigError;
+
+    /// Checks everything the unchecked descents rely on.
+    fn try_from(s: Snapshot) -> Result<Self, ConfigError> {
+        let mut m = HalfSpaceTrees::empty(s.dims, s.cfg)?;
+        let (npt, nint) = (m.nodes_per_tree, m.internal_per_tree);
+        if s.nodes_per_tree != npt
+            || s.internal_per_tree != nint
+            || s.splits.len() != m.nodes.len()
+            || s.r.len() != m.cfg.trees * npt
+            || s.l.len() != s.r.len()
+        {
+            return Err(ConfigError::Invalid(
+                "snapshot arrays do not fit the configuration",
+            ));
+        }
+        if s.splits.iter().any(|sp| sp.dim as usize >= s.dims) {
+            return Err(ConfigError::Invalid(
+                "snapshot split dimension out of range",
+            ));
+        }
+        if s.in_window as usize >= m.cfg.window {
+            return Err(ConfigError::Invalid(
+                "snapshot window position out of range",
+            ));
+        }
+        for (t, (nodes, leaves)) in m
+            .nodes
+            .chunks_exact_mut(nint)
+            .zip(m.leaves.chunks_exact_mut(nint + 1))
+            .enumerate()
+        {
+            let (r, l) = (&s.r[t * npt..][..npt], &s.l[t * npt..][..npt]);
+            for (i, n) in nodes.iter_mut().enumerate() {
+                let sp = s.splits[t * nint + i];
+                *n = Node {
+                    value: sp.value,
+                    dim: sp.dim,
+                    mass: [l[i], r[i]],
+                };
+            }
+            for (i, leaf) in leaves.iter_mut().enumerate() {
+                *leaf = [l[nint + i], r[nint + i]];
+            }
+        }
+        m.in_window = s.in_window;
+        m.warm = s.warm;
+        Ok(m)
+    }
+}
+
+impl PartialEq for HalfSpaceTrees {
+    /// Same configuration, structure, masses and window position (whichever slot holds
+    /// which mass).
+    fn eq(&self, o: &Self) -> bool {
+        let (a, b) = (self.cur, o.cur);
+        self.cfg == o.cfg
+            && self.dims == o.dims
+            && self.in_window == o.in_window
+            && self.warm == o.warm
+            && self.nodes.len() == o.nodes.len()
+            && self.leaves.len() == o.leaves.len()
+            && self.nodes.iter().zip(&o.nodes).all(|(x, y)| {
+                x.value == y.value
+                    && x.dim == y.dim
+                    && x.mass[a] == y.mass[b]
+                    && x.mass[1 - a] == y.mass[1 - b]
+            })
+            && self
+                .leaves
+                .iter()
+                .zip(&o.leaves)
+                .all(|(x, y)| x[a] == y[b] && x[1 - a] == y[1 - b])
+    }
+}
+
+/// The leaf each learned row reached in each tree (its breadth-first node index), for the
+/// current and the previous window (`tree * window + position`). The masses of a window
+/// are non-zero exactly on the paths to these leaves, so a window change clears those paths
+/// (and the top levels wholesale) instead of every node: ~16 stores per row and tree instead
+/// of ~13 KiB per row at the default. Used only where that is cheaper
+/// (`window · (height + 1) · 4 ≤ nodes per tree`).
 #[derive(Debug, Clone, Default)]
 struct Journal {
     cur: Vec<u32>,
@@ -136,21 +298,6 @@ struct Journal {
     /// `prev` holds every row of the previous window (so the reference mass is non-zero
     /// only on their paths).
     prev_ok: bool,
-}
-
-impl PartialEq for Journal {
-    /// A cache of derived facts: two models with equal counts are equal whatever they know.
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-/// Split of an internal node: `x[dim] < value` goes left (NaN goes right). Dimension and
-/// value share 8 bytes so a visit touches one cache line for the structure.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-struct Split {
-    value: f32,
-    dim: u32,
 }
 
 /// `1` if `v` goes to the right child of a node splitting at `split`: not `v < split`, so
@@ -167,6 +314,28 @@ const GROUP: usize = 32;
 impl HalfSpaceTrees {
     /// Build the random trees for rows of `dims` features.
     pub fn new(dims: usize, cfg: HstConfig) -> Result<Self, ConfigError> {
+        let mut m = Self::empty(dims, cfg)?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(m.cfg.seed);
+        let mut splits = vec![Split::default(); m.internal_per_tree];
+        let mut lo = vec![0f64; dims];
+        let mut hi = vec![0f64; dims];
+        for tree in m.nodes.chunks_exact_mut(m.internal_per_tree) {
+            for d in 0..dims {
+                let sq: f64 = rng.random();
+                let half = 2.0 * sq.max(1.0 - sq);
+                lo[d] = sq - half;
+                hi[d] = sq + half;
+            }
+            build(&mut splits, 0, &mut lo, &mut hi, &mut rng);
+            for (n, sp) in tree.iter_mut().zip(&splits) {
+                (n.value, n.dim) = (sp.value, sp.dim);
+            }
+        }
+        Ok(m)
+    }
+
+    /// A model with zero masses and unset splits, after checking the configuration.
+    fn empty(dims: usize, cfg: HstConfig) -> Result<Self, ConfigError> {
         if cfg.trees == 0 {
             return Err(ConfigError::Invalid("trees must be at least 1"));
         }
@@ -185,30 +354,17 @@ impl HalfSpaceTrees {
         }
         let nodes_per_tree = (1usize << (cfg.height + 1)) - 1;
         let internal = (1usize << cfg.height) - 1;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
-        let mut splits = vec![Split::default(); internal * cfg.trees];
-        let mut lo = vec![0f64; dims];
-        let mut hi = vec![0f64; dims];
-        for tree in splits.chunks_exact_mut(internal) {
-            for d in 0..dims {
-                let sq: f64 = rng.random();
-                let half = 2.0 * sq.max(1.0 - sq);
-                lo[d] = sq - half;
-                hi[d] = sq + half;
-            }
-            build(tree, 0, &mut lo, &mut hi, &mut rng);
-        }
         // Integer counts: `r < size_limit` iff `r < ceil(size_limit)`.
         let limit = size_limit.ceil().min(f64::from(u32::MAX)) as u32;
         let max_mass = cfg.trees as f64 * cfg.window as f64 * (1u64 << cfg.height) as f64;
         Ok(Self {
-            r: vec![0; nodes_per_tree * cfg.trees],
-            l: vec![0; nodes_per_tree * cfg.trees],
+            nodes: vec![Node::default(); internal * cfg.trees],
+            leaves: vec![[0; 2]; (internal + 1) * cfg.trees],
+            cur: 0,
             cfg,
             dims,
             nodes_per_tree,
             internal_per_tree: internal,
-            splits,
             in_window: 0,
             warm: false,
             limit,
@@ -236,21 +392,26 @@ impl HalfSpaceTrees {
     pub fn mass(&self, x: &[f32]) -> f64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
         let h = self.cfg.height as usize;
-        let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
+        let nint = self.internal_per_tree;
+        let rf = 1 - self.cur;
         let mut total: u64 = 0;
         for t in 0..self.cfg.trees {
-            let r = &self.r[t * npt..][..npt];
-            let splits = &self.splits[t * nint..][..nint];
+            let nodes = &self.nodes[t * nint..][..nint];
             let mut i = 0usize;
             let mut depth = 0usize;
             loop {
-                let m = u32::from(r[i]);
-                if m < self.limit || depth == h {
+                if depth == h {
+                    let m = self.leaves[t * (nint + 1) + i - nint][rf];
                     total += u64::from(m) << depth;
                     break;
                 }
-                let sp = splits[i];
-                i = 2 * i + 1 + goes_right(x[sp.dim as usize], sp.value);
+                let n = nodes[i];
+                let m = u32::from(n.mass[rf]);
+                if m < self.limit {
+                    total += u64::from(m) << depth;
+                    break;
+                }
+                i = 2 * i + 1 + goes_right(x[n.dim as usize], n.value);
                 depth += 1;
             }
         }
@@ -288,17 +449,23 @@ impl HalfSpaceTrees {
             return;
         }
         let mut acc = vec![0u64; BLOCK.min(out.len())];
-        let (npt, nint, h) = (self.nodes_per_tree, self.internal_per_tree, self.cfg.height);
+        let nint = self.internal_per_tree;
         for (xs, o) in rows.chunks(BLOCK * self.dims).zip(out.chunks_mut(BLOCK)) {
             let acc = &mut acc[..o.len()];
             acc.fill(0);
             for t in 0..self.cfg.trees {
                 let tree = Tree {
-                    splits: &self.splits[t * nint..][..nint],
-                    height: h,
+                    height: self.cfg.height,
                     limit: self.limit,
                 };
-                tree.score(&self.r[t * npt..][..npt], xs, self.dims, acc);
+                tree.score(
+                    &self.nodes[t * nint..][..nint],
+                    &self.leaves[t * (nint + 1)..][..nint + 1],
+                    1 - self.cur,
+                    xs,
+                    self.dims,
+                    acc,
+                );
             }
             for (o, &m) in o.iter_mut().zip(acc.iter()) {
                 *o = self.to_score(m as f64);
@@ -322,24 +489,18 @@ impl HalfSpaceTrees {
         } else {
             0
         };
-        let (npt, nint, h, d) = (
-            self.nodes_per_tree,
-            self.internal_per_tree,
-            self.cfg.height,
-            self.dims,
-        );
+        let (nint, h, d) = (self.internal_per_tree, self.cfg.height, self.dims);
         let journal = !self.journal.cur.is_empty();
         let mut scratch = Vec::new();
         let (mut cur_ok, mut prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
+        let tree = Tree {
+            height: h,
+            limit: self.limit,
+        };
         for t in 0..self.cfg.trees {
-            let tree = Tree {
-                splits: &self.splits[t * nint..][..nint],
-                height: h,
-                limit: self.limit,
-            };
-            let mut r = &mut self.r[t * npt..][..npt];
-            let mut l = &mut self.l[t * npt..][..npt];
-            let (mut cur, mut prev) = if journal {
+            let nodes = &mut self.nodes[t * nint..][..nint];
+            let leaves = &mut self.leaves[t * (nint + 1)..][..nint + 1];
+            let (mut jcur, mut jprev) = if journal {
                 (
                     &mut self.journal.cur[t * window..][..window],
                     &mut self.journal.prev[t * window..][..window],
@@ -349,28 +510,30 @@ impl HalfSpaceTrees {
                 (&mut scratch[..], &mut [][..])
             };
             (cur_ok, prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
+            let mut cur = self.cur;
             let (mut a, mut pos) = (0, start);
             while a < n {
                 let b = n.min(a + window - pos);
                 tree.score_learn(
-                    r,
-                    l,
+                    nodes,
+                    leaves,
+                    cur,
                     &xs[a * d..b * d],
                     d,
                     &mut acc[a..b],
-                    &mut cur[pos..pos + (b - a)],
+                    &mut jcur[pos..pos + (b - a)],
                 );
                 pos += b - a;
                 if pos == window {
                     // This tree's window change: r ← l, l ← 0.
+                    cur = 1 - cur;
                     if prev_ok {
-                        clear_paths(r, prev, h, window);
+                        clear_paths(nodes, leaves, cur, jprev, h, window);
                     } else {
-                        r.fill(0);
+                        clear_all(nodes, leaves, cur);
                     }
-                    std::mem::swap(&mut r, &mut l);
                     if journal {
-                        std::mem::swap(&mut cur, &mut prev);
+                        std::mem::swap(&mut jcur, &mut jprev);
                         (prev_ok, cur_ok) = (cur_ok, true);
                     }
                     pos = 0;
@@ -380,7 +543,7 @@ impl HalfSpaceTrees {
         }
         (self.journal.cur_ok, self.journal.prev_ok) = (cur_ok, prev_ok);
         if closes % 2 == 1 {
-            std::mem::swap(&mut self.r, &mut self.l);
+            self.cur = 1 - self.cur;
             std::mem::swap(&mut self.journal.cur, &mut self.journal.prev);
         }
         for (j, (o, &m)) in out.iter_mut().zip(acc.iter()).enumerate() {
@@ -400,13 +563,13 @@ impl HalfSpaceTrees {
         1.0 - mass / self.max_mass
     }
 
-    /// Whether window changes clear the journalled paths rather than the whole array.
+    /// Whether window changes clear the journalled paths rather than every node.
     fn uses_journal(&self) -> bool {
         self.cfg.window * (self.cfg.height as usize + 1) * 4 <= self.nodes_per_tree
     }
 
     /// Make the journal ready for recording the current window (after construction or
-    /// deserialisation it may be empty; it then covers windows from the next one on).
+    /// deserialisation it is empty; it then covers windows from the next one on).
     fn ready_journal(&mut self) {
         let len = self.cfg.trees * self.cfg.window;
         if self.uses_journal() && self.journal.cur.len() != len {
@@ -415,29 +578,40 @@ impl HalfSpaceTrees {
             self.journal = Journal {
                 cur: vec![leaf; len],
                 prev: vec![leaf; len],
-                // A fresh model's counts are all zero: nothing to clear.
                 cur_ok: self.in_window == 0,
+                // A fresh model's masses are all zero: nothing to clear.
                 prev_ok: self.in_window == 0 && !self.warm,
             };
         }
     }
 
-    /// Close the window if this row completed it: `r ← l`, `l ← 0` (a swap, then clearing
-    /// the journalled paths or the whole array, amortised over the window).
+    /// Close the window if this row completed it: `r ← l`, `l ← 0` (flip the slots, then
+    /// clear the journalled paths or every node, amortised over the window).
     #[inline]
     fn tick(&mut self) {
         self.in_window += 1;
         if self.in_window as usize == self.cfg.window {
             self.in_window = 0;
-            std::mem::swap(&mut self.r, &mut self.l);
-            let (h, npt, w) = (self.cfg.height, self.nodes_per_tree, self.cfg.window);
+            self.cur = 1 - self.cur;
+            let (h, nint, w, cur) = (
+                self.cfg.height,
+                self.internal_per_tree,
+                self.cfg.window,
+                self.cur,
+            );
             let j = &mut self.journal;
+            let trees = self
+                .nodes
+                .chunks_exact_mut(nint)
+                .zip(self.leaves.chunks_exact_mut(nint + 1));
             if j.prev_ok {
-                for (l, leaves) in self.l.chunks_exact_mut(npt).zip(j.prev.chunks_exact(w)) {
-                    clear_paths(l, leaves, h, w);
+                for ((nodes, leaves), paths) in trees.zip(j.prev.chunks_exact(w)) {
+                    clear_paths(nodes, leaves, cur, paths, h, w);
                 }
             } else {
-                self.l.fill(0);
+                for (nodes, leaves) in trees {
+                    clear_all(nodes, leaves, cur);
+                }
             }
             std::mem::swap(&mut j.cur, &mut j.prev);
             j.prev_ok = j.cur_ok && !j.cur.is_empty();
@@ -458,16 +632,12 @@ impl HalfSpaceTrees {
         let journal = &mut self.journal.cur;
         let h = self.cfg.height as usize;
         let limit = self.limit;
-        let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
+        let nint = self.internal_per_tree;
+        let (cur, rf) = (self.cur, 1 - self.cur);
         let mut total: u64 = 0;
         let trees = self.cfg.trees;
-        let (l, rr, splits) = (
-            self.l.as_mut_slice(),
-            self.r.as_slice(),
-            self.splits.as_slice(),
-        );
-        assert!(l.len() == trees * npt && rr.len() == trees * npt);
-        assert!(splits.len() == trees * nint);
+        let (nodes, leaves) = (self.nodes.as_mut_slice(), self.leaves.as_mut_slice());
+        assert!(nodes.len() == trees * nint && leaves.len() == trees * (nint + 1));
         let mut first = 0;
         while first < trees {
             let k = (trees - first).min(GROUP);
@@ -477,28 +647,35 @@ impl HalfSpaceTrees {
                 for t in 0..k {
                     let tree = first + t;
                     let i = idx[t];
-                    let g = tree * npt + i;
                     // SAFETY (all unchecked indexing below): `tree < trees`; `i` is a node of
                     // a complete tree of height `h` reached from the root in `depth ≤ h`
-                    // steps, so `i < npt`, and `i < nint` while `depth < h`; the lengths
-                    // are asserted above. split dimensions are `< dims` by construction
-                    // (`build`) and `x.len() == dims` is asserted.
-                    debug_assert!(i < npt && (depth == h || i < nint));
+                    // steps, so `i < nint` while `depth < h` and `nint ≤ i < 2·nint + 1` at
+                    // `depth == h`; the lengths are asserted above. Split dimensions are
+                    // `< dims` by construction (`build`, or checked on deserialisation) and
+                    // `x.len() == dims` is asserted.
+                    debug_assert!(if depth < h {
+                        i < nint
+                    } else {
+                        i >= nint && i <= 2 * nint
+                    });
                     unsafe {
-                        *l.get_unchecked_mut(g) += 1;
+                        let m = if depth < h {
+                            let n = nodes.get_unchecked_mut(tree * nint + i);
+                            n.mass[cur] += 1;
+                            let v = *x.get_unchecked(n.dim as usize);
+                            idx[t] = 2 * i + 1 + goes_right(v, n.value);
+                            n.mass[rf]
+                        } else {
+                            let leaf = leaves.get_unchecked_mut(tree * (nint + 1) + i - nint);
+                            leaf[cur] += 1;
+                            leaf[rf]
+                        };
                         if SCORE {
                             // Branch-free: the first node with r < limit (or the leaf) counts.
-                            let r = u32::from(*rr.get_unchecked(g));
+                            let r = u32::from(m);
                             let stop = open[t] & ((r < limit) | (depth == h));
                             total += u64::from(u32::from(stop) * r) << depth;
                             open[t] &= !stop;
-                        }
-                        if depth < h {
-                            let n = tree * nint + i;
-                            let sp = *splits.get_unchecked(n);
-                            debug_assert!((sp.dim as usize) < x.len());
-                            let v = *x.get_unchecked(sp.dim as usize);
-                            idx[t] = 2 * i + 1 + goes_right(v, sp.value);
                         }
                     }
                 }
@@ -541,134 +718,177 @@ fn build(
     lo[d] = saved_lo;
 }
 
-/// Zero the counts of one tree on the paths to `leaves` (nodes at depth `height`): the
-/// top levels, which most paths share, wholesale, the deeper nodes path by path.
-fn clear_paths(counts: &mut [u16], leaves: &[u32], height: u32, window: usize) {
+/// Zero mass slot `slot` of one tree on the paths to `paths` (breadth-first leaf indices):
+/// the top levels, which most paths share, wholesale, the deeper nodes path by path.
+fn clear_paths(
+    nodes: &mut [Node],
+    leaves: &mut [[u16; 2]],
+    slot: usize,
+    paths: &[u32],
+    height: u32,
+    window: usize,
+) {
     let h = height as usize;
+    let nint = nodes.len();
     // Depths `< top` hold `2^top − 1 ≥ window` nodes: cheaper to clear than to revisit.
-    let top = ((usize::BITS - window.leading_zeros()) as usize).min(h + 1);
-    counts[..(1 << top) - 1].fill(0);
-    for &leaf in leaves {
-        let leaf = leaf as usize + 1;
-        for d in top..=h {
-            counts[(leaf >> (h - d)) - 1] = 0;
+    let top = ((usize::BITS - window.leading_zeros()) as usize).min(h);
+    for n in &mut nodes[..(1 << top) - 1] {
+        n.mass[slot] = 0;
+    }
+    for &leaf in paths {
+        let leaf = leaf as usize;
+        leaves[leaf - nint][slot] = 0;
+        for d in top..h {
+            nodes[((leaf + 1) >> (h - d)) - 1].mass[slot] = 0;
         }
     }
 }
 
-/// Rows per tree pass of the batch paths: one tree's arrays (512 KiB at height 15) and the
-/// rows (320 B each at 80 features) should share the L2 cache.
-const BLOCK: usize = 2048;
+/// Zero mass slot `slot` of every node of one tree.
+fn clear_all(nodes: &mut [Node], leaves: &mut [[u16; 2]], slot: usize) {
+    for n in nodes {
+        n.mass[slot] = 0;
+    }
+    for l in leaves {
+        l[slot] = 0;
+    }
+}
+
+/// Rows per tree pass of the batch paths: one tree (640 KiB at height 15) and the rows
+/// (320 B each at 80 features) should mostly share the L2 cache.
+const BLOCK: usize = 1024;
 /// Rows descended together, level by level, through one tree, so their cache misses overlap.
 const LANES: usize = 8;
 
-/// One tree's structure, for the batch paths.
-struct Tree<'a> {
-    splits: &'a [Split],
+/// Shape of a tree, for the batch paths.
+struct Tree {
     height: u32,
     limit: u32,
 }
 
-impl Tree<'_> {
+impl Tree {
     /// Score (add each row's mass in this tree to `acc`) and count every row of `xs`
-    /// (row-major, `dims` wide) in `l`, against the reference `r`; write each row's leaf
-    /// to `leaves`.
+    /// (row-major, `dims` wide) in mass slot `cur` of the tree `nodes`, `leaves`, against
+    /// the reference in the other slot; write each row's leaf to `paths`.
     ///
-    /// Two phases per group of [`LANES`] rows: descend the splits alone (the only chain of
-    /// dependent loads, interleaved across rows), then walk each path from its leaf, whose
-    /// index determines every ancestor: count in `l` and find the stop node in `r`. Counts
-    /// never grow along a path (a child's rows are a subset of its parent's), so the nodes
-    /// with `r ≥ limit` above the leaf level form a prefix of the path and the stop depth
-    /// is their number.
+    /// Two phases per group of [`LANES`] rows: descend the splits (the only chain of
+    /// dependent loads, interleaved across rows), then walk each path again, now in cache,
+    /// from the root: its leaf's index determines every node on it. Masses never grow along
+    /// a path (a child's rows are a subset of its parent's), so the internal nodes with
+    /// `r ≥ limit` form a prefix of the path and the stop depth is their number.
+    #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn score_learn(
         &self,
-        r: &[u16],
-        l: &mut [u16],
+        nodes: &mut [Node],
+        leaves: &mut [[u16; 2]],
+        cur: usize,
         xs: &[f32],
         dims: usize,
         acc: &mut [u64],
-        leaves: &mut [u32],
+        paths: &mut [u32],
     ) {
         let h = self.height as usize;
-        let npt = (1usize << (h + 1)) - 1;
-        assert!(r.len() == npt && l.len() == npt && self.splits.len() == npt / 2);
-        assert!(xs.len() == acc.len() * dims && leaves.len() == acc.len());
-        let (splits, limit) = (self.splits, self.limit);
-        for ((xs, acc), leaves) in xs
+        let nint = (1usize << h) - 1;
+        let rf = 1 - cur;
+        assert!(nodes.len() == nint && leaves.len() == nint + 1 && cur < 2);
+        assert!(xs.len() == acc.len() * dims && paths.len() == acc.len());
+        let limit = self.limit;
+        for ((xs, acc), paths) in xs
             .chunks(LANES * dims)
             .zip(acc.chunks_mut(LANES))
-            .zip(leaves.chunks_mut(LANES))
+            .zip(paths.chunks_mut(LANES))
         {
             let k = acc.len();
             let mut idx = [0usize; LANES];
             for _ in 0..h {
                 for (g, i) in idx[..k].iter_mut().enumerate() {
                     // SAFETY: `*i` is an internal node (fewer than `h` steps from the root
-                    // of a complete tree of height `h`), so `*i < npt / 2 = splits.len()`;
-                    // split dimensions are `< dims` by construction and row `g` is `dims`
-                    // wide inside `xs`.
+                    // of a complete tree of height `h`), so `*i < nint = nodes.len()`; split
+                    // dimensions are `< dims` (by construction, or checked on
+                    // deserialisation) and row `g` is `dims` wide inside `xs`.
                     unsafe {
-                        let sp = *splits.get_unchecked(*i);
-                        let v = *xs.get_unchecked(g * dims + sp.dim as usize);
-                        *i = 2 * *i + 1 + goes_right(v, sp.value);
+                        let n = nodes.get_unchecked(*i);
+                        let v = *xs.get_unchecked(g * dims + n.dim as usize);
+                        *i = 2 * *i + 1 + goes_right(v, n.value);
                     }
                 }
             }
-            for ((a, leaf), &i) in acc.iter_mut().zip(leaves.iter_mut()).zip(&idx[..k]) {
-                *leaf = i as u32;
+            for ((a, path), &i) in acc.iter_mut().zip(paths.iter_mut()).zip(&idx[..k]) {
+                *path = i as u32;
                 let leaf = i + 1;
                 let mut above = 0usize;
-                for depth in 0..=h {
-                    let node = (leaf >> (h - depth)) - 1;
-                    // SAFETY: `leaf - 1 < npt` is a leaf, `node` its ancestor at `depth`.
+                for depth in 0..h {
+                    // SAFETY: `leaf - 1` is a leaf (`nint ≤ leaf - 1 ≤ 2·nint`), `node` its
+                    // ancestor at `depth < h`, an internal node.
                     unsafe {
-                        *l.get_unchecked_mut(node) += 1;
-                        above += usize::from(u32::from(*r.get_unchecked(node)) >= limit);
+                        let n = nodes.get_unchecked_mut((leaf >> (h - depth)) - 1);
+                        n.mass[cur] += 1;
+                        above += usize::from(u32::from(n.mass[rf]) >= limit);
                     }
                 }
-                // The leaf level does not count: the descent stops there anyway.
-                let stop = above.min(h);
-                let m = u64::from(r[(leaf >> (h - stop)) - 1]);
-                *a += m << stop;
+                let lm = &mut leaves[i - nint];
+                lm[cur] += 1;
+                // `above ≤ h`; at `h` the descent stops at the leaf.
+                let m = if above < h {
+                    nodes[(leaf >> (h - above)) - 1].mass[rf]
+                } else {
+                    lm[rf]
+                };
+                *a += u64::from(m) << above;
             }
         }
     }
 
-    /// Add each row's mass in this tree to `acc` (frozen).
+    /// Add each row's mass in this tree to `acc` (frozen), reading mass slot `rf`.
     #[inline(never)]
-    fn score(&self, r: &[u16], xs: &[f32], dims: usize, acc: &mut [u64]) {
+    fn score(
+        &self,
+        nodes: &[Node],
+        leaves: &[[u16; 2]],
+        rf: usize,
+        xs: &[f32],
+        dims: usize,
+        acc: &mut [u64],
+    ) {
         let h = self.height as usize;
-        let npt = (1usize << (h + 1)) - 1;
-        assert!(r.len() == npt && self.splits.len() == npt / 2);
+        let nint = (1usize << h) - 1;
+        assert!(nodes.len() == nint && leaves.len() == nint + 1 && rf < 2);
         assert_eq!(xs.len(), acc.len() * dims);
-        let (splits, limit) = (self.splits, self.limit);
+        let limit = self.limit;
         for (xs, acc) in xs.chunks(LANES * dims).zip(acc.chunks_mut(LANES)) {
             let k = acc.len();
             let mut idx = [0usize; LANES];
             let mut open = [true; LANES];
             let mut tot = [0u64; LANES];
-            for depth in 0..=h {
+            let mut depth = 0;
+            while depth < h {
                 let mut any = false;
                 for g in 0..k {
                     let i = idx[g];
                     // SAFETY: as in `score_learn`; a stopped row stays at its node.
                     unsafe {
-                        let m = u32::from(*r.get_unchecked(i));
-                        let stop = open[g] & ((m < limit) | (depth == h));
+                        let n = nodes.get_unchecked(i);
+                        let m = u32::from(n.mass[rf]);
+                        let stop = open[g] & (m < limit);
                         tot[g] += u64::from(u32::from(stop) * m) << depth;
                         open[g] &= !stop;
                         any |= open[g];
-                        if depth < h {
-                            let sp = *splits.get_unchecked(i);
-                            let v = *xs.get_unchecked(g * dims + sp.dim as usize);
-                            let child = 2 * i + 1 + goes_right(v, sp.value);
-                            idx[g] = if open[g] { child } else { i };
-                        }
+                        let v = *xs.get_unchecked(g * dims + n.dim as usize);
+                        let child = 2 * i + 1 + goes_right(v, n.value);
+                        idx[g] = if open[g] { child } else { i };
                     }
                 }
                 if !any {
                     break;
+                }
+                depth += 1;
+            }
+            if depth == h {
+                for g in 0..k {
+                    if open[g] {
+                        tot[g] += u64::from(leaves[idx[g] - nint][rf]) << h;
+                    }
                 }
             }
             for (a, t) in acc.iter_mut().zip(tot) {
@@ -756,8 +976,8 @@ mod tests {
         // Root split = middle of the work range sq ± 2·max(sq, 1−sq) = sq, so in [0, 1].
         for t in 0..m.cfg.trees {
             let root = t * m.internal_per_tree;
-            assert!((0.0..=1.0).contains(&m.splits[root].value));
-            assert!((m.splits[root].dim as usize) < 3);
+            assert!((0.0..=1.0).contains(&m.nodes[root].value));
+            assert!((m.nodes[root].dim as usize) < 3);
         }
     }
 
@@ -786,7 +1006,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let split = m.splits[0].value;
+        let split = m.nodes[0].value;
         let left = [split - 0.1];
         let right = [split + 0.1];
         for x in [&left, &left, &left, &right] {
@@ -821,7 +1041,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let x = [m.splits[0].value - 0.1];
+        let x = [m.nodes[0].value - 0.1];
         for _ in 0..4 {
             m.learn(&x);
         }
