@@ -389,31 +389,56 @@ impl HalfSpaceTrees {
     }
 
     /// Paper mass `Σ_trees r · 2^depth` of `x` (higher = more normal); 0 before warm-up.
+    /// Trees go level by level, as in learning, so their dependent loads overlap; a tree
+    /// stays at its stop node once stopped.
     pub fn mass(&self, x: &[f32]) -> f64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
         let h = self.cfg.height as usize;
         let nint = self.internal_per_tree;
-        let rf = 1 - self.cur;
+        let (rf, limit, trees) = (1 - self.cur, self.limit, self.cfg.trees);
+        let (nodes, leaves) = (self.nodes.as_slice(), self.leaves.as_slice());
+        assert!(nodes.len() == trees * nint && leaves.len() == trees * (nint + 1));
         let mut total: u64 = 0;
-        for t in 0..self.cfg.trees {
-            let nodes = &self.nodes[t * nint..][..nint];
-            let mut i = 0usize;
-            let mut depth = 0usize;
-            loop {
-                if depth == h {
-                    let m = self.leaves[t * (nint + 1) + i - nint][rf];
-                    total += u64::from(m) << depth;
+        let mut first = 0;
+        while first < trees {
+            let k = (trees - first).min(GROUP);
+            let mut idx = [0usize; GROUP];
+            let mut open = [true; GROUP];
+            let mut depth = 0;
+            while depth < h {
+                let mut any = false;
+                for t in 0..k {
+                    let i = idx[t];
+                    // SAFETY: `i < nint` is an internal node of tree `first + t < trees`
+                    // (fewer than `h` steps from the root, or a stopped tree's stop node);
+                    // lengths asserted above; split dimensions are `< dims`, as in
+                    // `descend`.
+                    unsafe {
+                        let n = nodes.get_unchecked((first + t) * nint + i);
+                        let m = u32::from(n.mass[rf]);
+                        let stop = open[t] & (m < limit);
+                        total += u64::from(u32::from(stop) * m) << depth;
+                        open[t] &= !stop;
+                        any |= open[t];
+                        let v = *x.get_unchecked(n.dim as usize);
+                        let child = 2 * i + 1 + goes_right(v, n.value);
+                        idx[t] = if open[t] { child } else { i };
+                    }
+                }
+                if !any {
                     break;
                 }
-                let n = nodes[i];
-                let m = u32::from(n.mass[rf]);
-                if m < self.limit {
-                    total += u64::from(m) << depth;
-                    break;
-                }
-                i = 2 * i + 1 + goes_right(x[n.dim as usize], n.value);
                 depth += 1;
             }
+            if depth == h {
+                for t in 0..k {
+                    if open[t] {
+                        let leaf = leaves[(first + t) * (nint + 1) + idx[t] - nint];
+                        total += u64::from(leaf[rf]) << h;
+                    }
+                }
+            }
+            first += k;
         }
         total as f64
     }
