@@ -107,8 +107,9 @@ pub struct HalfSpaceTrees {
     /// come first in breadth-first order, the `2^height` leaves after them).
     nodes_per_tree: usize,
     internal_per_tree: usize,
-    /// Internal node `i` of tree `t` (split and both masses), at `t * internal_per_tree + i`.
-    nodes: Vec<Node>,
+    /// Internal nodes (split and both masses), as 64-byte lines: node `i` of tree `t` at
+    /// `t · 2^height + 1 + i` (see [`Line`]).
+    nodes: Vec<Line>,
     /// Both masses of leaf `i` (node `internal_per_tree + i`) of tree `t`, at
     /// `t * (internal_per_tree + 1) + i`.
     leaves: Vec<[u16; 2]>,
@@ -137,6 +138,27 @@ struct Node {
     value: f32,
     dim: u32,
     mass: [u16; 2],
+}
+
+/// Four nodes, 64-byte aligned. Each tree takes `2^height` node places, the first unused,
+/// so node `i` sits at place `1 + i` and the four grandchildren of node `i`
+/// (`4i + 3 ..= 4i + 6`) fill exactly one cache line: the batch descent fetches it two
+/// levels ahead.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([Node; 4]);
+
+/// The nodes of `lines`, flat.
+fn flat(lines: &[Line]) -> &[Node] {
+    // SAFETY: `Line` is `repr(C)` around `[Node; 4]`, 64 bytes with no padding (`Node` is
+    // 16 bytes), and its alignment is a multiple of `Node`'s.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * 4) }
+}
+
+/// The nodes of `lines`, flat and mutable.
+fn flat_mut(lines: &mut [Line]) -> &mut [Node] {
+    // SAFETY: as in `flat`; the borrow is exclusive.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * 4) }
 }
 
 /// Split of an internal node, as serialised.
@@ -172,19 +194,20 @@ impl From<HalfSpaceTrees> for Snapshot {
         let mut r = Vec::with_capacity(m.cfg.trees * m.nodes_per_tree);
         let mut l = Vec::with_capacity(r.capacity());
         for (nodes, leaves) in m
-            .nodes
-            .chunks_exact(nint)
+            .all_nodes()
+            .chunks_exact(nint + 1)
             .zip(m.leaves.chunks_exact(nint + 1))
         {
-            let masses = nodes.iter().map(|n| n.mass).chain(leaves.iter().copied());
+            let masses = nodes[1..].iter().map(|n| n.mass).chain(leaves.iter().copied());
             for mass in masses {
                 r.push(mass[1 - cur]);
                 l.push(mass[cur]);
             }
         }
         let splits = m
-            .nodes
-            .iter()
+            .all_nodes()
+            .chunks_exact(nint + 1)
+            .flat_map(|t| &t[1..])
             .map(|n| Split {
                 value: n.value,
                 dim: n.dim,
@@ -215,7 +238,7 @@ impl TryFrom<Snapshot> for HalfSpaceTrees {
         let (npt, nint) = (m.nodes_per_tree, m.internal_per_tree);
         if s.nodes_per_tree != npt
             || s.internal_per_tree != nint
-            || s.splits.len() != m.nodes.len()
+            || s.splits.len() != m.cfg.trees * nint
             || s.r.len() != m.cfg.trees * npt
             || s.l.len() != s.r.len()
         {
@@ -233,9 +256,10 @@ impl TryFrom<Snapshot> for HalfSpaceTrees {
                 "snapshot window position out of range",
             ));
         }
-        for (t, (nodes, leaves)) in m
-            .nodes
-            .chunks_exact_mut(nint)
+        let trees = m.cfg.trees;
+        for (t, (nodes, leaves)) in flat_mut(&mut m.nodes)[..trees * (nint + 1)]
+            .chunks_exact_mut(nint + 1)
+            .map(|t| &mut t[1..])
             .zip(m.leaves.chunks_exact_mut(nint + 1))
             .enumerate()
         {
@@ -269,7 +293,7 @@ impl PartialEq for HalfSpaceTrees {
             && self.warm == o.warm
             && self.nodes.len() == o.nodes.len()
             && self.leaves.len() == o.leaves.len()
-            && self.nodes.iter().zip(&o.nodes).all(|(x, y)| {
+            && self.all_nodes().iter().zip(o.all_nodes()).all(|(x, y)| {
                 x.value == y.value
                     && x.dim == y.dim
                     && x.mass[a] == y.mass[b]
@@ -319,7 +343,8 @@ impl HalfSpaceTrees {
         let mut splits = vec![Split::default(); m.internal_per_tree];
         let mut lo = vec![0f64; dims];
         let mut hi = vec![0f64; dims];
-        for tree in m.nodes.chunks_exact_mut(m.internal_per_tree) {
+        let (trees, nint) = (m.cfg.trees, m.internal_per_tree);
+        for tree in flat_mut(&mut m.nodes)[..trees * (nint + 1)].chunks_exact_mut(nint + 1) {
             for d in 0..dims {
                 let sq: f64 = rng.random();
                 let half = 2.0 * sq.max(1.0 - sq);
@@ -327,7 +352,7 @@ impl HalfSpaceTrees {
                 hi[d] = sq + half;
             }
             build(&mut splits, 0, &mut lo, &mut hi, &mut rng);
-            for (n, sp) in tree.iter_mut().zip(&splits) {
+            for (n, sp) in tree[1..].iter_mut().zip(&splits) {
                 (n.value, n.dim) = (sp.value, sp.dim);
             }
         }
@@ -358,7 +383,7 @@ impl HalfSpaceTrees {
         let limit = size_limit.ceil().min(f64::from(u32::MAX)) as u32;
         let max_mass = cfg.trees as f64 * cfg.window as f64 * (1u64 << cfg.height) as f64;
         Ok(Self {
-            nodes: vec![Node::default(); internal * cfg.trees],
+            nodes: vec![Line::default(); (internal + 1) * cfg.trees / 4 + 1],
             leaves: vec![[0; 2]; (internal + 1) * cfg.trees],
             cur: 0,
             cfg,
@@ -388,6 +413,11 @@ impl HalfSpaceTrees {
         self.warm
     }
 
+    /// Every tree's node places (`2^height` each, see [`Line`]).
+    fn all_nodes(&self) -> &[Node] {
+        &flat(&self.nodes)[..self.cfg.trees * (self.internal_per_tree + 1)]
+    }
+
     /// Paper mass `Σ_trees r · 2^depth` of `x` (higher = more normal); 0 before warm-up.
     /// Trees go level by level, as in learning, so their dependent loads overlap; a tree
     /// stays at its stop node once stopped.
@@ -396,8 +426,8 @@ impl HalfSpaceTrees {
         let h = self.cfg.height as usize;
         let nint = self.internal_per_tree;
         let (rf, limit, trees) = (1 - self.cur, self.limit, self.cfg.trees);
-        let (nodes, leaves) = (self.nodes.as_slice(), self.leaves.as_slice());
-        assert!(nodes.len() == trees * nint && leaves.len() == trees * (nint + 1));
+        let (nodes, leaves) = (self.all_nodes(), self.leaves.as_slice());
+        assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
         let mut total: u64 = 0;
         let mut first = 0;
         while first < trees {
@@ -414,7 +444,7 @@ impl HalfSpaceTrees {
                     // lengths asserted above; split dimensions are `< dims`, as in
                     // `descend`.
                     unsafe {
-                        let n = nodes.get_unchecked((first + t) * nint + i);
+                        let n = nodes.get_unchecked((first + t) * (nint + 1) + 1 + i);
                         let m = u32::from(n.mass[rf]);
                         let stop = open[t] & (m < limit);
                         total += u64::from(u32::from(stop) * m) << depth;
@@ -484,7 +514,7 @@ impl HalfSpaceTrees {
                     limit: self.limit,
                 };
                 tree.score(
-                    &self.nodes[t * nint..][..nint],
+                    &self.all_nodes()[t * (nint + 1) + 1..][..nint],
                     &self.leaves[t * (nint + 1)..][..nint + 1],
                     1 - self.cur,
                     xs,
@@ -523,7 +553,7 @@ impl HalfSpaceTrees {
             limit: self.limit,
         };
         for t in 0..self.cfg.trees {
-            let nodes = &mut self.nodes[t * nint..][..nint];
+            let nodes = &mut flat_mut(&mut self.nodes)[t * (nint + 1) + 1..][..nint];
             let leaves = &mut self.leaves[t * (nint + 1)..][..nint + 1];
             let (mut jcur, mut jprev) = if journal {
                 (
@@ -625,9 +655,10 @@ impl HalfSpaceTrees {
                 self.cur,
             );
             let j = &mut self.journal;
-            let trees = self
-                .nodes
-                .chunks_exact_mut(nint)
+            let all = &mut flat_mut(&mut self.nodes)[..self.cfg.trees * (nint + 1)];
+            let trees = all
+                .chunks_exact_mut(nint + 1)
+                .map(|t| &mut t[1..])
                 .zip(self.leaves.chunks_exact_mut(nint + 1));
             if j.prev_ok {
                 for ((nodes, leaves), paths) in trees.zip(j.prev.chunks_exact(w)) {
@@ -661,8 +692,9 @@ impl HalfSpaceTrees {
         let (cur, rf) = (self.cur, 1 - self.cur);
         let mut total: u64 = 0;
         let trees = self.cfg.trees;
-        let (nodes, leaves) = (self.nodes.as_mut_slice(), self.leaves.as_mut_slice());
-        assert!(nodes.len() == trees * nint && leaves.len() == trees * (nint + 1));
+        let nodes = &mut flat_mut(&mut self.nodes)[..trees * (nint + 1)];
+        let leaves = self.leaves.as_mut_slice();
+        assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
         let mut first = 0;
         while first < trees {
             let k = (trees - first).min(GROUP);
@@ -685,7 +717,7 @@ impl HalfSpaceTrees {
                     });
                     unsafe {
                         let m = if depth < h {
-                            let n = nodes.get_unchecked_mut(tree * nint + i);
+                            let n = nodes.get_unchecked_mut(tree * (nint + 1) + 1 + i);
                             n.mass[cur] += 1;
                             let v = *x.get_unchecked(n.dim as usize);
                             idx[t] = 2 * i + 1 + goes_right(v, n.value);
@@ -840,12 +872,14 @@ impl Tree {
             let mut idx = [0usize; LANES];
             for depth in 0..h {
                 for (g, i) in idx[..k].iter_mut().enumerate() {
-                    // The four grandchildren of `i` (two levels on) are `4i + 3 ..= 4i + 6`,
-                    // 64 contiguous bytes: fetch them now, so the chain of dependent loads
-                    // down the tree is pipelined two levels deep.
+                    // The four grandchildren of `i` (two levels on) fill one cache line
+                    // (see `Line`): fetch it now, so the chain of dependent loads down the
+                    // tree is pipelined two levels deep. Above the leaves, fetch the four
+                    // grandchild leaves' masses for the walk.
                     if depth + 2 < h {
                         prefetch(nodes.as_ptr().wrapping_add(4 * *i + 3));
-                        prefetch(nodes.as_ptr().wrapping_add(4 * *i + 6));
+                    } else if depth + 2 == h {
+                        prefetch(leaves.as_ptr().wrapping_add((4 * *i + 3).wrapping_sub(nint)));
                     }
                     // SAFETY: `*i` is an internal node (fewer than `h` steps from the root
                     // of a complete tree of height `h`), so `*i < nint = nodes.len()`; split
@@ -1019,9 +1053,9 @@ mod tests {
         let m = HalfSpaceTrees::new(3, small()).unwrap();
         // Root split = middle of the work range sq ± 2·max(sq, 1−sq) = sq, so in [0, 1].
         for t in 0..m.cfg.trees {
-            let root = t * m.internal_per_tree;
-            assert!((0.0..=1.0).contains(&m.nodes[root].value));
-            assert!((m.nodes[root].dim as usize) < 3);
+            let root = m.all_nodes()[t * (m.internal_per_tree + 1) + 1];
+            assert!((0.0..=1.0).contains(&root.value));
+            assert!((root.dim as usize) < 3);
         }
     }
 
@@ -1050,7 +1084,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let split = m.nodes[0].value;
+        let split = m.all_nodes()[1].value;
         let left = [split - 0.1];
         let right = [split + 0.1];
         for x in [&left, &left, &left, &right] {
@@ -1085,7 +1119,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let x = [m.nodes[0].value - 0.1];
+        let x = [m.all_nodes()[1].value - 0.1];
         for _ in 0..4 {
             m.learn(&x);
         }
