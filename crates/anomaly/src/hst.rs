@@ -829,6 +829,46 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Descend `K` rows (`xs`, row-major, `dims` wide) through the splits of one tree of height
+/// `h` (`nodes`, its `leaves` only prefetched) level by level, so that their chains of
+/// dependent loads overlap; their leaves' breadth-first indices. `K` is a constant so the
+/// indices stay in registers.
+#[inline(always)]
+fn descend_lanes<const K: usize>(
+    nodes: &[Node],
+    leaves: &[[u16; 2]],
+    xs: &[f32],
+    dims: usize,
+    h: usize,
+) -> [usize; K] {
+    let nint = nodes.len();
+    assert!(nint == (1 << h) - 1 && leaves.len() == nint + 1 && xs.len() == K * dims);
+    let mut idx = [0usize; K];
+    for depth in 0..h {
+        for (g, i) in idx.iter_mut().enumerate() {
+            // The four grandchildren of `i` (two levels on) fill one cache line (see
+            // `Line`): fetch it now, so the chain of dependent loads down the tree is
+            // pipelined two levels deep. Above the leaves, fetch the four grandchild
+            // leaves' masses for the walk.
+            if depth + 2 < h {
+                prefetch(nodes.as_ptr().wrapping_add(4 * *i + 3));
+            } else if depth + 2 == h {
+                prefetch(leaves.as_ptr().wrapping_add((4 * *i + 3).wrapping_sub(nint)));
+            }
+            // SAFETY: `*i` is an internal node (fewer than `h` steps from the root of a
+            // complete tree of height `h`), so `*i < nint = nodes.len()`; split dimensions
+            // are `< dims` (by construction, or checked on deserialisation) and row `g` is
+            // `dims` wide inside `xs` (asserted).
+            unsafe {
+                let n = nodes.get_unchecked(*i);
+                let v = *xs.get_unchecked(g * dims + n.dim as usize);
+                *i = 2 * *i + 1 + goes_right(v, n.value);
+            }
+        }
+    }
+    idx
+}
+
 /// Shape of a tree, for the batch paths.
 struct Tree {
     height: u32,
@@ -870,26 +910,11 @@ impl Tree {
         {
             let k = acc.len();
             let mut idx = [0usize; LANES];
-            for depth in 0..h {
+            if k == LANES {
+                idx = descend_lanes::<LANES>(nodes, leaves, xs, dims, h);
+            } else {
                 for (g, i) in idx[..k].iter_mut().enumerate() {
-                    // The four grandchildren of `i` (two levels on) fill one cache line
-                    // (see `Line`): fetch it now, so the chain of dependent loads down the
-                    // tree is pipelined two levels deep. Above the leaves, fetch the four
-                    // grandchild leaves' masses for the walk.
-                    if depth + 2 < h {
-                        prefetch(nodes.as_ptr().wrapping_add(4 * *i + 3));
-                    } else if depth + 2 == h {
-                        prefetch(leaves.as_ptr().wrapping_add((4 * *i + 3).wrapping_sub(nint)));
-                    }
-                    // SAFETY: `*i` is an internal node (fewer than `h` steps from the root
-                    // of a complete tree of height `h`), so `*i < nint = nodes.len()`; split
-                    // dimensions are `< dims` (by construction, or checked on
-                    // deserialisation) and row `g` is `dims` wide inside `xs`.
-                    unsafe {
-                        let n = nodes.get_unchecked(*i);
-                        let v = *xs.get_unchecked(g * dims + n.dim as usize);
-                        *i = 2 * *i + 1 + goes_right(v, n.value);
-                    }
+                    [*i] = descend_lanes::<1>(nodes, leaves, &xs[g * dims..][..dims], dims, h);
                 }
             }
             for ((a, path), &i) in acc.iter_mut().zip(paths.iter_mut()).zip(&idx[..k]) {
