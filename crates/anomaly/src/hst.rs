@@ -23,25 +23,33 @@
 //! the reference when it completes; before that [`Model::score`] returns `0.0` (no opinion,
 //! never an alert). [`HalfSpaceTrees::is_warm`] tells the two apart.
 //!
-//! **Speed.** Each tree is a complete binary tree in flat arrays (children of `i` are
-//! `2i+1`, `2i+2`), struct of arrays: split dimension and split value per
-//! internal node (8 bytes together), reference and latest mass `u16` per node (hence
-//! `window ≤ 65 535`). At height 10, 25 trees take 400 KiB; at the default height 8, 100 KiB. The window swap is
-//! `swap(r, l)` plus a memset of `l` (100 KiB, about 0.4 KiB per row amortised), cheaper
-//! than per-node epoch tags, which cost a few instructions at every visited node.
-//! [`Model::score_learn`] scores and learns in one branch-free descent, and the trees are
-//! descended level by level together, which lets the processor overlap the dependent loads
-//! of different trees.
+//! **Speed.** Each tree is a complete binary tree (children of `i` are `2i+1`, `2i+2`). An
+//! internal node is one 16-byte record: split value, split dimension and both masses (`u16`,
+//! hence `window ≤ 65 535`), so a visit touches one cache line; leaves keep only their two
+//! masses. Which of the two masses is `l` is a flag: the window change flips it and clears
+//! the new `l` only on the paths of the rows of the window before (a journal of the leaves
+//! they reached; the top levels wholesale), not all 2^(height+1) nodes. Nodes sit in 64-byte
+//! lines with one unused place per tree, so the four grandchildren of a node share a line.
+//! At the default (height 15, 25 trees) the model takes about 16 MiB.
+//!
+//! [`Model::score_learn`] takes one row: all trees descend level by level together, which
+//! overlaps their cache misses. [`HalfSpaceTrees::score_learn_batch`] and
+//! [`HalfSpaceTrees::score_batch`] take many rows, bit-identical to row by row and several
+//! times faster: trees are independent and the reference mass of a tree changes only at
+//! window ends, which fall after the same rows in every tree, so each tree can take the
+//! whole batch in turn (its window changes included) while its nodes stay in L2, with
+//! groups of 8 rows descending together, each prefetching the line of its grandchildren.
+//! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`, best
+//! of repeated runs on a shared machine): score+learn about 0.4 M rows/s row by row and
+//! 0.75–0.8 M batched; frozen score 0.85 M row by row, 1.2 M batched.
 //!
 //! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
 //! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
 //! other half plus the training attacks; mean ROC-AUC of 3 seeds, min-max / log1p+min-max
 //! features) height 15 gives 0.969 / 0.971, height 12 0.967 / 0.964, height 10 0.961 /
-//! 0.963, height 8 0.941 / 0.941. Speed goes the other way (score+learn, one core, 72
-//! features, 25 trees): about 1.4 M rows/s at height 8, 0.7 M at 10, 0.2–0.27 M at 15,
-//! where the 11 MiB of counts leave the caches and the per-window memset of `l` (3.2 MiB)
-//! costs ~13 KiB per row. Choose `height: 8` where throughput matters more than the last
-//! few points of AUC.
+//! 0.963, height 8 0.941 / 0.941. Lower heights are faster (fewer levels, and the trees fit
+//! the caches); choose `height: 8` where throughput matters more than the last few points
+//! of AUC.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -198,7 +206,10 @@ impl From<HalfSpaceTrees> for Snapshot {
             .chunks_exact(nint + 1)
             .zip(m.leaves.chunks_exact(nint + 1))
         {
-            let masses = nodes[1..].iter().map(|n| n.mass).chain(leaves.iter().copied());
+            let masses = nodes[1..]
+                .iter()
+                .map(|n| n.mass)
+                .chain(leaves.iter().copied());
             for mass in masses {
                 r.push(mass[1 - cur]);
                 l.push(mass[cur]);
@@ -853,7 +864,11 @@ fn descend_lanes<const K: usize>(
             if depth + 2 < h {
                 prefetch(nodes.as_ptr().wrapping_add(4 * *i + 3));
             } else if depth + 2 == h {
-                prefetch(leaves.as_ptr().wrapping_add((4 * *i + 3).wrapping_sub(nint)));
+                prefetch(
+                    leaves
+                        .as_ptr()
+                        .wrapping_add((4 * *i + 3).wrapping_sub(nint)),
+                );
             }
             // SAFETY: `*i` is an internal node (fewer than `h` steps from the root of a
             // complete tree of height `h`), so `*i < nint = nodes.len()`; split dimensions
