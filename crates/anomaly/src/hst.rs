@@ -39,9 +39,11 @@
 //! window ends, which fall after the same rows in every tree, so each tree can take the
 //! whole batch in turn (its window changes included) while its nodes stay in L2, with
 //! groups of 8 rows descending together, each prefetching the line of its grandchildren.
-//! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`, best
-//! of repeated runs on a shared machine): score+learn about 0.4 M rows/s row by row and
-//! 0.75–0.8 M batched; frozen score 0.85 M row by row, 1.2 M batched.
+//! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`;
+//! median–best of repeated runs on a shared 2-core machine, so only indicative):
+//! score+learn 0.37–0.39 M rows/s row by row, 0.63–0.72 M batched (was 0.2–0.29 M with
+//! struct-of-arrays counts and a full memset per window); frozen score 0.74–0.86 M row by
+//! row, 0.93–1.19 M batched (was 0.64–0.7 M).
 //!
 //! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
 //! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
