@@ -5,6 +5,9 @@
 //! cargo run --release -p palisade-anomaly --example hst_speed [-- ROWS [REPS]]
 //! ```
 //!
+//! `ROWS` defaults to 200 000: thread CPU time may tick coarsely (4 ms here), so runs should
+//! last a few hundred milliseconds.
+//!
 //! Rows come from a fixed-seed mixture: 60 dense columns drawn around one of a few cluster
 //! centres, plus NSL-KDD-like sparse one-hot groups (20 columns). The model is warmed on
 //! 20 windows first. Each mode runs `REPS` (default 3) times on a fresh clone of the warmed
@@ -90,7 +93,7 @@ fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse().expect("ROWS"))
-        .unwrap_or(50_000);
+        .unwrap_or(200_000);
     let reps: usize = std::env::args()
         .nth(2)
         .map(|a| a.parse().expect("REPS"))
