@@ -23,25 +23,35 @@
 //! the reference when it completes; before that [`Model::score`] returns `0.0` (no opinion,
 //! never an alert). [`HalfSpaceTrees::is_warm`] tells the two apart.
 //!
-//! **Speed.** Each tree is a complete binary tree in flat arrays (children of `i` are
-//! `2i+1`, `2i+2`), struct of arrays: split dimension and split value per
-//! internal node (8 bytes together), reference and latest mass `u16` per node (hence
-//! `window ≤ 65 535`). At height 10, 25 trees take 400 KiB; at the default height 8, 100 KiB. The window swap is
-//! `swap(r, l)` plus a memset of `l` (100 KiB, about 0.4 KiB per row amortised), cheaper
-//! than per-node epoch tags, which cost a few instructions at every visited node.
-//! [`Model::score_learn`] scores and learns in one branch-free descent, and the trees are
-//! descended level by level together, which lets the processor overlap the dependent loads
-//! of different trees.
+//! **Speed.** Each tree is a complete binary tree (children of `i` are `2i+1`, `2i+2`). An
+//! internal node is one 16-byte record: split value, split dimension and both masses (`u16`,
+//! hence `window ≤ 65 535`), so a visit touches one cache line; leaves keep only their two
+//! masses. Which of the two masses is `l` is a flag: the window change flips it and clears
+//! the new `l` only on the paths of the rows of the window before (a journal of the leaves
+//! they reached; the top levels wholesale), not all 2^(height+1) nodes. Nodes sit in 64-byte
+//! lines with one unused place per tree, so the four grandchildren of a node share a line.
+//! At the default (height 15, 25 trees) the model takes about 16 MiB.
+//!
+//! [`Model::score_learn`] takes one row: all trees descend level by level together, which
+//! overlaps their cache misses. [`HalfSpaceTrees::score_learn_batch`] and
+//! [`HalfSpaceTrees::score_batch`] take many rows, bit-identical to row by row and several
+//! times faster: trees are independent and the reference mass of a tree changes only at
+//! window ends, which fall after the same rows in every tree, so each tree can take the
+//! whole batch in turn (its window changes included) while its nodes stay in L2, with
+//! groups of 8 rows descending together, each prefetching the line of its grandchildren.
+//! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`;
+//! median–best of repeated runs on a shared 2-core machine, so only indicative):
+//! score+learn 0.37–0.39 M rows/s row by row, 0.63–0.72 M batched (was 0.2–0.29 M with
+//! struct-of-arrays counts and a full memset per window); frozen score 0.74–0.86 M row by
+//! row, 0.93–1.19 M batched (was 0.64–0.7 M).
 //!
 //! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
 //! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
 //! other half plus the training attacks; mean ROC-AUC of 3 seeds, min-max / log1p+min-max
 //! features) height 15 gives 0.969 / 0.971, height 12 0.967 / 0.964, height 10 0.961 /
-//! 0.963, height 8 0.941 / 0.941. Speed goes the other way (score+learn, one core, 72
-//! features, 25 trees): about 1.4 M rows/s at height 8, 0.7 M at 10, 0.2–0.27 M at 15,
-//! where the 11 MiB of counts leave the caches and the per-window memset of `l` (3.2 MiB)
-//! costs ~13 KiB per row. Choose `height: 8` where throughput matters more than the last
-//! few points of AUC.
+//! 0.963, height 8 0.941 / 0.941. Lower heights are faster (fewer levels, and the trees fit
+//! the caches); choose `height: 8` where throughput matters more than the last few points
+//! of AUC.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -95,19 +105,27 @@ impl HstConfig {
 }
 
 /// Streaming Half-Space Trees; see the module documentation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised as [`Snapshot`] (split, reference and latest mass per node in plain arrays),
+/// which is validated on the way in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "Snapshot", try_from = "Snapshot")]
 pub struct HalfSpaceTrees {
     cfg: HstConfig,
     dims: usize,
-    /// Nodes per tree, `2^(height+1) − 1`; internal nodes per tree, `2^height − 1`.
+    /// Nodes per tree, `2^(height+1) − 1`; internal nodes per tree, `2^height − 1` (they
+    /// come first in breadth-first order, the `2^height` leaves after them).
     nodes_per_tree: usize,
     internal_per_tree: usize,
-    /// Split of internal node `i` of tree `t`, at `t * internal_per_tree + i`.
-    splits: Vec<Split>,
-    /// Reference mass of node `i` of tree `t`, at `t * nodes_per_tree + i`.
-    r: Vec<u16>,
-    /// Latest mass, indexed like `r`.
-    l: Vec<u16>,
+    /// Internal nodes (split and both masses), as 64-byte lines: node `i` of tree `t` at
+    /// `t · 2^height + 1 + i` (see [`Line`]).
+    nodes: Vec<Line>,
+    /// Both masses of leaf `i` (node `internal_per_tree + i`) of tree `t`, at
+    /// `t * (internal_per_tree + 1) + i`.
+    leaves: Vec<[u16; 2]>,
+    /// Which of the two masses of every node is the latest mass `l`; the other is the
+    /// reference mass `r`. A window change flips it and clears the new `l`.
+    cur: usize,
     /// Rows learned in the current window.
     in_window: u32,
     /// Whether a full window has been learned (the reference mass exists).
@@ -116,14 +134,207 @@ pub struct HalfSpaceTrees {
     limit: u32,
     /// `trees · ψ · 2^height`.
     max_mass: f64,
+    /// Leaves reached in the current and previous window, to clear only the touched paths
+    /// at a window change. A cache: not serialised, ignored by `==`.
+    journal: Journal,
 }
 
-/// Split of an internal node: `x[dim] < value` goes left (NaN goes right). Dimension and
-/// value share 8 bytes so a visit touches one cache line for the structure.
+/// An internal node: split `x[dim] < value` goes left (NaN goes right), and the two masses
+/// (see [`HalfSpaceTrees::cur`]), in one 16-byte record so that a visit touches one cache
+/// line for the structure and the counts together.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C, align(16))]
+struct Node {
+    value: f32,
+    dim: u32,
+    mass: [u16; 2],
+}
+
+/// Four nodes, 64-byte aligned. Each tree takes `2^height` node places, the first unused,
+/// so node `i` sits at place `1 + i` and the four grandchildren of node `i`
+/// (`4i + 3 ..= 4i + 6`) fill exactly one cache line: the batch descent fetches it two
+/// levels ahead.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([Node; 4]);
+
+/// The nodes of `lines`, flat.
+fn flat(lines: &[Line]) -> &[Node] {
+    // SAFETY: `Line` is `repr(C)` around `[Node; 4]`, 64 bytes with no padding (`Node` is
+    // 16 bytes), and its alignment is a multiple of `Node`'s.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * 4) }
+}
+
+/// The nodes of `lines`, flat and mutable.
+fn flat_mut(lines: &mut [Line]) -> &mut [Node] {
+    // SAFETY: as in `flat`; the borrow is exclusive.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * 4) }
+}
+
+/// Split of an internal node, as serialised.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct Split {
     value: f32,
     dim: u32,
+}
+
+/// The serialised form: the field layout of the struct-of-arrays model this replaced, so
+/// snapshots stay compatible.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    cfg: HstConfig,
+    dims: usize,
+    nodes_per_tree: usize,
+    internal_per_tree: usize,
+    /// Split of internal node `i` of tree `t`, at `t * internal_per_tree + i`.
+    splits: Vec<Split>,
+    /// Reference mass of node `i` of tree `t`, at `t * nodes_per_tree + i`.
+    r: Vec<u16>,
+    /// Latest mass, indexed like `r`.
+    l: Vec<u16>,
+    in_window: u32,
+    warm: bool,
+    limit: u32,
+    max_mass: f64,
+}
+
+impl From<HalfSpaceTrees> for Snapshot {
+    fn from(m: HalfSpaceTrees) -> Self {
+        let (cur, nint) = (m.cur, m.internal_per_tree);
+        let mut r = Vec::with_capacity(m.cfg.trees * m.nodes_per_tree);
+        let mut l = Vec::with_capacity(r.capacity());
+        for (nodes, leaves) in m
+            .all_nodes()
+            .chunks_exact(nint + 1)
+            .zip(m.leaves.chunks_exact(nint + 1))
+        {
+            let masses = nodes[1..]
+                .iter()
+                .map(|n| n.mass)
+                .chain(leaves.iter().copied());
+            for mass in masses {
+                r.push(mass[1 - cur]);
+                l.push(mass[cur]);
+            }
+        }
+        let splits = m
+            .all_nodes()
+            .chunks_exact(nint + 1)
+            .flat_map(|t| &t[1..])
+            .map(|n| Split {
+                value: n.value,
+                dim: n.dim,
+            })
+            .collect();
+        Snapshot {
+            cfg: m.cfg,
+            dims: m.dims,
+            nodes_per_tree: m.nodes_per_tree,
+            internal_per_tree: m.internal_per_tree,
+            splits,
+            r,
+            l,
+            in_window: m.in_window,
+            warm: m.warm,
+            limit: m.limit,
+            max_mass: m.max_mass,
+        }
+    }
+}
+
+impl TryFrom<Snapshot> for HalfSpaceTrees {
+    type Error = ConfigError;
+
+    /// Checks everything the unchecked descents rely on.
+    fn try_from(s: Snapshot) -> Result<Self, ConfigError> {
+        let mut m = HalfSpaceTrees::empty(s.dims, s.cfg)?;
+        let (npt, nint) = (m.nodes_per_tree, m.internal_per_tree);
+        if s.nodes_per_tree != npt
+            || s.internal_per_tree != nint
+            || s.splits.len() != m.cfg.trees * nint
+            || s.r.len() != m.cfg.trees * npt
+            || s.l.len() != s.r.len()
+        {
+            return Err(ConfigError::Invalid(
+                "snapshot arrays do not fit the configuration",
+            ));
+        }
+        if s.splits.iter().any(|sp| sp.dim as usize >= s.dims) {
+            return Err(ConfigError::Invalid(
+                "snapshot split dimension out of range",
+            ));
+        }
+        if s.in_window as usize >= m.cfg.window {
+            return Err(ConfigError::Invalid(
+                "snapshot window position out of range",
+            ));
+        }
+        let trees = m.cfg.trees;
+        for (t, (nodes, leaves)) in flat_mut(&mut m.nodes)[..trees * (nint + 1)]
+            .chunks_exact_mut(nint + 1)
+            .map(|t| &mut t[1..])
+            .zip(m.leaves.chunks_exact_mut(nint + 1))
+            .enumerate()
+        {
+            let (r, l) = (&s.r[t * npt..][..npt], &s.l[t * npt..][..npt]);
+            for (i, n) in nodes.iter_mut().enumerate() {
+                let sp = s.splits[t * nint + i];
+                *n = Node {
+                    value: sp.value,
+                    dim: sp.dim,
+                    mass: [l[i], r[i]],
+                };
+            }
+            for (i, leaf) in leaves.iter_mut().enumerate() {
+                *leaf = [l[nint + i], r[nint + i]];
+            }
+        }
+        m.in_window = s.in_window;
+        m.warm = s.warm;
+        Ok(m)
+    }
+}
+
+impl PartialEq for HalfSpaceTrees {
+    /// Same configuration, structure, masses and window position (whichever slot holds
+    /// which mass).
+    fn eq(&self, o: &Self) -> bool {
+        let (a, b) = (self.cur, o.cur);
+        self.cfg == o.cfg
+            && self.dims == o.dims
+            && self.in_window == o.in_window
+            && self.warm == o.warm
+            && self.nodes.len() == o.nodes.len()
+            && self.leaves.len() == o.leaves.len()
+            && self.all_nodes().iter().zip(o.all_nodes()).all(|(x, y)| {
+                x.value == y.value
+                    && x.dim == y.dim
+                    && x.mass[a] == y.mass[b]
+                    && x.mass[1 - a] == y.mass[1 - b]
+            })
+            && self
+                .leaves
+                .iter()
+                .zip(&o.leaves)
+                .all(|(x, y)| x[a] == y[b] && x[1 - a] == y[1 - b])
+    }
+}
+
+/// The leaf each learned row reached in each tree (its breadth-first node index), for the
+/// current and the previous window (`tree * window + position`). The masses of a window
+/// are non-zero exactly on the paths to these leaves, so a window change clears those paths
+/// (and the top levels wholesale) instead of every node: ~16 stores per row and tree instead
+/// of ~13 KiB per row at the default. Used only where that is cheaper
+/// (`window · (height + 1) · 4 ≤ nodes per tree`).
+#[derive(Debug, Clone, Default)]
+struct Journal {
+    cur: Vec<u32>,
+    prev: Vec<u32>,
+    /// `cur` holds every row of the current window so far.
+    cur_ok: bool,
+    /// `prev` holds every row of the previous window (so the reference mass is non-zero
+    /// only on their paths).
+    prev_ok: bool,
 }
 
 /// `1` if `v` goes to the right child of a node splitting at `split`: not `v < split`, so
@@ -140,6 +351,29 @@ const GROUP: usize = 32;
 impl HalfSpaceTrees {
     /// Build the random trees for rows of `dims` features.
     pub fn new(dims: usize, cfg: HstConfig) -> Result<Self, ConfigError> {
+        let mut m = Self::empty(dims, cfg)?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(m.cfg.seed);
+        let mut splits = vec![Split::default(); m.internal_per_tree];
+        let mut lo = vec![0f64; dims];
+        let mut hi = vec![0f64; dims];
+        let (trees, nint) = (m.cfg.trees, m.internal_per_tree);
+        for tree in flat_mut(&mut m.nodes)[..trees * (nint + 1)].chunks_exact_mut(nint + 1) {
+            for d in 0..dims {
+                let sq: f64 = rng.random();
+                let half = 2.0 * sq.max(1.0 - sq);
+                lo[d] = sq - half;
+                hi[d] = sq + half;
+            }
+            build(&mut splits, 0, &mut lo, &mut hi, &mut rng);
+            for (n, sp) in tree[1..].iter_mut().zip(&splits) {
+                (n.value, n.dim) = (sp.value, sp.dim);
+            }
+        }
+        Ok(m)
+    }
+
+    /// A model with zero masses and unset splits, after checking the configuration.
+    fn empty(dims: usize, cfg: HstConfig) -> Result<Self, ConfigError> {
         if cfg.trees == 0 {
             return Err(ConfigError::Invalid("trees must be at least 1"));
         }
@@ -158,34 +392,22 @@ impl HalfSpaceTrees {
         }
         let nodes_per_tree = (1usize << (cfg.height + 1)) - 1;
         let internal = (1usize << cfg.height) - 1;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
-        let mut splits = vec![Split::default(); internal * cfg.trees];
-        let mut lo = vec![0f64; dims];
-        let mut hi = vec![0f64; dims];
-        for tree in splits.chunks_exact_mut(internal) {
-            for d in 0..dims {
-                let sq: f64 = rng.random();
-                let half = 2.0 * sq.max(1.0 - sq);
-                lo[d] = sq - half;
-                hi[d] = sq + half;
-            }
-            build(tree, 0, &mut lo, &mut hi, &mut rng);
-        }
         // Integer counts: `r < size_limit` iff `r < ceil(size_limit)`.
         let limit = size_limit.ceil().min(f64::from(u32::MAX)) as u32;
         let max_mass = cfg.trees as f64 * cfg.window as f64 * (1u64 << cfg.height) as f64;
         Ok(Self {
-            r: vec![0; nodes_per_tree * cfg.trees],
-            l: vec![0; nodes_per_tree * cfg.trees],
+            nodes: vec![Line::default(); (internal + 1) * cfg.trees / 4 + 1],
+            leaves: vec![[0; 2]; (internal + 1) * cfg.trees],
+            cur: 0,
             cfg,
             dims,
             nodes_per_tree,
             internal_per_tree: internal,
-            splits,
             in_window: 0,
             warm: false,
             limit,
             max_mass,
+            journal: Journal::default(),
         })
     }
 
@@ -204,29 +426,204 @@ impl HalfSpaceTrees {
         self.warm
     }
 
+    /// Every tree's node places (`2^height` each, see [`Line`]).
+    fn all_nodes(&self) -> &[Node] {
+        &flat(&self.nodes)[..self.cfg.trees * (self.internal_per_tree + 1)]
+    }
+
     /// Paper mass `Σ_trees r · 2^depth` of `x` (higher = more normal); 0 before warm-up.
+    /// Trees go level by level, as in learning, so their dependent loads overlap; a tree
+    /// stays at its stop node once stopped.
     pub fn mass(&self, x: &[f32]) -> f64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
         let h = self.cfg.height as usize;
-        let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
+        let nint = self.internal_per_tree;
+        let (rf, limit, trees) = (1 - self.cur, self.limit, self.cfg.trees);
+        let (nodes, leaves) = (self.all_nodes(), self.leaves.as_slice());
+        assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
         let mut total: u64 = 0;
-        for t in 0..self.cfg.trees {
-            let r = &self.r[t * npt..][..npt];
-            let splits = &self.splits[t * nint..][..nint];
-            let mut i = 0usize;
-            let mut depth = 0usize;
-            loop {
-                let m = u32::from(r[i]);
-                if m < self.limit || depth == h {
-                    total += u64::from(m) << depth;
+        let mut first = 0;
+        while first < trees {
+            let k = (trees - first).min(GROUP);
+            let mut idx = [0usize; GROUP];
+            let mut open = [true; GROUP];
+            let mut depth = 0;
+            while depth < h {
+                let mut any = false;
+                for t in 0..k {
+                    let i = idx[t];
+                    // SAFETY: `i < nint` is an internal node of tree `first + t < trees`
+                    // (fewer than `h` steps from the root, or a stopped tree's stop node);
+                    // lengths asserted above; split dimensions are `< dims`, as in
+                    // `descend`.
+                    unsafe {
+                        let n = nodes.get_unchecked((first + t) * (nint + 1) + 1 + i);
+                        let m = u32::from(n.mass[rf]);
+                        let stop = open[t] & (m < limit);
+                        total += u64::from(u32::from(stop) * m) << depth;
+                        open[t] &= !stop;
+                        any |= open[t];
+                        let v = *x.get_unchecked(n.dim as usize);
+                        let child = 2 * i + 1 + goes_right(v, n.value);
+                        idx[t] = if open[t] { child } else { i };
+                    }
+                }
+                if !any {
                     break;
                 }
-                let sp = splits[i];
-                i = 2 * i + 1 + goes_right(x[sp.dim as usize], sp.value);
                 depth += 1;
             }
+            if depth == h {
+                for t in 0..k {
+                    if open[t] {
+                        let leaf = leaves[(first + t) * (nint + 1) + idx[t] - nint];
+                        total += u64::from(leaf[rf]) << h;
+                    }
+                }
+            }
+            first += k;
         }
         total as f64
+    }
+
+    /// Score then learn each row of `rows` (row-major, `out.len()` rows of [`Self::dims`]
+    /// values): exactly (bit for bit) what calling [`Model::score_learn`] on each row in
+    /// turn gives, and leaves the model in the same state, only faster.
+    ///
+    /// Rows go tree by tree (see the module documentation), so pass many rows at a time:
+    /// a few hundred to a few thousand.
+    pub fn score_learn_batch(&mut self, rows: &[f32], out: &mut [f64]) {
+        assert_eq!(
+            rows.len(),
+            out.len() * self.dims,
+            "rows and out differ in length"
+        );
+        let mut acc = vec![0u64; BLOCK.min(out.len())];
+        for (xs, o) in rows.chunks(BLOCK * self.dims).zip(out.chunks_mut(BLOCK)) {
+            self.block_score_learn(xs, o, &mut acc[..o.len()]);
+        }
+    }
+
+    /// Frozen scores of the rows of `rows` (row-major): exactly what [`Model::score`] gives
+    /// for each row.
+    pub fn score_batch(&self, rows: &[f32], out: &mut [f64]) {
+        assert_eq!(
+            rows.len(),
+            out.len() * self.dims,
+            "rows and out differ in length"
+        );
+        if !self.warm {
+            out.fill(0.0);
+            return;
+        }
+        let mut acc = vec![0u64; BLOCK.min(out.len())];
+        let nint = self.internal_per_tree;
+        for (xs, o) in rows.chunks(BLOCK * self.dims).zip(out.chunks_mut(BLOCK)) {
+            let acc = &mut acc[..o.len()];
+            acc.fill(0);
+            for t in 0..self.cfg.trees {
+                let tree = Tree {
+                    height: self.cfg.height,
+                    limit: self.limit,
+                };
+                tree.score(
+                    &self.all_nodes()[t * (nint + 1) + 1..][..nint],
+                    &self.leaves[t * (nint + 1)..][..nint + 1],
+                    1 - self.cur,
+                    xs,
+                    self.dims,
+                    acc,
+                );
+            }
+            for (o, &m) in o.iter_mut().zip(acc.iter()) {
+                *o = self.to_score(m as f64);
+            }
+        }
+    }
+
+    /// [`Self::score_learn_batch`] on at most [`BLOCK`] rows: each tree in turn takes all
+    /// the rows, closing its own windows on the way. Trees are independent and every tree
+    /// closes its windows after the same rows, so this is the row-by-row result.
+    fn block_score_learn(&mut self, xs: &[f32], out: &mut [f64], acc: &mut [u64]) {
+        let n = out.len();
+        let window = self.cfg.window;
+        acc.fill(0);
+        self.ready_journal();
+        let start = self.in_window as usize;
+        // Rows until the current window closes; row `first_end - 1` closes it.
+        let first_end = window - start;
+        let closes = if n >= first_end {
+            1 + (n - first_end) / window
+        } else {
+            0
+        };
+        let (nint, h, d) = (self.internal_per_tree, self.cfg.height, self.dims);
+        let journal = !self.journal.cur.is_empty();
+        let mut scratch = Vec::new();
+        let (mut cur_ok, mut prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
+        let tree = Tree {
+            height: h,
+            limit: self.limit,
+        };
+        for t in 0..self.cfg.trees {
+            let nodes = &mut flat_mut(&mut self.nodes)[t * (nint + 1) + 1..][..nint];
+            let leaves = &mut self.leaves[t * (nint + 1)..][..nint + 1];
+            let (mut jcur, mut jprev) = if journal {
+                (
+                    &mut self.journal.cur[t * window..][..window],
+                    &mut self.journal.prev[t * window..][..window],
+                )
+            } else {
+                scratch.resize(window, 0);
+                (&mut scratch[..], &mut [][..])
+            };
+            (cur_ok, prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
+            let mut cur = self.cur;
+            let (mut a, mut pos) = (0, start);
+            while a < n {
+                let b = n.min(a + window - pos);
+                tree.score_learn(
+                    nodes,
+                    leaves,
+                    cur,
+                    &xs[a * d..b * d],
+                    d,
+                    &mut acc[a..b],
+                    &mut jcur[pos..pos + (b - a)],
+                );
+                pos += b - a;
+                if pos == window {
+                    // This tree's window change: r ← l, l ← 0.
+                    cur = 1 - cur;
+                    if prev_ok {
+                        clear_paths(nodes, leaves, cur, jprev, h, window);
+                    } else {
+                        clear_all(nodes, leaves, cur);
+                    }
+                    if journal {
+                        std::mem::swap(&mut jcur, &mut jprev);
+                        (prev_ok, cur_ok) = (cur_ok, true);
+                    }
+                    pos = 0;
+                }
+                a = b;
+            }
+        }
+        (self.journal.cur_ok, self.journal.prev_ok) = (cur_ok, prev_ok);
+        if closes % 2 == 1 {
+            self.cur = 1 - self.cur;
+            std::mem::swap(&mut self.journal.cur, &mut self.journal.prev);
+        }
+        for (j, (o, &m)) in out.iter_mut().zip(acc.iter()).enumerate() {
+            // Warm for row j if a window had closed before it.
+            *o = if self.warm || j >= first_end {
+                self.to_score(m as f64)
+            } else {
+                0.0
+            };
+        }
+        self.in_window = ((start + n) % window) as u32;
+        self.warm |= closes > 0;
     }
 
     #[inline]
@@ -234,15 +631,60 @@ impl HalfSpaceTrees {
         1.0 - mass / self.max_mass
     }
 
-    /// Close the window if this row completed it: `r ← l`, `l ← 0` (a swap and a memset of
-    /// 2 bytes per node, amortised over the window).
+    /// Whether window changes clear the journalled paths rather than every node.
+    fn uses_journal(&self) -> bool {
+        self.cfg.window * (self.cfg.height as usize + 1) * 4 <= self.nodes_per_tree
+    }
+
+    /// Make the journal ready for recording the current window (after construction or
+    /// deserialisation it is empty; it then covers windows from the next one on).
+    fn ready_journal(&mut self) {
+        let len = self.cfg.trees * self.cfg.window;
+        if self.uses_journal() && self.journal.cur.len() != len {
+            // Any leaf will do for rows not recorded yet: their paths are only cleared.
+            let leaf = self.internal_per_tree as u32;
+            self.journal = Journal {
+                cur: vec![leaf; len],
+                prev: vec![leaf; len],
+                cur_ok: self.in_window == 0,
+                // A fresh model's masses are all zero: nothing to clear.
+                prev_ok: self.in_window == 0 && !self.warm,
+            };
+        }
+    }
+
+    /// Close the window if this row completed it: `r ← l`, `l ← 0` (flip the slots, then
+    /// clear the journalled paths or every node, amortised over the window).
     #[inline]
     fn tick(&mut self) {
         self.in_window += 1;
         if self.in_window as usize == self.cfg.window {
             self.in_window = 0;
-            std::mem::swap(&mut self.r, &mut self.l);
-            self.l.fill(0);
+            self.cur = 1 - self.cur;
+            let (h, nint, w, cur) = (
+                self.cfg.height,
+                self.internal_per_tree,
+                self.cfg.window,
+                self.cur,
+            );
+            let j = &mut self.journal;
+            let all = &mut flat_mut(&mut self.nodes)[..self.cfg.trees * (nint + 1)];
+            let trees = all
+                .chunks_exact_mut(nint + 1)
+                .map(|t| &mut t[1..])
+                .zip(self.leaves.chunks_exact_mut(nint + 1));
+            if j.prev_ok {
+                for ((nodes, leaves), paths) in trees.zip(j.prev.chunks_exact(w)) {
+                    clear_paths(nodes, leaves, cur, paths, h, w);
+                }
+            } else {
+                for (nodes, leaves) in trees {
+                    clear_all(nodes, leaves, cur);
+                }
+            }
+            std::mem::swap(&mut j.cur, &mut j.prev);
+            j.prev_ok = j.cur_ok && !j.cur.is_empty();
+            j.cur_ok = !j.cur.is_empty();
             self.warm = true;
         }
     }
@@ -253,18 +695,19 @@ impl HalfSpaceTrees {
     #[inline(always)]
     fn descend<const SCORE: bool>(&mut self, x: &[f32]) -> u64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
+        self.ready_journal();
+        let pos = self.in_window as usize;
+        let window = self.cfg.window;
+        let journal = &mut self.journal.cur;
         let h = self.cfg.height as usize;
         let limit = self.limit;
-        let (npt, nint) = (self.nodes_per_tree, self.internal_per_tree);
+        let nint = self.internal_per_tree;
+        let (cur, rf) = (self.cur, 1 - self.cur);
         let mut total: u64 = 0;
         let trees = self.cfg.trees;
-        let (l, rr, splits) = (
-            self.l.as_mut_slice(),
-            self.r.as_slice(),
-            self.splits.as_slice(),
-        );
-        assert!(l.len() == trees * npt && rr.len() == trees * npt);
-        assert!(splits.len() == trees * nint);
+        let nodes = &mut flat_mut(&mut self.nodes)[..trees * (nint + 1)];
+        let leaves = self.leaves.as_mut_slice();
+        assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
         let mut first = 0;
         while first < trees {
             let k = (trees - first).min(GROUP);
@@ -274,30 +717,42 @@ impl HalfSpaceTrees {
                 for t in 0..k {
                     let tree = first + t;
                     let i = idx[t];
-                    let g = tree * npt + i;
                     // SAFETY (all unchecked indexing below): `tree < trees`; `i` is a node of
                     // a complete tree of height `h` reached from the root in `depth ≤ h`
-                    // steps, so `i < npt`, and `i < nint` while `depth < h`; the lengths
-                    // are asserted above. split dimensions are `< dims` by construction
-                    // (`build`) and `x.len() == dims` is asserted.
-                    debug_assert!(i < npt && (depth == h || i < nint));
+                    // steps, so `i < nint` while `depth < h` and `nint ≤ i < 2·nint + 1` at
+                    // `depth == h`; the lengths are asserted above. Split dimensions are
+                    // `< dims` by construction (`build`, or checked on deserialisation) and
+                    // `x.len() == dims` is asserted.
+                    debug_assert!(if depth < h {
+                        i < nint
+                    } else {
+                        i >= nint && i <= 2 * nint
+                    });
                     unsafe {
-                        *l.get_unchecked_mut(g) += 1;
+                        let m = if depth < h {
+                            let n = nodes.get_unchecked_mut(tree * (nint + 1) + 1 + i);
+                            n.mass[cur] += 1;
+                            let v = *x.get_unchecked(n.dim as usize);
+                            idx[t] = 2 * i + 1 + goes_right(v, n.value);
+                            n.mass[rf]
+                        } else {
+                            let leaf = leaves.get_unchecked_mut(tree * (nint + 1) + i - nint);
+                            leaf[cur] += 1;
+                            leaf[rf]
+                        };
                         if SCORE {
                             // Branch-free: the first node with r < limit (or the leaf) counts.
-                            let r = u32::from(*rr.get_unchecked(g));
+                            let r = u32::from(m);
                             let stop = open[t] & ((r < limit) | (depth == h));
                             total += u64::from(u32::from(stop) * r) << depth;
                             open[t] &= !stop;
                         }
-                        if depth < h {
-                            let n = tree * nint + i;
-                            let sp = *splits.get_unchecked(n);
-                            debug_assert!((sp.dim as usize) < x.len());
-                            let v = *x.get_unchecked(sp.dim as usize);
-                            idx[t] = 2 * i + 1 + goes_right(v, sp.value);
-                        }
                     }
+                }
+            }
+            if !journal.is_empty() {
+                for (t, &leaf) in idx[..k].iter().enumerate() {
+                    journal[(first + t) * window + pos] = leaf as u32;
                 }
             }
             first += k;
@@ -331,6 +786,236 @@ fn build(
     lo[d] = mid;
     build(tree, 2 * i + 2, lo, hi, rng);
     lo[d] = saved_lo;
+}
+
+/// Zero mass slot `slot` of one tree on the paths to `paths` (breadth-first leaf indices):
+/// the top levels, which most paths share, wholesale, the deeper nodes path by path.
+fn clear_paths(
+    nodes: &mut [Node],
+    leaves: &mut [[u16; 2]],
+    slot: usize,
+    paths: &[u32],
+    height: u32,
+    window: usize,
+) {
+    let h = height as usize;
+    let nint = nodes.len();
+    // Depths `< top` hold `2^top − 1 ≥ window` nodes: cheaper to clear than to revisit.
+    let top = ((usize::BITS - window.leading_zeros()) as usize).min(h);
+    for n in &mut nodes[..(1 << top) - 1] {
+        n.mass[slot] = 0;
+    }
+    for &leaf in paths {
+        let leaf = leaf as usize;
+        leaves[leaf - nint][slot] = 0;
+        for d in top..h {
+            nodes[((leaf + 1) >> (h - d)) - 1].mass[slot] = 0;
+        }
+    }
+}
+
+/// Zero mass slot `slot` of every node of one tree.
+fn clear_all(nodes: &mut [Node], leaves: &mut [[u16; 2]], slot: usize) {
+    for n in nodes {
+        n.mass[slot] = 0;
+    }
+    for l in leaves {
+        l[slot] = 0;
+    }
+}
+
+/// Rows per tree pass of the batch paths: one tree (640 KiB at height 15) and the rows
+/// (320 B each at 80 features) should mostly share the L2 cache.
+const BLOCK: usize = 1024;
+/// Rows descended together, level by level, through one tree, so their cache misses overlap.
+const LANES: usize = 8;
+
+/// Hint the processor to fetch the cache line of `p` (any address: a prefetch never faults).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it does not access memory architecturally.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Descend `K` rows (`xs`, row-major, `dims` wide) through the splits of one tree of height
+/// `h` (`nodes`, its `leaves` only prefetched) level by level, so that their chains of
+/// dependent loads overlap; their leaves' breadth-first indices. `K` is a constant so the
+/// indices stay in registers.
+#[inline(always)]
+fn descend_lanes<const K: usize>(
+    nodes: &[Node],
+    leaves: &[[u16; 2]],
+    xs: &[f32],
+    dims: usize,
+    h: usize,
+) -> [usize; K] {
+    let nint = nodes.len();
+    assert!(nint == (1 << h) - 1 && leaves.len() == nint + 1 && xs.len() == K * dims);
+    let mut idx = [0usize; K];
+    for depth in 0..h {
+        for (g, i) in idx.iter_mut().enumerate() {
+            // The four grandchildren of `i` (two levels on) fill one cache line (see
+            // `Line`): fetch it now, so the chain of dependent loads down the tree is
+            // pipelined two levels deep. Above the leaves, fetch the four grandchild
+            // leaves' masses for the walk.
+            if depth + 2 < h {
+                prefetch(nodes.as_ptr().wrapping_add(4 * *i + 3));
+            } else if depth + 2 == h {
+                prefetch(
+                    leaves
+                        .as_ptr()
+                        .wrapping_add((4 * *i + 3).wrapping_sub(nint)),
+                );
+            }
+            // SAFETY: `*i` is an internal node (fewer than `h` steps from the root of a
+            // complete tree of height `h`), so `*i < nint = nodes.len()`; split dimensions
+            // are `< dims` (by construction, or checked on deserialisation) and row `g` is
+            // `dims` wide inside `xs` (asserted).
+            unsafe {
+                let n = nodes.get_unchecked(*i);
+                let v = *xs.get_unchecked(g * dims + n.dim as usize);
+                *i = 2 * *i + 1 + goes_right(v, n.value);
+            }
+        }
+    }
+    idx
+}
+
+/// Shape of a tree, for the batch paths.
+struct Tree {
+    height: u32,
+    limit: u32,
+}
+
+impl Tree {
+    /// Score (add each row's mass in this tree to `acc`) and count every row of `xs`
+    /// (row-major, `dims` wide) in mass slot `cur` of the tree `nodes`, `leaves`, against
+    /// the reference in the other slot; write each row's leaf to `paths`.
+    ///
+    /// Two phases per group of [`LANES`] rows: descend the splits (the only chain of
+    /// dependent loads, interleaved across rows), then walk each path again, now in cache,
+    /// from the root: its leaf's index determines every node on it. Masses never grow along
+    /// a path (a child's rows are a subset of its parent's), so the internal nodes with
+    /// `r ≥ limit` form a prefix of the path and the stop depth is their number.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn score_learn(
+        &self,
+        nodes: &mut [Node],
+        leaves: &mut [[u16; 2]],
+        cur: usize,
+        xs: &[f32],
+        dims: usize,
+        acc: &mut [u64],
+        paths: &mut [u32],
+    ) {
+        let h = self.height as usize;
+        let nint = (1usize << h) - 1;
+        let rf = 1 - cur;
+        assert!(nodes.len() == nint && leaves.len() == nint + 1 && cur < 2);
+        assert!(xs.len() == acc.len() * dims && paths.len() == acc.len());
+        let limit = self.limit;
+        for ((xs, acc), paths) in xs
+            .chunks(LANES * dims)
+            .zip(acc.chunks_mut(LANES))
+            .zip(paths.chunks_mut(LANES))
+        {
+            let k = acc.len();
+            let mut idx = [0usize; LANES];
+            if k == LANES {
+                idx = descend_lanes::<LANES>(nodes, leaves, xs, dims, h);
+            } else {
+                for (g, i) in idx[..k].iter_mut().enumerate() {
+                    [*i] = descend_lanes::<1>(nodes, leaves, &xs[g * dims..][..dims], dims, h);
+                }
+            }
+            for ((a, path), &i) in acc.iter_mut().zip(paths.iter_mut()).zip(&idx[..k]) {
+                *path = i as u32;
+                let leaf = i + 1;
+                let mut above = 0usize;
+                for depth in 0..h {
+                    // SAFETY: `leaf - 1` is a leaf (`nint ≤ leaf - 1 ≤ 2·nint`), `node` its
+                    // ancestor at `depth < h`, an internal node.
+                    unsafe {
+                        let n = nodes.get_unchecked_mut((leaf >> (h - depth)) - 1);
+                        n.mass[cur] += 1;
+                        above += usize::from(u32::from(n.mass[rf]) >= limit);
+                    }
+                }
+                let lm = &mut leaves[i - nint];
+                lm[cur] += 1;
+                // `above ≤ h`; at `h` the descent stops at the leaf.
+                let m = if above < h {
+                    nodes[(leaf >> (h - above)) - 1].mass[rf]
+                } else {
+                    lm[rf]
+                };
+                *a += u64::from(m) << above;
+            }
+        }
+    }
+
+    /// Add each row's mass in this tree to `acc` (frozen), reading mass slot `rf`.
+    #[inline(never)]
+    fn score(
+        &self,
+        nodes: &[Node],
+        leaves: &[[u16; 2]],
+        rf: usize,
+        xs: &[f32],
+        dims: usize,
+        acc: &mut [u64],
+    ) {
+        let h = self.height as usize;
+        let nint = (1usize << h) - 1;
+        assert!(nodes.len() == nint && leaves.len() == nint + 1 && rf < 2);
+        assert_eq!(xs.len(), acc.len() * dims);
+        let limit = self.limit;
+        for (xs, acc) in xs.chunks(LANES * dims).zip(acc.chunks_mut(LANES)) {
+            let k = acc.len();
+            let mut idx = [0usize; LANES];
+            let mut open = [true; LANES];
+            let mut tot = [0u64; LANES];
+            let mut depth = 0;
+            while depth < h {
+                let mut any = false;
+                for g in 0..k {
+                    let i = idx[g];
+                    // SAFETY: as in `score_learn`; a stopped row stays at its node.
+                    unsafe {
+                        let n = nodes.get_unchecked(i);
+                        let m = u32::from(n.mass[rf]);
+                        let stop = open[g] & (m < limit);
+                        tot[g] += u64::from(u32::from(stop) * m) << depth;
+                        open[g] &= !stop;
+                        any |= open[g];
+                        let v = *xs.get_unchecked(g * dims + n.dim as usize);
+                        let child = 2 * i + 1 + goes_right(v, n.value);
+                        idx[g] = if open[g] { child } else { i };
+                    }
+                }
+                if !any {
+                    break;
+                }
+                depth += 1;
+            }
+            if depth == h {
+                for g in 0..k {
+                    if open[g] {
+                        tot[g] += u64::from(leaves[idx[g] - nint][rf]) << h;
+                    }
+                }
+            }
+            for (a, t) in acc.iter_mut().zip(tot) {
+                *a += t;
+            }
+        }
+    }
 }
 
 impl Model for HalfSpaceTrees {
@@ -410,9 +1095,9 @@ mod tests {
         let m = HalfSpaceTrees::new(3, small()).unwrap();
         // Root split = middle of the work range sq ± 2·max(sq, 1−sq) = sq, so in [0, 1].
         for t in 0..m.cfg.trees {
-            let root = t * m.internal_per_tree;
-            assert!((0.0..=1.0).contains(&m.splits[root].value));
-            assert!((m.splits[root].dim as usize) < 3);
+            let root = m.all_nodes()[t * (m.internal_per_tree + 1) + 1];
+            assert!((0.0..=1.0).contains(&root.value));
+            assert!((root.dim as usize) < 3);
         }
     }
 
@@ -441,7 +1126,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let split = m.splits[0].value;
+        let split = m.all_nodes()[1].value;
         let left = [split - 0.1];
         let right = [split + 0.1];
         for x in [&left, &left, &left, &right] {
@@ -476,7 +1161,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let x = [m.splits[0].value - 0.1];
+        let x = [m.all_nodes()[1].value - 0.1];
         for _ in 0..4 {
             m.learn(&x);
         }
@@ -521,6 +1206,89 @@ mod tests {
         assert_eq!(back, m);
         for r in &rows[230..] {
             assert_eq!(m.score_learn(r).to_bits(), back.score_learn(r).to_bits());
+        }
+    }
+
+    /// Row-major rows: a few clusters plus uniform noise, in `[-0.2, 1.2]`.
+    fn mixed(n: usize, dims: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let centres: Vec<f32> = (0..3 * dims).map(|_| rng.random()).collect();
+        let mut out = Vec::with_capacity(n * dims);
+        for _ in 0..n {
+            let c = rng.random_range(0..4usize);
+            for d in 0..dims {
+                out.push(if c == 3 {
+                    rng.random::<f32>() * 1.4 - 0.2
+                } else {
+                    centres[c * dims + d] + 0.1 * (rng.random::<f32>() - 0.5)
+                });
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Batched score+learn is bit-identical to row-by-row score+learn, and leaves the
+        /// same model, for any chunking and window, across several window changes; batched
+        /// frozen scores equal row-by-row frozen scores. Snapshots taken between chunks
+        /// (which drop the window-change journal) change nothing either.
+        #[test]
+        fn batches_equal_row_by_row(
+            seed in 0u64..1000,
+            dims in 1usize..12,
+            trees in 1usize..6,
+            height in 1u32..12,
+            snapshots in proptest::collection::vec(proptest::bool::ANY, 8),
+            window in 1usize..80,
+            limit in proptest::option::of(0.0f64..20.0),
+            chunks in proptest::collection::vec(0usize..700, 1..8),
+        ) {
+            let cfg = HstConfig { trees, height, window, size_limit: limit, seed };
+            let n: usize = chunks.iter().sum();
+            let rows = mixed(n, dims, seed ^ 0x5eed);
+            let mut a = HalfSpaceTrees::new(dims, cfg).unwrap();
+            let mut b = a.clone();
+            let mut start = 0;
+            for (&c, &snap) in chunks.iter().zip(&snapshots) {
+                if snap {
+                    b = postcard::from_bytes(&postcard::to_allocvec(&b).unwrap()).unwrap();
+                }
+                let xs = &rows[start * dims..(start + c) * dims];
+                let mut got = vec![f64::NAN; c];
+                b.score_learn_batch(xs, &mut got);
+                for (x, g) in xs.chunks_exact(dims).zip(&got) {
+                    proptest::prop_assert_eq!(a.score_learn(x).to_bits(), g.to_bits());
+                }
+                proptest::prop_assert_eq!(&a, &b);
+                let mut frozen = vec![f64::NAN; c];
+                b.score_batch(xs, &mut frozen);
+                for (x, f) in xs.chunks_exact(dims).zip(&frozen) {
+                    proptest::prop_assert_eq!(a.score(x).to_bits(), f.to_bits());
+                }
+                start += c;
+            }
+        }
+    }
+
+    #[test]
+    fn batch_at_default_config_equals_row_by_row() {
+        let dims = 20;
+        let rows = mixed(3000, dims, 9);
+        let mut a = HalfSpaceTrees::new(dims, HstConfig::default()).unwrap();
+        let mut b = a.clone();
+        let mut got = vec![0.0; 1500];
+        for half in rows.chunks(1500 * dims) {
+            b.score_learn_batch(half, &mut got);
+            for (x, g) in half.chunks_exact(dims).zip(&got) {
+                assert_eq!(a.score_learn(x).to_bits(), g.to_bits());
+            }
+        }
+        assert_eq!(a, b);
+        b.score_batch(&rows[..1500 * dims], &mut got);
+        for (x, g) in rows.chunks_exact(dims).zip(&got) {
+            assert_eq!(a.score(x).to_bits(), g.to_bits());
         }
     }
 
