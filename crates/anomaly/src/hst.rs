@@ -421,6 +421,21 @@ impl HalfSpaceTrees {
         self.dims
     }
 
+    /// Closes the current window now, as if it were full: the rows learned in it become the
+    /// reference mass. For a training set smaller than one window (a model that would
+    /// otherwise never warm up); masses are then those of a window of that many rows. No-op
+    /// at a window boundary.
+    pub fn end_window(&mut self) {
+        if self.in_window == 0 {
+            return;
+        }
+        self.ready_journal();
+        // Positions not filled in this window hold older leaves in the journal; clearing
+        // their paths later only clears slots that are being reset anyway.
+        self.in_window = (self.cfg.window - 1) as u32;
+        self.tick();
+    }
+
     /// Whether a full window has been learned, i.e. scores are meaningful.
     pub fn is_warm(&self) -> bool {
         self.warm
@@ -1307,5 +1322,43 @@ mod tests {
         assert!(s_far > max_in, "far {s_far} vs cluster max {max_in}");
         // A far point outside [0, 1] as well.
         assert!(m.score(&vec![1.7f32; dims]) > max_in);
+    }
+
+    #[test]
+    fn end_window_makes_a_short_training_set_the_reference() {
+        let dims = 3;
+        let rows: Vec<[f32; 3]> = (0..100)
+            .map(|i| {
+                let v = (i % 10) as f32 / 20.0;
+                [v, 0.3 + v / 3.0, 0.5]
+            })
+            .collect();
+        let cfg = |window| HstConfig {
+            trees: 5,
+            height: 6,
+            window,
+            size_limit: Some(2.0),
+            seed: 9,
+        };
+        let mut short = HalfSpaceTrees::new(dims, cfg(250)).unwrap();
+        let mut exact = HalfSpaceTrees::new(dims, cfg(100)).unwrap();
+        for r in &rows {
+            short.learn(r);
+            exact.learn(r);
+        }
+        assert!(!short.is_warm());
+        assert!(exact.is_warm());
+        short.end_window();
+        assert!(short.is_warm());
+        for probe in [[0.1f32, 0.33, 0.5], [0.9, 0.9, 0.1], [0.45, 0.45, 0.5]] {
+            assert_eq!(short.mass(&probe), exact.mass(&probe));
+        }
+        assert!(short.mass(&[0.1, 0.33, 0.5]) > short.mass(&[0.9, 0.9, 0.1]));
+        // Learning continues in whole windows afterwards, and a second call is a no-op.
+        short.end_window();
+        for r in rows.iter().cycle().take(250) {
+            short.learn(r);
+        }
+        assert!(short.mass(&[0.1, 0.33, 0.5]) > 0.0);
     }
 }

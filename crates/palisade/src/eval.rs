@@ -394,6 +394,10 @@ fn new_model(m: EvalModel, seed: u64, train_x: &[Vec<f32>]) -> Box<dyn Model> {
             for x in train_x {
                 hst.learn(x);
             }
+            // Fewer training rows than one window: they are the reference.
+            if !hst.is_warm() {
+                hst.end_window();
+            }
             Box::new(hst)
         }
         EvalModel::Iforest => Box::new(IsolationForest::fit(
