@@ -141,6 +141,10 @@ pub struct EvalAnomalyArgs {
     /// Seed for splits, shuffling and models.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Guarded score+learn learns a test row only if it scores under this quantile of the
+    /// training rows' scores.
+    #[arg(long, default_value_t = 0.5, value_name = "Q")]
+    pub guard_quantile: f64,
     /// Skip the score+learn (online) runs.
     #[arg(long)]
     pub no_online: bool,

@@ -450,6 +450,7 @@ fn evaluate(
         }
     }
 
+    let guard = palisade_anomaly::guard::quantile(&train_scores, args.guard_quantile);
     let (online, online_guarded) = if !args.no_online {
         let run = |guarded: bool| {
             let mut model = new_model(m, args.seed, train_x);
@@ -458,7 +459,7 @@ fn evaluate(
                 .iter()
                 .map(|x| {
                     let s = model.score(x);
-                    if !guarded || s <= threshold {
+                    if !guarded || s <= guard {
                         model.learn(x);
                     }
                     s
