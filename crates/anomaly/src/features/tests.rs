@@ -92,7 +92,7 @@ fn default_configs_are_valid_and_label_free() {
     let zeek = Extractor::for_kind(SourceKind::ZeekConn);
     assert_eq!(
         zeek.width(),
-        10 + 7 + 4 + 17 + 14 + FlowContext::width_for(5)
+        10 + 7 + 4 + 17 + 14 + FlowContext::width_for(1)
     );
 }
 
@@ -223,8 +223,8 @@ fn zeek_columns_are_read() {
     assert_eq!(col("proto=tcp"), 1.0);
     assert_eq!(col("conn_state=SF"), 1.0);
     assert_eq!(col("conn_state=S0"), 0.0);
-    assert_eq!(col("src_conns_l5"), 1.0);
-    assert_eq!(col("src_fail_share_l5"), 0.0);
+    assert_eq!(col("src_conns_l0.01"), 1.0);
+    assert_eq!(col("src_fail_share_l0.01"), 0.0);
 }
 
 #[test]
