@@ -27,13 +27,15 @@ run() { # name, palisade eval args...
   "$VENV/bin/python" benches/anomaly_peers.py "$OUT/$name" > "$OUT/$name/peers.ndjson"
 }
 
-mkdir -p "$OUT/nsl-kdd" "$OUT/unsw-nb15" "$OUT/zeek"
+mkdir -p "$OUT/nsl-kdd" "$OUT/unsw-nb15"
 run nsl-kdd --dataset nsl-kdd --train "$DATA/nsl-kdd/KDDTrain+_20Percent.txt" \
   --test "$DATA/nsl-kdd/KDDTest+.txt"
 UNSW=$(ls "$DATA"/unsw-nb15/*.csv | head -1)
 run unsw-nb15 --dataset unsw-nb15 --train "$UNSW"
 Z1="$DATA/stratosphere-zeek/001-zeek-scenario-malicious/labeled-conn.log"
 Z8="$DATA/stratosphere-zeek/008-zeek-mixed/data/conn.log.labeled"
-run zeek --dataset zeek --train "$Z1" "$Z8" --test "$Z1" "$Z8"
+mkdir -p "$OUT/zeek-001" "$OUT/zeek-008"
+run zeek-001 --dataset zeek --train "$Z1" --test "$Z1"
+run zeek-008 --dataset zeek --train "$Z8" --test "$Z8"
 
-"$VENV/bin/python" benches/anomaly_table.py "$OUT" nsl-kdd unsw-nb15 zeek
+"$VENV/bin/python" benches/anomaly_table.py "$OUT" nsl-kdd unsw-nb15 zeek-001 zeek-008

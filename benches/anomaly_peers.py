@@ -87,8 +87,12 @@ def main(d):
     if anomaly is not None:
         cols = [str(i) for i in range(xtr.shape[1])]
         hst = anomaly.HalfSpaceTrees(n_trees=25, height=15, window_size=250, seed=0)
-        for row in xtr:
-            hst.learn_one(dict(zip(cols, row)))
+        # River's HST scores nothing until one full window has been learned; with fewer
+        # training rows than a window (UNSW-NB15: 122), cycle through them until it is full
+        # (Palisade closes the short window instead: HalfSpaceTrees::end_window).
+        n_learn = max(len(xtr), 250)
+        for i in range(n_learn):
+            hst.learn_one(dict(zip(cols, xtr[i % len(xtr)])))
         tr_scores = np.array([hst.score_one(dict(zip(cols, row))) for row in xtr[:5000]])
         t0 = time.perf_counter()
         frozen = np.array([hst.score_one(dict(zip(cols, row))) for row in xte])

@@ -3,6 +3,7 @@
 //!
 //! * [`hst`] — streaming Half-Space Trees (Tan, Ting & Liu 2011).
 //! * [`iforest`] — Isolation Forest (Liu, Ting & Zhou 2008) fitted on a window of normal rows.
+//! * [`ensemble`] — mean of calibrated member scores (HST + Isolation Forest).
 //! * [`guard`] — robust online learning: learn only rows that do not look anomalous.
 //! * [`metrics`] — ROC-AUC, average precision and thresholds at a false-alarm rate.
 //! * [`scale`] — online, outlier-robust scaling and categorical encoding.
@@ -15,6 +16,7 @@
 //! Library code never prints; every model is deterministic for a given seed.
 
 pub mod detector;
+pub mod ensemble;
 pub mod features;
 pub mod guard;
 pub mod hst;

@@ -110,6 +110,8 @@ pub enum EvalModel {
     Hst,
     /// Isolation Forest fitted on a window of normal rows (stronger, slower).
     Iforest,
+    /// HST and Isolation Forest, each calibrated on its training scores, averaged.
+    Ensemble,
 }
 
 impl EvalModel {
@@ -117,6 +119,7 @@ impl EvalModel {
         match self {
             EvalModel::Hst => "hst",
             EvalModel::Iforest => "iforest",
+            EvalModel::Ensemble => "ensemble",
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use palisade_anomaly::Model;
+use palisade_anomaly::ensemble::Ensemble;
 use palisade_anomaly::features::{Extractor, FeatureConfig, SourceKind};
 use palisade_anomaly::hst::{HalfSpaceTrees, HstConfig};
 use palisade_anomaly::iforest::{IForestConfig, IsolationForest};
@@ -318,7 +319,7 @@ pub fn anomaly(args: EvalAnomalyArgs) -> Result<u8> {
     }
 
     let wanted: Vec<EvalModel> = if args.models.is_empty() {
-        vec![EvalModel::Hst, EvalModel::Iforest]
+        vec![EvalModel::Hst, EvalModel::Iforest, EvalModel::Ensemble]
     } else {
         args.models.clone()
     };
@@ -406,6 +407,13 @@ fn new_model(m: EvalModel, seed: u64, train_x: &[Vec<f32>]) -> Box<dyn Model> {
                 seed,
                 ..IForestConfig::default()
             },
+        )),
+        EvalModel::Ensemble => Box::new(Ensemble::calibrate(
+            vec![
+                new_model(EvalModel::Hst, seed, train_x),
+                new_model(EvalModel::Iforest, seed, train_x),
+            ],
+            train_x,
         )),
     }
 }
