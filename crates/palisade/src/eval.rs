@@ -392,12 +392,12 @@ fn new_model(m: EvalModel, seed: u64, train_x: &[Vec<f32>]) -> Box<dyn Model> {
                 },
             )
             .expect("default HST configuration is valid");
-            for x in train_x {
+            // Fewer training rows than one window: cycle through them until the window is
+            // full, so the node masses (and the size limit that stops descents) are on the
+            // scale of a whole window.
+            let n = train_x.len().max(hst.config().window);
+            for x in train_x.iter().cycle().take(n) {
                 hst.learn(x);
-            }
-            // Fewer training rows than one window: they are the reference.
-            if !hst.is_warm() {
-                hst.end_window();
             }
             Box::new(hst)
         }
