@@ -6,8 +6,10 @@
 //! capture), then measures, each best of `--reps`:
 //! * parse only (one thread);
 //! * features → Half-Space Trees → UEBA → alerts on parsed events (one thread);
-//! * the full pipeline on two threads: one parses, one runs the detectors, joined by a bounded
-//!   channel of batches;
+//! * each detector stage alone (features only; features → HST; UEBA), one thread each;
+//! * the full pipeline: one thread parses, one runs the detectors, joined by a bounded channel
+//!   of batches; per batch the detector thread runs UEBA on a second thread next to the
+//!   anomaly models ([`Learned::observe_batch`]), so three threads share the cores;
 //! * Half-Space Trees alone, score+learn over the scaled feature rows (one thread).
 
 use std::sync::mpsc::sync_channel;
@@ -151,6 +153,35 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         Ok(out.len())
     })?;
 
+    // Stages of the detector on their own (one thread each).
+    let (t_features, _) = best(args.reps, || {
+        let mut ex = Extractor::for_kind(SourceKind::ZeekConn);
+        let mut raw = Vec::new();
+        let mut n = 0usize;
+        for e in &events {
+            n += usize::from(ex.extract(e, &mut raw));
+        }
+        Ok(n)
+    })?;
+    let (t_flow, flow_alerts) = best(args.reps, || {
+        let mut l = Learned::default();
+        l.enable(true, false);
+        let mut out = Vec::new();
+        for e in &events {
+            l.observe(e, &mut out);
+        }
+        Ok(out.len())
+    })?;
+    let (t_ueba, ueba_alerts) = best(args.reps, || {
+        let mut l = Learned::default();
+        l.enable(false, true);
+        let mut out = Vec::new();
+        for e in &events {
+            l.observe(e, &mut out);
+        }
+        Ok(out.len())
+    })?;
+
     let (t_pipe, pipe_alerts) = best(args.reps, || {
         let (tx, rx) = sync_channel::<Vec<Event>>(16);
         std::thread::scope(|s| -> Result<usize> {
@@ -158,9 +189,7 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
                 let mut l = learned();
                 let mut out = Vec::new();
                 for batch in rx {
-                    for e in &batch {
-                        l.observe(e, &mut out);
-                    }
+                    l.observe_batch(&batch, &mut out);
                 }
                 out.len()
             });
@@ -218,6 +247,11 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         "hst": {"trees": HstConfig::default().trees, "height": HstConfig::default().height, "window": HstConfig::default().window},
         "parse_events_per_s_1_thread": rate(n as usize, t_parse),
         "detect_events_per_s_1_thread": rate(events.len(), t_detect),
+        "features_events_per_s_1_thread": rate(events.len(), t_features),
+        "anomaly_events_per_s_1_thread": rate(events.len(), t_flow),
+        "ueba_events_per_s_1_thread": rate(events.len(), t_ueba),
+        "anomaly_alerts": flow_alerts,
+        "ueba_alerts": ueba_alerts,
         "pipeline_events_per_s_2_threads": rate(events.len(), t_pipe),
         "hst_score_learn_rows_per_s_1_thread": rate(hst_rows, t_hst),
         "hst_score_learn_rows_per_s_1_thread_incl_setup": rate(hst_rows, t_hst_frozen),
@@ -234,6 +268,18 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
     println!(
         "features + HST + UEBA (1 thread)       {:>12.0} events/s",
         rate(events.len(), t_detect)
+    );
+    println!(
+        "  features only (1 thread)             {:>12.0} events/s",
+        rate(events.len(), t_features)
+    );
+    println!(
+        "  anomaly: features + HST (1 thread)   {:>12.0} events/s  ({flow_alerts} alerts)",
+        rate(events.len(), t_flow)
+    );
+    println!(
+        "  UEBA only (1 thread)                 {:>12.0} events/s  ({ueba_alerts} alerts)",
+        rate(events.len(), t_ueba)
     );
     println!(
         "full pipeline (2 threads)              {:>12.0} events/s  ({pipe_alerts} alerts)",
