@@ -109,11 +109,11 @@ impl EventSink for MatchSink<'_> {
         self.progress
             .set_message(format!("{} events", self.events.load(Ordering::Relaxed)));
         if let Some(learned) = self.learned {
-            // Within an input, events reach the learned detectors in file order.
+            // Within an input, events reach the learned detectors in file order; the anomaly
+            // models and UEBA work on the batch side by side (`Learned::observe_batch`), which
+            // shortens the time other workers wait for the lock.
             let mut learned = learned.lock().unwrap_or_else(|e| e.into_inner());
-            for event in batch.iter() {
-                learned.observe(event, &mut self.learned_alerts);
-            }
+            learned.observe_batch(batch, &mut self.learned_alerts);
         }
         if self.parallel && batch.len() > 64 {
             return self.match_parallel(batch);
