@@ -57,10 +57,17 @@ impl Default for AnomalyConfig {
     }
 }
 
-/// One model per source kind.
+/// One model per source kind: the feature extractor, and what turns its rows into scores.
+/// (Postcard writes a nested struct's fields inline, so this layout serializes exactly as the
+/// flat one did.)
 #[derive(Serialize, Deserialize)]
 struct KindModel {
     extractor: Extractor,
+    scorer: KindScorer,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KindScorer {
     scaler: Scaler,
     model: HalfSpaceTrees,
     seen: u64,
@@ -69,6 +76,14 @@ struct KindModel {
     /// Sorted warm-up scores kept for "rarer than N % of normal" (a bounded sample).
     reference: Vec<f64>,
     threshold: Option<f64>,
+}
+
+/// The detector-wide state scoring a row touches.
+struct ScoreCtx<'a> {
+    cfg: &'a AnomalyConfig,
+    cooldown: &'a mut FxHashMap<u64, i64>,
+    x: &'a mut Vec<f32>,
+    alerts: &'a mut u64,
 }
 
 /// The streaming anomaly detector.
@@ -88,6 +103,18 @@ pub struct FlowAnomaly {
     batch_rows: Vec<f64>,
     #[serde(skip)]
     batch_meta: Vec<(usize, usize)>,
+    #[serde(skip)]
+    batch_route: Vec<Option<usize>>,
+}
+
+/// Events per chunk handed from the extracting thread to the scoring thread.
+const CHUNK: usize = 128;
+
+/// Feature rows of one chunk: raw rows back to back, and (event index, model) per row.
+#[derive(Default)]
+struct Chunk {
+    rows: Vec<f64>,
+    meta: Vec<(usize, usize)>,
 }
 
 static RULE: std::sync::LazyLock<Arc<RuleInfo>> = std::sync::LazyLock::new(|| {
@@ -117,6 +144,7 @@ impl FlowAnomaly {
             alerts: 0,
             batch_rows: Vec::new(),
             batch_meta: Vec::new(),
+            batch_route: Vec::new(),
         }
     }
 
@@ -131,7 +159,10 @@ impl FlowAnomaly {
 
     /// Rows seen per source kind.
     pub fn rows(&self) -> Vec<(SourceKind, u64)> {
-        self.kinds.iter().map(|(k, m)| (*k, m.seen)).collect()
+        self.kinds
+            .iter()
+            .map(|(k, m)| (*k, m.scorer.seen))
+            .collect()
     }
 
     fn model_for(&mut self, kind: SourceKind) -> Option<usize> {
@@ -145,12 +176,14 @@ impl FlowAnomaly {
             kind,
             KindModel {
                 extractor,
-                scaler,
-                model,
-                seen: 0,
-                warm_scores: Vec::new(),
-                reference: Vec::new(),
-                threshold: None,
+                scorer: KindScorer {
+                    scaler,
+                    model,
+                    seen: 0,
+                    warm_scores: Vec::new(),
+                    reference: Vec::new(),
+                    threshold: None,
+                },
             },
         ));
         Some(self.kinds.len() - 1)
@@ -200,6 +233,91 @@ impl FlowAnomaly {
         self.batch_meta = meta;
     }
 
+    /// [`FlowAnomaly::observe_batch`] on two threads, with the same result: a second thread
+    /// runs `beside` on each chunk of the batch (`CHUNK` events, in order) and then extracts
+    /// the chunk's feature rows, while this thread scales, scores and learns the rows of the
+    /// chunks already extracted. Feature extraction never depends on scores, so running it
+    /// ahead changes nothing; `beside` is where an independent detector (UEBA) goes.
+    pub fn observe_batch_beside<F>(
+        &mut self,
+        events: &[Event],
+        out: &mut Vec<(usize, Alert)>,
+        mut beside: F,
+    ) where
+        F: FnMut(std::ops::Range<usize>) + Send,
+    {
+        // Models are created in order of first appearance, as observing one by one does.
+        let mut route = std::mem::take(&mut self.batch_route);
+        route.clear();
+        for ev in events {
+            let i = SourceKind::detect(ev).and_then(|k| self.model_for(k));
+            route.push(i);
+        }
+        let names: Vec<Vec<String>> = self
+            .kinds
+            .iter()
+            .map(|(_, km)| km.extractor.names().to_vec())
+            .collect();
+        let mut extractors = Vec::with_capacity(self.kinds.len());
+        let mut scorers = Vec::with_capacity(self.kinds.len());
+        for (kind, km) in &mut self.kinds {
+            extractors.push(&mut km.extractor);
+            scorers.push((*kind, &mut km.scorer));
+        }
+        let mut ctx = ScoreCtx {
+            cfg: &self.cfg,
+            cooldown: &mut self.cooldown,
+            x: &mut self.x,
+            alerts: &mut self.alerts,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
+        let route_ref = &route;
+        std::thread::scope(|s| {
+            let producer = s.spawn(move || {
+                let mut raw = Vec::new();
+                let mut start = 0;
+                while start < events.len() {
+                    let end = (start + CHUNK).min(events.len());
+                    beside(start..end);
+                    let mut c = back_rx.try_recv().unwrap_or_default();
+                    c.rows.clear();
+                    c.meta.clear();
+                    for (e, ev) in events.iter().enumerate().take(end).skip(start) {
+                        if let Some(i) = route_ref[e] {
+                            extractors[i].extract_unchecked(ev, &mut raw);
+                            c.rows.extend_from_slice(&raw);
+                            c.meta.push((e, i));
+                        }
+                    }
+                    if tx.send(c).is_err() {
+                        return;
+                    }
+                    start = end;
+                }
+            });
+            let mut one = Vec::new();
+            for c in rx {
+                let mut at = 0;
+                for &(e, i) in &c.meta {
+                    let w = names[i].len();
+                    let (kind, scorer) = &mut scorers[i];
+                    let raw = &c.rows[at..at + w];
+                    score_row(
+                        &mut ctx, *kind, scorer, &names[i], &events[e], raw, &mut one,
+                    );
+                    at += w;
+                    out.extend(one.drain(..).map(|a| (e, a)));
+                }
+                let _ = back_tx.send(c);
+            }
+            if let Err(panic) = producer.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+        self.batch_route = route;
+    }
+
     /// Routes `ev` to its model and writes its raw feature row into `self.raw`; the model's
     /// index, or `None` for events no model reads.
     #[inline]
@@ -220,73 +338,22 @@ impl FlowAnomaly {
         raw: &[f64],
         out: &mut Vec<Alert>,
     ) -> Option<f64> {
-        let kind = self.kinds[i].0;
-        let half = (self.cfg.warmup / 2) as u64;
-        let km = &mut self.kinds[i].1;
-        km.seen += 1;
-        self.x.resize(km.extractor.width(), 0.0);
-        if km.seen <= half {
-            km.scaler.update(raw);
-            if km.seen == half {
-                km.scaler.refresh();
-            }
-            return None;
-        }
-        km.scaler.transform(raw, &mut self.x);
-        let Some(threshold) = km.threshold else {
-            let s = km.model.score_learn(&self.x);
-            if km.model.is_warm() {
-                km.warm_scores.push(s);
-            }
-            if km.seen >= self.cfg.warmup as u64 {
-                let mut scores = std::mem::take(&mut km.warm_scores);
-                if scores.is_empty() {
-                    return None;
-                }
-                scores.sort_by(f64::total_cmp);
-                let q = ((scores.len() as f64 - 1.0) * self.cfg.alert_quantile).round() as usize;
-                km.threshold = Some(scores[q.min(scores.len() - 1)]);
-                let step = scores.len().div_ceil(512).max(1);
-                km.reference = scores.iter().step_by(step).copied().collect();
-            }
-            return None;
+        let (kind, km) = &mut self.kinds[i];
+        let mut ctx = ScoreCtx {
+            cfg: &self.cfg,
+            cooldown: &mut self.cooldown,
+            x: &mut self.x,
+            alerts: &mut self.alerts,
         };
-        let score = km.model.score(&self.x);
-        if score <= threshold || !self.cfg.guarded {
-            km.model.learn(&self.x);
-        }
-        if score <= threshold {
-            return Some(score);
-        }
-        let key = source_key(ev, kind);
-        let now = ev.timestamp.map_or(0, |t| t.timestamp());
-        if let Some(&last) = self.cooldown.get(&key)
-            && now >= last
-            && now - last < self.cfg.cooldown_secs
-        {
-            return Some(score);
-        }
-        if self.cooldown.len() >= self.cfg.max_cooldown_keys {
-            // Forget the oldest half; cooldown is a courtesy, not state that must survive.
-            let mut times: Vec<i64> = self.cooldown.values().copied().collect();
-            times.sort_unstable();
-            let cut = times[times.len() / 2];
-            self.cooldown.retain(|_, t| *t > cut);
-        }
-        self.cooldown.insert(key, now);
-        self.alerts += 1;
-        let km = &self.kinds[i].1;
-        out.push(explain(
-            km,
-            kind,
+        score_row(
+            &mut ctx,
+            *kind,
+            &mut km.scorer,
+            km.extractor.names(),
             ev,
             raw,
-            &self.x,
-            score,
-            threshold,
-            self.cfg.explain_top,
-        ));
-        Some(score)
+            out,
+        )
     }
 
     /// Serialized state (versioned), to resume learning after a restart.
@@ -314,6 +381,84 @@ impl FlowAnomaly {
 
 const SNAPSHOT_MAGIC: &[u8] = b"PALANOM";
 const SNAPSHOT_VERSION: u32 = 1;
+
+/// Scales, scores and learns one raw row of `ev` (see [`FlowAnomaly::observe_scored`]).
+fn score_row(
+    ctx: &mut ScoreCtx<'_>,
+    kind: SourceKind,
+    km: &mut KindScorer,
+    names: &[String],
+    ev: &Event,
+    raw: &[f64],
+    out: &mut Vec<Alert>,
+) -> Option<f64> {
+    let cfg = ctx.cfg;
+    let half = (cfg.warmup / 2) as u64;
+    km.seen += 1;
+    ctx.x.resize(names.len(), 0.0);
+    if km.seen <= half {
+        km.scaler.update(raw);
+        if km.seen == half {
+            km.scaler.refresh();
+        }
+        return None;
+    }
+    km.scaler.transform(raw, ctx.x);
+    let Some(threshold) = km.threshold else {
+        let s = km.model.score_learn(ctx.x);
+        if km.model.is_warm() {
+            km.warm_scores.push(s);
+        }
+        if km.seen >= cfg.warmup as u64 {
+            let mut scores = std::mem::take(&mut km.warm_scores);
+            if scores.is_empty() {
+                return None;
+            }
+            scores.sort_by(f64::total_cmp);
+            let q = ((scores.len() as f64 - 1.0) * cfg.alert_quantile).round() as usize;
+            km.threshold = Some(scores[q.min(scores.len() - 1)]);
+            let step = scores.len().div_ceil(512).max(1);
+            km.reference = scores.iter().step_by(step).copied().collect();
+        }
+        return None;
+    };
+    let score = km.model.score(ctx.x);
+    if score <= threshold || !cfg.guarded {
+        km.model.learn(ctx.x);
+    }
+    if score <= threshold {
+        return Some(score);
+    }
+    let key = source_key(ev, kind);
+    let now = ev.timestamp.map_or(0, |t| t.timestamp());
+    if let Some(&last) = ctx.cooldown.get(&key)
+        && now >= last
+        && now - last < cfg.cooldown_secs
+    {
+        return Some(score);
+    }
+    if ctx.cooldown.len() >= cfg.max_cooldown_keys {
+        // Forget the oldest half; cooldown is a courtesy, not state that must survive.
+        let mut times: Vec<i64> = ctx.cooldown.values().copied().collect();
+        times.sort_unstable();
+        let cut = times[times.len() / 2];
+        ctx.cooldown.retain(|_, t| *t > cut);
+    }
+    ctx.cooldown.insert(key, now);
+    *ctx.alerts += 1;
+    out.push(explain(
+        km,
+        names,
+        kind,
+        ev,
+        raw,
+        ctx.x,
+        score,
+        threshold,
+        cfg.explain_top,
+    ));
+    Some(score)
+}
 
 fn source_key(ev: &Event, kind: SourceKind) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -345,7 +490,8 @@ fn human(v: f64) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn explain(
-    km: &KindModel,
+    km: &KindScorer,
+    names: &[String],
     kind: SourceKind,
     ev: &Event,
     raw: &[f64],
@@ -372,7 +518,6 @@ fn explain(
         .filter(|(d, _)| *d > 0.0)
         .collect();
     dev.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let names = km.extractor.names();
     let mut parts = Vec::new();
     let mut evidence = Vec::new();
     for &(_, i) in dev.iter().take(top) {
@@ -531,20 +676,22 @@ impl Learned {
     }
 
     /// [`Learned::observe`] over a batch in stream order, with the same alerts in the same
-    /// order (per event: the anomaly alert, then the UEBA alert). The two detectors share no
-    /// state, so with both enabled and a batch of at least [`PARALLEL_BATCH`] events, UEBA
-    /// runs on a second (scoped) thread while the anomaly models run on this one; each sees
-    /// every event in order.
+    /// order (per event: the anomaly alert, then the UEBA alert). From [`PARALLEL_BATCH`]
+    /// events on, two threads share the work ([`FlowAnomaly::observe_batch_beside`]): one
+    /// runs UEBA and feature extraction, the other scores and learns the feature rows. UEBA,
+    /// feature extraction and the models share no state and each sees every event in order,
+    /// so the result is that of observing one event at a time.
     pub fn observe_batch(&mut self, events: &[Event], out: &mut Vec<Alert>) {
         match (&mut self.anomaly, &mut self.ueba) {
-            (Some(a), Some(u)) if events.len() >= PARALLEL_BATCH => {
+            (Some(a), ueba) if events.len() >= PARALLEL_BATCH => {
                 let mut ua = Vec::new();
                 let mut aa = Vec::new();
-                std::thread::scope(|s| {
-                    let ueba = s.spawn(|| u.observe_batch(events, &mut ua));
-                    a.observe_batch(events, &mut aa);
-                    if let Err(panic) = ueba.join() {
-                        std::panic::resume_unwind(panic);
+                let mut one = Vec::new();
+                a.observe_batch_beside(events, &mut aa, |r| {
+                    if let Some(u) = ueba.as_mut() {
+                        let base = r.start;
+                        u.observe_batch(&events[r], &mut one);
+                        ua.extend(one.drain(..).map(|(i, a)| (base + i, a)));
                     }
                 });
                 merge_tagged(aa, ua, out);
