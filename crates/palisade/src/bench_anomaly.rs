@@ -153,6 +153,15 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         Ok(out.len())
     })?;
 
+    // The same on parsed events in batches: UEBA and features on one thread, HST on another.
+    let (t_detect2, alerts2) = best(args.reps, || {
+        let mut l = learned();
+        let mut out = Vec::new();
+        for batch in events.chunks(1024) {
+            l.observe_batch(batch, &mut out);
+        }
+        Ok(out.len())
+    })?;
     // Stages of the detector on their own (one thread each).
     let (t_features, _) = best(args.reps, || {
         let mut ex = Extractor::for_kind(SourceKind::ZeekConn);
@@ -182,23 +191,35 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         Ok(out.len())
     })?;
 
-    let (t_pipe, pipe_alerts) = best(args.reps, || {
-        let (tx, rx) = sync_channel::<Vec<Event>>(16);
-        std::thread::scope(|s| -> Result<usize> {
-            let detector = s.spawn(move || {
-                let mut l = learned();
-                let mut out = Vec::new();
-                for batch in rx {
-                    l.observe_batch(&batch, &mut out);
-                }
-                out.len()
-            });
-            parse(&corpus, &mut Send(tx))?;
-            detector
-                .join()
-                .map_err(|_| anyhow::anyhow!("detector thread panicked"))
+    // The full pipeline: a parser thread feeding the detector thread batches, which runs
+    // them event by event (`split: false`) or through `Learned::observe_batch`.
+    let pipeline = |split: bool| {
+        best(args.reps, || {
+            let (tx, rx) = sync_channel::<Vec<Event>>(16);
+            std::thread::scope(|s| -> Result<usize> {
+                let detector = s.spawn(move || {
+                    let mut l = learned();
+                    let mut out = Vec::new();
+                    for batch in rx {
+                        if split {
+                            l.observe_batch(&batch, &mut out);
+                        } else {
+                            for e in &batch {
+                                l.observe(e, &mut out);
+                            }
+                        }
+                    }
+                    out.len()
+                });
+                parse(&corpus, &mut Send(tx))?;
+                detector
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("detector thread panicked"))
+            })
         })
-    })?;
+    };
+    let (t_pipe_seq, pipe_seq_alerts) = pipeline(false)?;
+    let (t_pipe, pipe_alerts) = pipeline(true)?;
 
     // HST alone on the scaled feature rows of the same events.
     let mut ex = Extractor::for_kind(SourceKind::ZeekConn);
@@ -247,12 +268,14 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         "hst": {"trees": HstConfig::default().trees, "height": HstConfig::default().height, "window": HstConfig::default().window},
         "parse_events_per_s_1_thread": rate(n as usize, t_parse),
         "detect_events_per_s_1_thread": rate(events.len(), t_detect),
+        "detect_events_per_s_2_threads": rate(events.len(), t_detect2),
         "features_events_per_s_1_thread": rate(events.len(), t_features),
         "anomaly_events_per_s_1_thread": rate(events.len(), t_flow),
         "ueba_events_per_s_1_thread": rate(events.len(), t_ueba),
         "anomaly_alerts": flow_alerts,
         "ueba_alerts": ueba_alerts,
         "pipeline_events_per_s_2_threads": rate(events.len(), t_pipe),
+        "pipeline_event_by_event_events_per_s_2_threads": rate(events.len(), t_pipe_seq),
         "hst_score_learn_rows_per_s_1_thread": rate(hst_rows, t_hst),
         "hst_score_learn_rows_per_s_1_thread_incl_setup": rate(hst_rows, t_hst_frozen),
         "alerts": alerts,
@@ -270,6 +293,10 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         rate(events.len(), t_detect)
     );
     println!(
+        "features + HST + UEBA (2 threads)      {:>12.0} events/s  ({alerts2} alerts)",
+        rate(events.len(), t_detect2)
+    );
+    println!(
         "  features only (1 thread)             {:>12.0} events/s",
         rate(events.len(), t_features)
     );
@@ -280,6 +307,10 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
     println!(
         "  UEBA only (1 thread)                 {:>12.0} events/s  ({ueba_alerts} alerts)",
         rate(events.len(), t_ueba)
+    );
+    println!(
+        "full pipeline, detector event by event {:>12.0} events/s  ({pipe_seq_alerts} alerts)",
+        rate(events.len(), t_pipe_seq)
     );
     println!(
         "full pipeline (2 threads)              {:>12.0} events/s  ({pipe_alerts} alerts)",
