@@ -466,7 +466,13 @@ fn source_key(ev: &Event, kind: SourceKind) -> u64 {
     (kind as u8).hash(&mut h);
     for name in ["source.ip", "id.orig_h", "user.name", "host.name"] {
         if let Some(v) = ev.get_by_name(name) {
-            v.to_string().hash(&mut h);
+            // Hashes as the value's text does (`str` and `String` hash alike), without
+            // formatting the common case into a new string: rows over the threshold but in
+            // cooldown pass here too.
+            match v {
+                palisade_event::Value::Str(s) => s.as_str().hash(&mut h),
+                v => v.to_string().hash(&mut h),
+            }
             break;
         }
     }
@@ -896,5 +902,41 @@ mod tests {
                 "batch size {size}: learned state differs"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+    use palisade_event::Value;
+
+    /// The cooldown key (kept in snapshots) is the hash of the source's text, however the
+    /// value is stored.
+    #[test]
+    fn source_key_hashes_the_text() {
+        use std::hash::{Hash, Hasher};
+        let text_key = |kind: SourceKind, text: &str| {
+            let mut h = rustc_hash::FxHasher::default();
+            (kind as u8).hash(&mut h);
+            text.to_string().hash(&mut h);
+            h.finish()
+        };
+        let mut ev = Event::default();
+        ev.insert_named("source.ip", Value::Str("10.0.0.7".into()))
+            .unwrap();
+        assert_eq!(
+            source_key(&ev, SourceKind::Auth),
+            text_key(SourceKind::Auth, "10.0.0.7")
+        );
+        let mut ev = Event::default();
+        ev.insert_named("user.name", Value::Int(1001)).unwrap();
+        assert_eq!(
+            source_key(&ev, SourceKind::Process),
+            text_key(SourceKind::Process, "1001")
+        );
+        assert_ne!(
+            source_key(&ev, SourceKind::Process),
+            source_key(&ev, SourceKind::Auth)
+        );
     }
 }
