@@ -902,6 +902,27 @@ mod tests {
                 "batch size {size}: learned state differs"
             );
         }
+        // The anomaly detector's own (single-threaded, two-phase) batch entry point.
+        let expected_anomaly: Vec<&String> = expected
+            .iter()
+            .filter(|k| k.starts_with("anomaly|"))
+            .collect();
+        let mut alone = make().anomaly.unwrap();
+        let mut tagged = Vec::new();
+        for (c, chunk) in events.chunks(700).enumerate() {
+            let from = tagged.len();
+            alone.observe_batch(chunk, &mut tagged);
+            for (i, _) in &mut tagged[from..] {
+                *i += c * 700;
+            }
+        }
+        assert!(tagged.windows(2).all(|w| w[0].0 <= w[1].0));
+        let got: Vec<String> = tagged.iter().map(|(_, a)| key(a)).collect();
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected_anomaly);
+        assert_eq!(
+            alone.snapshot().unwrap(),
+            one.anomaly.as_ref().unwrap().snapshot().unwrap()
+        );
     }
 }
 
