@@ -57,10 +57,17 @@ impl Default for AnomalyConfig {
     }
 }
 
-/// One model per source kind.
+/// One model per source kind: the feature extractor, and what turns its rows into scores.
+/// (Postcard writes a nested struct's fields inline, so this layout serializes exactly as the
+/// flat one did.)
 #[derive(Serialize, Deserialize)]
 struct KindModel {
     extractor: Extractor,
+    scorer: KindScorer,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KindScorer {
     scaler: Scaler,
     model: HalfSpaceTrees,
     seen: u64,
@@ -69,6 +76,14 @@ struct KindModel {
     /// Sorted warm-up scores kept for "rarer than N % of normal" (a bounded sample).
     reference: Vec<f64>,
     threshold: Option<f64>,
+}
+
+/// The detector-wide state scoring a row touches.
+struct ScoreCtx<'a> {
+    cfg: &'a AnomalyConfig,
+    cooldown: &'a mut FxHashMap<u64, i64>,
+    x: &'a mut Vec<f32>,
+    alerts: &'a mut u64,
 }
 
 /// The streaming anomaly detector.
@@ -83,6 +98,23 @@ pub struct FlowAnomaly {
     #[serde(skip)]
     x: Vec<f32>,
     alerts: u64,
+    /// [`FlowAnomaly::observe_batch`] scratch: raw rows, then (event index, model) per row.
+    #[serde(skip)]
+    batch_rows: Vec<f64>,
+    #[serde(skip)]
+    batch_meta: Vec<(usize, usize)>,
+    #[serde(skip)]
+    batch_route: Vec<Option<usize>>,
+}
+
+/// Events per chunk handed from the extracting thread to the scoring thread.
+const CHUNK: usize = 128;
+
+/// Feature rows of one chunk: raw rows back to back, and (event index, model) per row.
+#[derive(Default)]
+struct Chunk {
+    rows: Vec<f64>,
+    meta: Vec<(usize, usize)>,
 }
 
 static RULE: std::sync::LazyLock<Arc<RuleInfo>> = std::sync::LazyLock::new(|| {
@@ -110,6 +142,9 @@ impl FlowAnomaly {
             raw: Vec::new(),
             x: Vec::new(),
             alerts: 0,
+            batch_rows: Vec::new(),
+            batch_meta: Vec::new(),
+            batch_route: Vec::new(),
         }
     }
 
@@ -124,7 +159,10 @@ impl FlowAnomaly {
 
     /// Rows seen per source kind.
     pub fn rows(&self) -> Vec<(SourceKind, u64)> {
-        self.kinds.iter().map(|(k, m)| (*k, m.seen)).collect()
+        self.kinds
+            .iter()
+            .map(|(k, m)| (*k, m.scorer.seen))
+            .collect()
     }
 
     fn model_for(&mut self, kind: SourceKind) -> Option<usize> {
@@ -138,12 +176,14 @@ impl FlowAnomaly {
             kind,
             KindModel {
                 extractor,
-                scaler,
-                model,
-                seen: 0,
-                warm_scores: Vec::new(),
-                reference: Vec::new(),
-                threshold: None,
+                scorer: KindScorer {
+                    scaler,
+                    model,
+                    seen: 0,
+                    warm_scores: Vec::new(),
+                    reference: Vec::new(),
+                    threshold: None,
+                },
             },
         ));
         Some(self.kinds.len() - 1)
@@ -157,77 +197,163 @@ impl FlowAnomaly {
     /// [`FlowAnomaly::observe`], returning the event's anomaly score once its source kind is
     /// past warm-up (`None` before, and for events no model reads).
     pub fn observe_scored(&mut self, ev: &Event, out: &mut Vec<Alert>) -> Option<f64> {
+        let i = self.extract(ev)?;
+        let raw = std::mem::take(&mut self.raw);
+        let score = self.score_row(i, ev, &raw, out);
+        self.raw = raw;
+        score
+    }
+
+    /// [`FlowAnomaly::observe`] over a batch in stream order; each alert comes with the index
+    /// of its event in `events`. The result is exactly that of observing the events one by
+    /// one: the batch is first turned into feature rows (feature extraction does not depend
+    /// on scores), then every row is scaled, scored and learned in order. Keeping the two
+    /// phases apart keeps each phase's working set (context tables, then trees) in cache
+    /// and is where a batched model call goes.
+    pub fn observe_batch(&mut self, events: &[Event], out: &mut Vec<(usize, Alert)>) {
+        let mut rows = std::mem::take(&mut self.batch_rows);
+        let mut meta = std::mem::take(&mut self.batch_meta);
+        rows.clear();
+        meta.clear();
+        for (e, ev) in events.iter().enumerate() {
+            if let Some(i) = self.extract(ev) {
+                rows.extend_from_slice(&self.raw);
+                meta.push((e, i));
+            }
+        }
+        let mut alerts = Vec::new();
+        let mut start = 0;
+        for &(e, i) in &meta {
+            let w = self.kinds[i].1.extractor.width();
+            self.score_row(i, &events[e], &rows[start..start + w], &mut alerts);
+            start += w;
+            out.extend(alerts.drain(..).map(|a| (e, a)));
+        }
+        self.batch_rows = rows;
+        self.batch_meta = meta;
+    }
+
+    /// [`FlowAnomaly::observe_batch`] on two threads, with the same result: a second thread
+    /// runs `beside` on each chunk of the batch (`CHUNK` events, in order) and then extracts
+    /// the chunk's feature rows, while this thread scales, scores and learns the rows of the
+    /// chunks already extracted. Feature extraction never depends on scores, so running it
+    /// ahead changes nothing; `beside` is where an independent detector (UEBA) goes.
+    pub fn observe_batch_beside<F>(
+        &mut self,
+        events: &[Event],
+        out: &mut Vec<(usize, Alert)>,
+        mut beside: F,
+    ) where
+        F: FnMut(std::ops::Range<usize>) + Send,
+    {
+        // Models are created in order of first appearance, as observing one by one does.
+        let mut route = std::mem::take(&mut self.batch_route);
+        route.clear();
+        for ev in events {
+            let i = SourceKind::detect(ev).and_then(|k| self.model_for(k));
+            route.push(i);
+        }
+        let names: Vec<Vec<String>> = self
+            .kinds
+            .iter()
+            .map(|(_, km)| km.extractor.names().to_vec())
+            .collect();
+        let mut extractors = Vec::with_capacity(self.kinds.len());
+        let mut scorers = Vec::with_capacity(self.kinds.len());
+        for (kind, km) in &mut self.kinds {
+            extractors.push(&mut km.extractor);
+            scorers.push((*kind, &mut km.scorer));
+        }
+        let mut ctx = ScoreCtx {
+            cfg: &self.cfg,
+            cooldown: &mut self.cooldown,
+            x: &mut self.x,
+            alerts: &mut self.alerts,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
+        let route_ref = &route;
+        std::thread::scope(|s| {
+            let producer = s.spawn(move || {
+                let mut raw = Vec::new();
+                let mut start = 0;
+                while start < events.len() {
+                    let end = (start + CHUNK).min(events.len());
+                    beside(start..end);
+                    let mut c = back_rx.try_recv().unwrap_or_default();
+                    c.rows.clear();
+                    c.meta.clear();
+                    for (e, ev) in events.iter().enumerate().take(end).skip(start) {
+                        if let Some(i) = route_ref[e] {
+                            extractors[i].extract_unchecked(ev, &mut raw);
+                            c.rows.extend_from_slice(&raw);
+                            c.meta.push((e, i));
+                        }
+                    }
+                    if tx.send(c).is_err() {
+                        return;
+                    }
+                    start = end;
+                }
+            });
+            let mut one = Vec::new();
+            for c in rx {
+                let mut at = 0;
+                for &(e, i) in &c.meta {
+                    let w = names[i].len();
+                    let (kind, scorer) = &mut scorers[i];
+                    let raw = &c.rows[at..at + w];
+                    score_row(
+                        &mut ctx, *kind, scorer, &names[i], &events[e], raw, &mut one,
+                    );
+                    at += w;
+                    out.extend(one.drain(..).map(|a| (e, a)));
+                }
+                let _ = back_tx.send(c);
+            }
+            if let Err(panic) = producer.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+        self.batch_route = route;
+    }
+
+    /// Routes `ev` to its model and writes its raw feature row into `self.raw`; the model's
+    /// index, or `None` for events no model reads.
+    #[inline]
+    fn extract(&mut self, ev: &Event) -> Option<usize> {
         let kind = SourceKind::detect(ev)?;
         let i = self.model_for(kind)?;
-        let half = (self.cfg.warmup / 2) as u64;
         let km = &mut self.kinds[i].1;
-        if !km.extractor.extract(ev, &mut self.raw) {
-            return None;
-        }
-        km.seen += 1;
-        self.x.resize(km.extractor.width(), 0.0);
-        if km.seen <= half {
-            km.scaler.update(&self.raw);
-            if km.seen == half {
-                km.scaler.refresh();
-            }
-            return None;
-        }
-        km.scaler.transform(&self.raw, &mut self.x);
-        let Some(threshold) = km.threshold else {
-            let s = km.model.score_learn(&self.x);
-            if km.model.is_warm() {
-                km.warm_scores.push(s);
-            }
-            if km.seen >= self.cfg.warmup as u64 {
-                let mut scores = std::mem::take(&mut km.warm_scores);
-                if scores.is_empty() {
-                    return None;
-                }
-                scores.sort_by(f64::total_cmp);
-                let q = ((scores.len() as f64 - 1.0) * self.cfg.alert_quantile).round() as usize;
-                km.threshold = Some(scores[q.min(scores.len() - 1)]);
-                let step = scores.len().div_ceil(512).max(1);
-                km.reference = scores.iter().step_by(step).copied().collect();
-            }
-            return None;
+        km.extractor.extract_unchecked(ev, &mut self.raw);
+        Some(i)
+    }
+
+    /// Scales, scores and learns the raw row of `ev` for model `i`; see
+    /// [`FlowAnomaly::observe_scored`].
+    fn score_row(
+        &mut self,
+        i: usize,
+        ev: &Event,
+        raw: &[f64],
+        out: &mut Vec<Alert>,
+    ) -> Option<f64> {
+        let (kind, km) = &mut self.kinds[i];
+        let mut ctx = ScoreCtx {
+            cfg: &self.cfg,
+            cooldown: &mut self.cooldown,
+            x: &mut self.x,
+            alerts: &mut self.alerts,
         };
-        let score = km.model.score(&self.x);
-        if score <= threshold || !self.cfg.guarded {
-            km.model.learn(&self.x);
-        }
-        if score <= threshold {
-            return Some(score);
-        }
-        let key = source_key(ev, kind);
-        let now = ev.timestamp.map_or(0, |t| t.timestamp());
-        if let Some(&last) = self.cooldown.get(&key)
-            && now >= last
-            && now - last < self.cfg.cooldown_secs
-        {
-            return Some(score);
-        }
-        if self.cooldown.len() >= self.cfg.max_cooldown_keys {
-            // Forget the oldest half; cooldown is a courtesy, not state that must survive.
-            let mut times: Vec<i64> = self.cooldown.values().copied().collect();
-            times.sort_unstable();
-            let cut = times[times.len() / 2];
-            self.cooldown.retain(|_, t| *t > cut);
-        }
-        self.cooldown.insert(key, now);
-        self.alerts += 1;
-        let km = &self.kinds[i].1;
-        out.push(explain(
-            km,
-            kind,
+        score_row(
+            &mut ctx,
+            *kind,
+            &mut km.scorer,
+            km.extractor.names(),
             ev,
-            &self.raw,
-            &self.x,
-            score,
-            threshold,
-            self.cfg.explain_top,
-        ));
-        Some(score)
+            raw,
+            out,
+        )
     }
 
     /// Serialized state (versioned), to resume learning after a restart.
@@ -256,13 +382,97 @@ impl FlowAnomaly {
 const SNAPSHOT_MAGIC: &[u8] = b"PALANOM";
 const SNAPSHOT_VERSION: u32 = 1;
 
+/// Scales, scores and learns one raw row of `ev` (see [`FlowAnomaly::observe_scored`]).
+fn score_row(
+    ctx: &mut ScoreCtx<'_>,
+    kind: SourceKind,
+    km: &mut KindScorer,
+    names: &[String],
+    ev: &Event,
+    raw: &[f64],
+    out: &mut Vec<Alert>,
+) -> Option<f64> {
+    let cfg = ctx.cfg;
+    let half = (cfg.warmup / 2) as u64;
+    km.seen += 1;
+    ctx.x.resize(names.len(), 0.0);
+    if km.seen <= half {
+        km.scaler.update(raw);
+        if km.seen == half {
+            km.scaler.refresh();
+        }
+        return None;
+    }
+    km.scaler.transform(raw, ctx.x);
+    let Some(threshold) = km.threshold else {
+        let s = km.model.score_learn(ctx.x);
+        if km.model.is_warm() {
+            km.warm_scores.push(s);
+        }
+        if km.seen >= cfg.warmup as u64 {
+            let mut scores = std::mem::take(&mut km.warm_scores);
+            if scores.is_empty() {
+                return None;
+            }
+            scores.sort_by(f64::total_cmp);
+            let q = ((scores.len() as f64 - 1.0) * cfg.alert_quantile).round() as usize;
+            km.threshold = Some(scores[q.min(scores.len() - 1)]);
+            let step = scores.len().div_ceil(512).max(1);
+            km.reference = scores.iter().step_by(step).copied().collect();
+        }
+        return None;
+    };
+    let score = km.model.score(ctx.x);
+    if score <= threshold || !cfg.guarded {
+        km.model.learn(ctx.x);
+    }
+    if score <= threshold {
+        return Some(score);
+    }
+    let key = source_key(ev, kind);
+    let now = ev.timestamp.map_or(0, |t| t.timestamp());
+    if let Some(&last) = ctx.cooldown.get(&key)
+        && now >= last
+        && now - last < cfg.cooldown_secs
+    {
+        return Some(score);
+    }
+    if ctx.cooldown.len() >= cfg.max_cooldown_keys {
+        // Forget the oldest half; cooldown is a courtesy, not state that must survive.
+        let mut times: Vec<i64> = ctx.cooldown.values().copied().collect();
+        times.sort_unstable();
+        let cut = times[times.len() / 2];
+        ctx.cooldown.retain(|_, t| *t > cut);
+    }
+    ctx.cooldown.insert(key, now);
+    *ctx.alerts += 1;
+    out.push(explain(
+        km,
+        names,
+        kind,
+        ev,
+        raw,
+        ctx.x,
+        score,
+        threshold,
+        cfg.explain_top,
+    ));
+    Some(score)
+}
+
 fn source_key(ev: &Event, kind: SourceKind) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     (kind as u8).hash(&mut h);
     for name in ["source.ip", "id.orig_h", "user.name", "host.name"] {
         if let Some(v) = ev.get_by_name(name) {
-            v.to_string().hash(&mut h);
+            // Hashes as the value's text does (`str` and `String` hash alike), without
+            // formatting the common case into a new string: rows over the threshold but in
+            // cooldown pass here too.
+            match v {
+                palisade_event::Value::Str(s) => s.as_str().hash(&mut h),
+                v => v.to_string().hash(&mut h),
+            }
             break;
         }
     }
@@ -286,7 +496,8 @@ fn human(v: f64) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn explain(
-    km: &KindModel,
+    km: &KindScorer,
+    names: &[String],
     kind: SourceKind,
     ev: &Event,
     raw: &[f64],
@@ -313,7 +524,6 @@ fn explain(
         .filter(|(d, _)| *d > 0.0)
         .collect();
     dev.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let names = km.extractor.names();
     let mut parts = Vec::new();
     let mut evidence = Vec::new();
     for &(_, i) in dev.iter().take(top) {
@@ -405,6 +615,24 @@ pub struct Learned {
     pub ueba: Option<Ueba>,
 }
 
+/// Smallest batch [`Learned::observe_batch`] splits across two threads (below it, starting
+/// a thread costs more than it saves).
+pub const PARALLEL_BATCH: usize = 256;
+
+/// Merges two detectors' alerts, each tagged with its event's index and in event order, into
+/// the order sequential observation gives: by event, `first`'s alerts before `second`'s.
+pub fn merge_tagged<T>(first: Vec<(usize, T)>, second: Vec<(usize, T)>, out: &mut Vec<T>) {
+    out.reserve(first.len() + second.len());
+    let mut second = second.into_iter().peekable();
+    for (i, a) in first {
+        while let Some((_, b)) = second.next_if(|(j, _)| *j < i) {
+            out.push(b);
+        }
+        out.push(a);
+    }
+    out.extend(second.map(|(_, b)| b));
+}
+
 /// Snapshot container: magic, version, then postcard of [`LearnedParts`].
 const LEARNED_MAGIC: &[u8] = b"PALLRND";
 const LEARNED_VERSION: u32 = 1;
@@ -450,6 +678,35 @@ impl Learned {
         }
         if let Some(u) = &mut self.ueba {
             u.observe(ev, out);
+        }
+    }
+
+    /// [`Learned::observe`] over a batch in stream order, with the same alerts in the same
+    /// order (per event: the anomaly alert, then the UEBA alert). From [`PARALLEL_BATCH`]
+    /// events on, two threads share the work ([`FlowAnomaly::observe_batch_beside`]): one
+    /// runs UEBA and feature extraction, the other scores and learns the feature rows. UEBA,
+    /// feature extraction and the models share no state and each sees every event in order,
+    /// so the result is that of observing one event at a time.
+    pub fn observe_batch(&mut self, events: &[Event], out: &mut Vec<Alert>) {
+        match (&mut self.anomaly, &mut self.ueba) {
+            (Some(a), ueba) if events.len() >= PARALLEL_BATCH => {
+                let mut ua = Vec::new();
+                let mut aa = Vec::new();
+                let mut one = Vec::new();
+                a.observe_batch_beside(events, &mut aa, |r| {
+                    if let Some(u) = ueba.as_mut() {
+                        let base = r.start;
+                        u.observe_batch(&events[r], &mut one);
+                        ua.extend(one.drain(..).map(|(i, a)| (base + i, a)));
+                    }
+                });
+                merge_tagged(aa, ua, out);
+            }
+            _ => {
+                for ev in events {
+                    self.observe(ev, out);
+                }
+            }
         }
     }
 
@@ -511,5 +768,196 @@ impl Learned {
             None => None,
         };
         Ok(Learned { anomaly, ueba })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_tagged_orders_by_event_then_first_detector() {
+        let first = vec![(0, "a0"), (2, "a2"), (2, "a2'"), (5, "a5")];
+        let second = vec![(1, "u1"), (2, "u2"), (5, "u5"), (7, "u7")];
+        let mut out = vec!["earlier"];
+        merge_tagged(first, second, &mut out);
+        assert_eq!(
+            out,
+            ["earlier", "a0", "u1", "a2", "a2'", "u2", "a5", "u5", "u7"]
+        );
+        let mut out = Vec::new();
+        merge_tagged(Vec::new(), vec![(3, 'u')], &mut out);
+        assert_eq!(out, ['u']);
+    }
+
+    fn data(rel: &str, format: palisade_ingest::Format) -> Option<Vec<Event>> {
+        let candidates = [
+            std::env::var("PALISADE_DATA").unwrap_or_default(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").to_string(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../../shared/data").to_string(),
+        ];
+        let Some(path) = candidates
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| std::path::Path::new(c).join(rel))
+            .find(|p| p.is_file())
+        else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{rel} missing under CI"
+            );
+            eprintln!("SKIPPED: {rel} not found");
+            return None;
+        };
+        struct Collect(Vec<Event>);
+        impl palisade_ingest::EventSink for Collect {
+            fn events(&mut self, batch: &mut Vec<Event>) {
+                self.0.append(batch);
+            }
+            fn warning(&mut self, _: palisade_ingest::RecordError) {}
+        }
+        let mut sink = Collect(Vec::new());
+        let opts = palisade_ingest::IngestOptions {
+            format: Some(format),
+            ..Default::default()
+        };
+        palisade_ingest::read_input(&palisade_ingest::Input::Path(path), &opts, &mut sink)
+            .expect("readable");
+        Some(sink.0)
+    }
+
+    fn key(a: &Alert) -> String {
+        format!(
+            "{}|{}|{:?}|{:?}|{:?}",
+            a.detector, a.rule.id, a.timestamp, a.evidence, a.origins
+        )
+    }
+
+    /// Batches (split across threads or not, of any size) give exactly the alerts of
+    /// observing event by event, in the same order, and leave the same learned state.
+    #[test]
+    fn batches_equal_event_by_event() {
+        let (Some(zeek), Some(ssh)) = (
+            data(
+                "stratosphere-zeek/008-zeek-mixed/data/conn.log.labeled",
+                palisade_ingest::Format::Zeek,
+            ),
+            data(
+                "loghub/OpenSSH/OpenSSH_2k.log",
+                palisade_ingest::Format::Syslog,
+            ),
+        ) else {
+            return;
+        };
+        // Interleave the two sources so both detectors alert within the same batches.
+        let mut events = Vec::new();
+        let mut ssh = ssh.into_iter();
+        for (i, e) in zeek.into_iter().enumerate() {
+            events.push(e);
+            if i % 3 == 0 {
+                events.extend(ssh.next());
+            }
+        }
+        events.extend(ssh);
+        let make = || {
+            Learned::with_configs(
+                AnomalyConfig {
+                    warmup: 400,
+                    ..AnomalyConfig::default()
+                },
+                UebaConfig {
+                    warmup_min_events: 20,
+                    warmup_min_days: 0.0,
+                    rate_min_hours: 2,
+                    rate_min_count: 20,
+                    ..UebaConfig::default()
+                },
+            )
+            .unwrap()
+        };
+        let mut one = make();
+        let mut expected = Vec::new();
+        for e in &events {
+            one.observe(e, &mut expected);
+        }
+        let anomaly = expected.iter().filter(|a| a.detector == "anomaly").count();
+        let ueba = expected.len() - anomaly;
+        assert!(
+            anomaly > 10 && ueba > 10,
+            "{anomaly} anomaly, {ueba} UEBA alerts"
+        );
+        let expected: Vec<String> = expected.iter().map(key).collect();
+        for size in [1, 300, 1024, 4096] {
+            let mut batched = make();
+            let mut got = Vec::new();
+            for chunk in events.chunks(size) {
+                batched.observe_batch(chunk, &mut got);
+            }
+            let got: Vec<String> = got.iter().map(key).collect();
+            assert_eq!(got.len(), expected.len(), "batch size {size}");
+            assert!(got == expected, "batch size {size}: alerts differ");
+            assert_eq!(
+                batched.snapshot().unwrap(),
+                one.snapshot().unwrap(),
+                "batch size {size}: learned state differs"
+            );
+        }
+        // The anomaly detector's own (single-threaded, two-phase) batch entry point.
+        let expected_anomaly: Vec<&String> = expected
+            .iter()
+            .filter(|k| k.starts_with("anomaly|"))
+            .collect();
+        let mut alone = make().anomaly.unwrap();
+        let mut tagged = Vec::new();
+        for (c, chunk) in events.chunks(700).enumerate() {
+            let from = tagged.len();
+            alone.observe_batch(chunk, &mut tagged);
+            for (i, _) in &mut tagged[from..] {
+                *i += c * 700;
+            }
+        }
+        assert!(tagged.windows(2).all(|w| w[0].0 <= w[1].0));
+        let got: Vec<String> = tagged.iter().map(|(_, a)| key(a)).collect();
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected_anomaly);
+        assert_eq!(
+            alone.snapshot().unwrap(),
+            one.anomaly.as_ref().unwrap().snapshot().unwrap()
+        );
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+    use palisade_event::Value;
+
+    /// The cooldown key (kept in snapshots) is the hash of the source's text, however the
+    /// value is stored.
+    #[test]
+    fn source_key_hashes_the_text() {
+        use std::hash::{Hash, Hasher};
+        let text_key = |kind: SourceKind, text: &str| {
+            let mut h = rustc_hash::FxHasher::default();
+            (kind as u8).hash(&mut h);
+            text.to_string().hash(&mut h);
+            h.finish()
+        };
+        let mut ev = Event::default();
+        ev.insert_named("source.ip", Value::Str("10.0.0.7".into()))
+            .unwrap();
+        assert_eq!(
+            source_key(&ev, SourceKind::Auth),
+            text_key(SourceKind::Auth, "10.0.0.7")
+        );
+        let mut ev = Event::default();
+        ev.insert_named("user.name", Value::Int(1001)).unwrap();
+        assert_eq!(
+            source_key(&ev, SourceKind::Process),
+            text_key(SourceKind::Process, "1001")
+        );
+        assert_ne!(
+            source_key(&ev, SourceKind::Process),
+            source_key(&ev, SourceKind::Auth)
+        );
     }
 }

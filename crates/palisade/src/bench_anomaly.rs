@@ -6,8 +6,10 @@
 //! capture), then measures, each best of `--reps`:
 //! * parse only (one thread);
 //! * features → Half-Space Trees → UEBA → alerts on parsed events (one thread);
-//! * the full pipeline on two threads: one parses, one runs the detectors, joined by a bounded
-//!   channel of batches;
+//! * each detector stage alone (features only; features → HST; UEBA), one thread each;
+//! * the full pipeline: one thread parses, one runs the detectors, joined by a bounded channel
+//!   of batches; per batch the detector thread runs UEBA on a second thread next to the
+//!   anomaly models ([`Learned::observe_batch`]), so three threads share the cores;
 //! * Half-Space Trees alone, score+learn over the scaled feature rows (one thread).
 
 use std::sync::mpsc::sync_channel;
@@ -151,25 +153,73 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         Ok(out.len())
     })?;
 
-    let (t_pipe, pipe_alerts) = best(args.reps, || {
-        let (tx, rx) = sync_channel::<Vec<Event>>(16);
-        std::thread::scope(|s| -> Result<usize> {
-            let detector = s.spawn(move || {
-                let mut l = learned();
-                let mut out = Vec::new();
-                for batch in rx {
-                    for e in &batch {
-                        l.observe(e, &mut out);
-                    }
-                }
-                out.len()
-            });
-            parse(&corpus, &mut Send(tx))?;
-            detector
-                .join()
-                .map_err(|_| anyhow::anyhow!("detector thread panicked"))
-        })
+    // The same on parsed events in batches: UEBA and features on one thread, HST on another.
+    let (t_detect2, alerts2) = best(args.reps, || {
+        let mut l = learned();
+        let mut out = Vec::new();
+        for batch in events.chunks(1024) {
+            l.observe_batch(batch, &mut out);
+        }
+        Ok(out.len())
     })?;
+    // Stages of the detector on their own (one thread each).
+    let (t_features, _) = best(args.reps, || {
+        let mut ex = Extractor::for_kind(SourceKind::ZeekConn);
+        let mut raw = Vec::new();
+        let mut n = 0usize;
+        for e in &events {
+            n += usize::from(ex.extract(e, &mut raw));
+        }
+        Ok(n)
+    })?;
+    let (t_flow, flow_alerts) = best(args.reps, || {
+        let mut l = Learned::default();
+        l.enable(true, false);
+        let mut out = Vec::new();
+        for e in &events {
+            l.observe(e, &mut out);
+        }
+        Ok(out.len())
+    })?;
+    let (t_ueba, ueba_alerts) = best(args.reps, || {
+        let mut l = Learned::default();
+        l.enable(false, true);
+        let mut out = Vec::new();
+        for e in &events {
+            l.observe(e, &mut out);
+        }
+        Ok(out.len())
+    })?;
+
+    // The full pipeline: a parser thread feeding the detector thread batches, which runs
+    // them event by event (`split: false`) or through `Learned::observe_batch`.
+    let pipeline = |split: bool| {
+        best(args.reps, || {
+            let (tx, rx) = sync_channel::<Vec<Event>>(16);
+            std::thread::scope(|s| -> Result<usize> {
+                let detector = s.spawn(move || {
+                    let mut l = learned();
+                    let mut out = Vec::new();
+                    for batch in rx {
+                        if split {
+                            l.observe_batch(&batch, &mut out);
+                        } else {
+                            for e in &batch {
+                                l.observe(e, &mut out);
+                            }
+                        }
+                    }
+                    out.len()
+                });
+                parse(&corpus, &mut Send(tx))?;
+                detector
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("detector thread panicked"))
+            })
+        })
+    };
+    let (t_pipe_seq, pipe_seq_alerts) = pipeline(false)?;
+    let (t_pipe, pipe_alerts) = pipeline(true)?;
 
     // HST alone on the scaled feature rows of the same events.
     let mut ex = Extractor::for_kind(SourceKind::ZeekConn);
@@ -218,7 +268,14 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
         "hst": {"trees": HstConfig::default().trees, "height": HstConfig::default().height, "window": HstConfig::default().window},
         "parse_events_per_s_1_thread": rate(n as usize, t_parse),
         "detect_events_per_s_1_thread": rate(events.len(), t_detect),
+        "detect_events_per_s_2_threads": rate(events.len(), t_detect2),
+        "features_events_per_s_1_thread": rate(events.len(), t_features),
+        "anomaly_events_per_s_1_thread": rate(events.len(), t_flow),
+        "ueba_events_per_s_1_thread": rate(events.len(), t_ueba),
+        "anomaly_alerts": flow_alerts,
+        "ueba_alerts": ueba_alerts,
         "pipeline_events_per_s_2_threads": rate(events.len(), t_pipe),
+        "pipeline_event_by_event_events_per_s_2_threads": rate(events.len(), t_pipe_seq),
         "hst_score_learn_rows_per_s_1_thread": rate(hst_rows, t_hst),
         "hst_score_learn_rows_per_s_1_thread_incl_setup": rate(hst_rows, t_hst_frozen),
         "alerts": alerts,
@@ -234,6 +291,26 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
     println!(
         "features + HST + UEBA (1 thread)       {:>12.0} events/s",
         rate(events.len(), t_detect)
+    );
+    println!(
+        "features + HST + UEBA (2 threads)      {:>12.0} events/s  ({alerts2} alerts)",
+        rate(events.len(), t_detect2)
+    );
+    println!(
+        "  features only (1 thread)             {:>12.0} events/s",
+        rate(events.len(), t_features)
+    );
+    println!(
+        "  anomaly: features + HST (1 thread)   {:>12.0} events/s  ({flow_alerts} alerts)",
+        rate(events.len(), t_flow)
+    );
+    println!(
+        "  UEBA only (1 thread)                 {:>12.0} events/s  ({ueba_alerts} alerts)",
+        rate(events.len(), t_ueba)
+    );
+    println!(
+        "full pipeline, detector event by event {:>12.0} events/s  ({pipe_seq_alerts} alerts)",
+        rate(events.len(), t_pipe_seq)
     );
     println!(
         "full pipeline (2 threads)              {:>12.0} events/s  ({pipe_alerts} alerts)",

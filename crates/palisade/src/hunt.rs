@@ -109,11 +109,11 @@ impl EventSink for MatchSink<'_> {
         self.progress
             .set_message(format!("{} events", self.events.load(Ordering::Relaxed)));
         if let Some(learned) = self.learned {
-            // Within an input, events reach the learned detectors in file order.
+            // Within an input, events reach the learned detectors in file order; the anomaly
+            // models and UEBA work on the batch side by side (`Learned::observe_batch`), which
+            // shortens the time other workers wait for the lock.
             let mut learned = learned.lock().unwrap_or_else(|e| e.into_inner());
-            for event in batch.iter() {
-                learned.observe(event, &mut self.learned_alerts);
-            }
+            learned.observe_batch(batch, &mut self.learned_alerts);
         }
         if self.parallel && batch.len() > 64 {
             return self.match_parallel(batch);
@@ -230,7 +230,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let mut engine = loaded.correlation_engine();
     let mut alerts = to_alerts(&loaded, hits, &mut engine, &mut stats);
     alerts.extend(learned_alerts);
-    alerts.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    alerts.sort_by_key(|a| a.timestamp);
     stats.rules_loaded = loaded.report.detection_rules;
     stats.rules_failed = loaded.report.failures.len();
     stats.correlations = loaded.correlations.len();
@@ -337,6 +337,14 @@ fn progress_bar(inputs: &[Input], hidden: bool) -> ProgressBar {
 }
 
 /// Reads and matches every input in parallel.
+/// What one input gave: Sigma hits, learned-detector alerts, read statistics, the input.
+type InputResult<'a> = (
+    Vec<Hit>,
+    Vec<Alert>,
+    Result<palisade_ingest::FileStats, IngestError>,
+    &'a Input,
+);
+
 fn scan(
     inputs: &[Input],
     rules: &RuleSet,
@@ -347,12 +355,7 @@ fn scan(
 ) -> Result<(Vec<Hit>, Vec<Alert>, HuntStats)> {
     let warnings = WarningLog::default();
     let events = AtomicU64::new(0);
-    let results: Vec<(
-        Vec<Hit>,
-        Vec<Alert>,
-        Result<palisade_ingest::FileStats, IngestError>,
-        &Input,
-    )> = inputs
+    let results: Vec<InputResult<'_>> = inputs
         .par_iter()
         .map(|input| {
             let mut sink = MatchSink {
@@ -584,7 +587,7 @@ fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
     Ok(Some(learned))
 }
 
-fn save_learned(db: &PathBuf, learned: &Learned) -> Result<()> {
+fn save_learned(db: &std::path::Path, learned: &Learned) -> Result<()> {
     let bytes = learned
         .snapshot()
         .context("serialising learned baselines")?;

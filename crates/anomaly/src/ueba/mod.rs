@@ -390,12 +390,24 @@ impl Ueba {
         }
     }
 
-    /// Hashes of the event's related values (0 = absent), without allocating.
+    /// Hashes of the event's related values (0 = absent), without allocating. Only the
+    /// relations of the entities the event names are read (the others are never looked at:
+    /// a Zeek conn record names a source address and the `conn` service, both of which relate
+    /// only to users), so an event does not pay for field lookups and number formatting it
+    /// cannot use.
     fn hash_values(&mut self, ev: &Event) {
         let f = &self.f;
         let s = &mut self.s;
+        let mut wanted = 0u32;
+        for &(kind, _) in &s.ents {
+            for &rel in kind.relations() {
+                wanted |= 1 << rel as u32;
+            }
+        }
         for rel in RelKind::ALL {
-            s.vals[rel as usize] = if rel == RelKind::ParentChild {
+            s.vals[rel as usize] = if wanted & (1 << rel as u32) == 0 {
+                0
+            } else if rel == RelKind::ParentChild {
                 // Hash parent and child separately and combine: no string is built.
                 let child = if ev.get(f.proc_exe).is_some() {
                     text(ev, f.proc_exe, &mut s.buf)
@@ -510,7 +522,9 @@ impl Ueba {
             return;
         }
         self.maybe_recluster(t);
+        self.s.ents = ents;
         self.hash_values(ev);
+        let ents = std::mem::take(&mut self.s.ents);
         let mut findings = std::mem::take(&mut self.s.findings);
         findings.clear();
         let hour = t.div_euclid(3600);
@@ -523,6 +537,16 @@ impl Ueba {
         }
         self.s.findings = findings;
         self.s.ents = ents;
+    }
+
+    /// [`Ueba::observe`] over a batch in stream order; each alert comes with the index of its
+    /// event in `events`.
+    pub fn observe_batch(&mut self, events: &[Event], out: &mut Vec<(usize, Alert)>) {
+        let mut one = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            self.observe(ev, &mut one);
+            out.extend(one.drain(..).map(|a| (i, a)));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
