@@ -151,7 +151,7 @@ fn learned_anomaly_and_ueba_resume_exactly() {
 #[test]
 fn corrupt_snapshots_are_errors() {
     assert!(FlowAnomaly::restore(b"").is_err());
-    assert!(FlowAnomaly::restore(b"PALANOM\x01\x00\x00\x00garbage").is_err());
+    assert!(FlowAnomaly::restore(b"PALANOM\x02\x00\x00\x00garbage").is_err());
     assert!(FlowAnomaly::restore(b"PALANOM\x09\x00\x00\x00").is_err());
     assert!(Learned::restore(b"PALLRND\x01\x00\x00\x00\xff\xff").is_err());
     let mut l = Learned::default();
