@@ -39,3 +39,34 @@ run zeek-001 --dataset zeek --train "$Z1" --test "$Z1"
 run zeek-008 --dataset zeek --train "$Z8" --test "$Z8"
 
 "$VENV/bin/python" benches/anomaly_table.py "$OUT" nsl-kdd unsw-nb15 zeek-001 zeek-008
+
+# Seed spread on the small sets (a few hundred benign training rows): every model, ours and
+# the peers', with seeds 0..SEEDS-1 on the same split; mean ± sd of the frozen ROC-AUC.
+SEEDS=${SEEDS:-5}
+echo
+echo "Frozen ROC-AUC over seeds 0..$((SEEDS - 1)) (split fixed, seed 0):"
+for name in unsw-nb15 zeek-001 zeek-008; do
+  case $name in
+    unsw-nb15) args=(--dataset unsw-nb15 --train "$UNSW") ;;
+    zeek-001) args=(--dataset zeek --train "$Z1" --test "$Z1") ;;
+    zeek-008) args=(--dataset zeek --train "$Z8" --test "$Z8") ;;
+  esac
+  : > "$OUT/$name/seeds.ndjson"
+  for seed in $(seq 0 $((SEEDS - 1))); do
+    "$BIN" eval anomaly "${args[@]}" --model-seed "$seed" --no-online --format json \
+      | "$VENV/bin/python" -c 'import json,sys; r=json.load(sys.stdin); [print(json.dumps({"model":"palisade "+m["model"],"roc_auc":m["frozen"]["roc_auc"]})) for m in r["models"]]' \
+      >> "$OUT/$name/seeds.ndjson"
+    "$VENV/bin/python" benches/anomaly_peers.py "$OUT/$name" "$seed" \
+      | "$VENV/bin/python" -c 'import json,sys; [print(json.dumps({"model":d["model"],"roc_auc":d["roc_auc"]})) for d in map(json.loads, sys.stdin) if d["file"]=="all" and "online" not in d["model"]]' \
+      >> "$OUT/$name/seeds.ndjson"
+  done
+  "$VENV/bin/python" - "$OUT/$name/seeds.ndjson" "$name" <<'PY'
+import collections, json, statistics, sys
+by = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    by[d["model"]].append(d["roc_auc"])
+print("| " + sys.argv[2] + " | " + " | ".join(
+    f"{m} {statistics.mean(v):.3f} ± {statistics.stdev(v) if len(v) > 1 else 0:.3f}" for m, v in sorted(by.items())) + " |")
+PY
+done

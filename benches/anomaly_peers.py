@@ -69,12 +69,12 @@ def per_file(name, scores, y, files, train_scores, rows_per_s):
     return out
 
 
-def main(d):
+def main(d, seed=0):
     xtr, _, _ = load(f"{d}/train.csv")
     xte, yte, fte = load(f"{d}/test.csv")
     results = []
 
-    forest = IsolationForest(n_estimators=100, random_state=0).fit(xtr)
+    forest = IsolationForest(n_estimators=100, random_state=seed).fit(xtr)
     t0 = time.perf_counter()
     s = -forest.score_samples(xte)
     rps = len(xte) / (time.perf_counter() - t0)
@@ -86,7 +86,7 @@ def main(d):
         anomaly = None
     if anomaly is not None:
         cols = [str(i) for i in range(xtr.shape[1])]
-        hst = anomaly.HalfSpaceTrees(n_trees=25, height=15, window_size=250, seed=0)
+        hst = anomaly.HalfSpaceTrees(n_trees=25, height=15, window_size=250, seed=seed)
         # River's HST scores nothing until one full window has been learned; with fewer
         # training rows than a window (UNSW-NB15: 122), cycle through them until it is full
         # (Palisade closes the short window instead: HalfSpaceTrees::end_window).
@@ -112,4 +112,4 @@ def main(d):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)

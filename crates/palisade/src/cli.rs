@@ -144,6 +144,10 @@ pub struct EvalAnomalyArgs {
     /// Seed for splits, shuffling and models.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seed for the models only (default: --seed), to measure the spread over model seeds
+    /// on a fixed split.
+    #[arg(long, value_name = "SEED")]
+    pub model_seed: Option<u64>,
     /// Guarded score+learn learns a test row only if it scores under this quantile of the
     /// training rows' scores.
     #[arg(long, default_value_t = 0.5, value_name = "Q")]

@@ -428,7 +428,7 @@ fn evaluate(
     files: &[PathBuf],
 ) -> ModelResult {
     let clock = Instant::now();
-    let model = new_model(m, args.seed, train_x);
+    let model = new_model(m, args.model_seed.unwrap_or(args.seed), train_x);
     let fit_seconds = clock.elapsed().as_secs_f64();
     let train_scores: Vec<f64> = train_x.iter().map(|x| model.score(x)).collect();
     let threshold = metrics::threshold_at_fpr(&train_scores, TARGET_FPR);
@@ -461,7 +461,7 @@ fn evaluate(
     let guard = palisade_anomaly::guard::quantile(&train_scores, args.guard_quantile);
     let (online, online_guarded) = if !args.no_online {
         let run = |guarded: bool| {
-            let mut model = new_model(m, args.seed, train_x);
+            let mut model = new_model(m, args.model_seed.unwrap_or(args.seed), train_x);
             let clock = Instant::now();
             let scores: Vec<f64> = test_x
                 .iter()
