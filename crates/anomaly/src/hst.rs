@@ -24,13 +24,16 @@
 //! never an alert). [`HalfSpaceTrees::is_warm`] tells the two apart.
 //!
 //! **Speed.** Each tree is a complete binary tree (children of `i` are `2i+1`, `2i+2`). An
-//! internal node is one 16-byte record: split value, split dimension and both masses (`u16`,
-//! hence `window ≤ 65 535`), so a visit touches one cache line; leaves keep only their two
-//! masses. Which of the two masses is `l` is a flag: the window change flips it and clears
+//! internal node is one record: split value, split dimension and both masses, so a visit
+//! touches one cache line; leaves keep only their two masses. A mass never exceeds the
+//! window, so with `window ≤ 255` (the default 250) masses are `u8` and a node takes 8
+//! bytes (the model about 8 MiB at the default, one tree 320 KiB, inside a core's L2);
+//! larger windows (up to 65 535) use `u16` masses and 16-byte nodes. Snapshots are the same
+//! bytes either way. Which of the two masses is `l` is a flag: the window change flips it and clears
 //! the new `l` only on the paths of the rows of the window before (a journal of the leaves
 //! they reached; the top levels wholesale), not all 2^(height+1) nodes. Nodes sit in 64-byte
-//! lines with one unused place per tree, so the four grandchildren of a node share a line.
-//! At the default (height 15, 25 trees) the model takes about 16 MiB.
+//! lines with one unused place per tree, so the eight great-grandchildren of a node share a
+//! line (the four grandchildren, with 16-byte nodes).
 //!
 //! [`Model::score_learn`] takes one row: all trees descend level by level together, which
 //! overlaps their cache misses. [`HalfSpaceTrees::score_learn_batch`] and
@@ -38,12 +41,14 @@
 //! times faster: trees are independent and the reference mass of a tree changes only at
 //! window ends, which fall after the same rows in every tree, so each tree can take the
 //! whole batch in turn (its window changes included) while its nodes stay in L2, with
-//! groups of 8 rows descending together, each prefetching the line of its grandchildren.
+//! groups of 8 rows descending together, each prefetching the line a few levels below it.
 //! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`;
 //! median–best of repeated runs on a shared 2-core machine, so only indicative):
-//! score+learn 0.37–0.39 M rows/s row by row, 0.63–0.72 M batched (was 0.2–0.29 M with
-//! struct-of-arrays counts and a full memset per window); frozen score 0.74–0.86 M row by
-//! row, 0.93–1.19 M batched (was 0.64–0.7 M).
+//! score+learn 0.42–0.49 M rows/s row by row, 0.84–0.93 M batched (16-byte nodes:
+//! 0.39–0.40 M and 0.62–0.80 M; struct-of-arrays counts and a full memset per window:
+//! 0.2–0.29 M); frozen score 0.8–0.91 M row by row, 0.85–1.16 M batched (16-byte nodes:
+//! 0.67–0.80 M and 0.91–1.16 M). Fusing the mass updates into the batched descent (one
+//! pass instead of descend then walk) measured slower, as did 16 rows a group.
 //!
 //! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
 //! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
