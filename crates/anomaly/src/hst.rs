@@ -24,13 +24,16 @@
 //! never an alert). [`HalfSpaceTrees::is_warm`] tells the two apart.
 //!
 //! **Speed.** Each tree is a complete binary tree (children of `i` are `2i+1`, `2i+2`). An
-//! internal node is one 16-byte record: split value, split dimension and both masses (`u16`,
-//! hence `window ≤ 65 535`), so a visit touches one cache line; leaves keep only their two
-//! masses. Which of the two masses is `l` is a flag: the window change flips it and clears
+//! internal node is one record: split value, split dimension and both masses, so a visit
+//! touches one cache line; leaves keep only their two masses. A mass never exceeds the
+//! window, so with `window ≤ 255` (the default 250) masses are `u8` and a node takes 8
+//! bytes (the model about 8 MiB at the default, one tree 320 KiB, inside a core's L2);
+//! larger windows (up to 65 535) use `u16` masses and 16-byte nodes. Snapshots are the same
+//! bytes either way. Which of the two masses is `l` is a flag: the window change flips it and clears
 //! the new `l` only on the paths of the rows of the window before (a journal of the leaves
 //! they reached; the top levels wholesale), not all 2^(height+1) nodes. Nodes sit in 64-byte
-//! lines with one unused place per tree, so the four grandchildren of a node share a line.
-//! At the default (height 15, 25 trees) the model takes about 16 MiB.
+//! lines with one unused place per tree, so the eight great-grandchildren of a node share a
+//! line (the four grandchildren, with 16-byte nodes).
 //!
 //! [`Model::score_learn`] takes one row: all trees descend level by level together, which
 //! overlaps their cache misses. [`HalfSpaceTrees::score_learn_batch`] and
@@ -38,12 +41,14 @@
 //! times faster: trees are independent and the reference mass of a tree changes only at
 //! window ends, which fall after the same rows in every tree, so each tree can take the
 //! whole batch in turn (its window changes included) while its nodes stay in L2, with
-//! groups of 8 rows descending together, each prefetching the line of its grandchildren.
+//! groups of 8 rows descending together, each prefetching the line a few levels below it.
 //! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`;
 //! median–best of repeated runs on a shared 2-core machine, so only indicative):
-//! score+learn 0.37–0.39 M rows/s row by row, 0.63–0.72 M batched (was 0.2–0.29 M with
-//! struct-of-arrays counts and a full memset per window); frozen score 0.74–0.86 M row by
-//! row, 0.93–1.19 M batched (was 0.64–0.7 M).
+//! score+learn 0.42–0.49 M rows/s row by row, 0.84–0.93 M batched (16-byte nodes:
+//! 0.39–0.40 M and 0.62–0.80 M; struct-of-arrays counts and a full memset per window:
+//! 0.2–0.29 M); frozen score 0.8–0.91 M row by row, 0.85–1.16 M batched (16-byte nodes:
+//! 0.67–0.80 M and 0.91–1.16 M). Fusing the mass updates into the batched descent (one
+//! pass instead of descend then walk) measured slower, as did 16 rows a group.
 //!
 //! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
 //! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
@@ -52,6 +57,8 @@
 //! 0.963, height 8 0.941 / 0.941. Lower heights are faster (fewer levels, and the trees fit
 //! the caches); choose `height: 8` where throughput matters more than the last few points
 //! of AUC.
+
+use std::fmt::Debug;
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -76,7 +83,8 @@ pub struct HstConfig {
     /// Maximum depth of a tree; a tree has `2^(height+1) − 1` nodes. Paper and default: 15
     /// (see the module documentation for the speed/accuracy trade-off). At most 24.
     pub height: u32,
-    /// Window size `ψ` in rows (paper: 250). At most 65 535 (counts are 16-bit).
+    /// Window size `ψ` in rows (paper: 250). At most 65 535 (counts are 16-bit; 8-bit, and
+    /// the model half the size, up to 255).
     pub window: usize,
     /// A traversal stops at the first node whose reference mass is below this many rows.
     /// `None` means the paper's `0.1 · window`.
@@ -117,12 +125,8 @@ pub struct HalfSpaceTrees {
     /// come first in breadth-first order, the `2^height` leaves after them).
     nodes_per_tree: usize,
     internal_per_tree: usize,
-    /// Internal nodes (split and both masses), as 64-byte lines: node `i` of tree `t` at
-    /// `t · 2^height + 1 + i` (see [`Line`]).
-    nodes: Vec<Line>,
-    /// Both masses of leaf `i` (node `internal_per_tree + i`) of tree `t`, at
-    /// `t * (internal_per_tree + 1) + i`.
-    leaves: Vec<[u16; 2]>,
+    /// Nodes and leaves, with 8-bit masses when the window allows it, else 16-bit.
+    store: Store,
     /// Which of the two masses of every node is the latest mass `l`; the other is the
     /// reference mass `r`. A window change flips it and clears the new `l`.
     cur: usize,
@@ -139,36 +143,202 @@ pub struct HalfSpaceTrees {
     journal: Journal,
 }
 
+/// A mass count: `u8` when the window is at most 255 rows (a mass never exceeds the
+/// window), `u16` otherwise.
+trait Mass: Copy + Default + PartialEq + Debug {
+    fn get(self) -> u32;
+    fn inc(&mut self);
+    /// From a serialised count that fits (checked on deserialisation).
+    fn from_u16(v: u16) -> Self;
+    fn to_u16(self) -> u16;
+}
+
+impl Mass for u8 {
+    #[inline(always)]
+    fn get(self) -> u32 {
+        u32::from(self)
+    }
+    #[inline(always)]
+    fn inc(&mut self) {
+        *self += 1;
+    }
+    fn from_u16(v: u16) -> Self {
+        v as u8
+    }
+    fn to_u16(self) -> u16 {
+        u16::from(self)
+    }
+}
+
+impl Mass for u16 {
+    #[inline(always)]
+    fn get(self) -> u32 {
+        u32::from(self)
+    }
+    #[inline(always)]
+    fn inc(&mut self) {
+        *self += 1;
+    }
+    fn from_u16(v: u16) -> Self {
+        v
+    }
+    fn to_u16(self) -> u16 {
+        self
+    }
+}
+
 /// An internal node: split `x[dim] < value` goes left (NaN goes right), and the two masses
-/// (see [`HalfSpaceTrees::cur`]), in one 16-byte record so that a visit touches one cache
-/// line for the structure and the counts together.
+/// (see [`HalfSpaceTrees::cur`]), in one record so that a visit touches one cache line for
+/// the structure and the counts together. `2^AHEAD` records fill a 64-byte line.
+///
+/// Implemented only by [`Node`] and [`Node8`]: `repr(C)` plain data without padding bytes
+/// (every bit pattern is a valid value), whose size divides 64.
+trait Rec: Copy + Default + Debug {
+    type M: Mass;
+    /// `log2` of the records per line: the `2^AHEAD` descendants of node `i` that lie
+    /// `AHEAD` levels below it fill exactly one line (see [`Line`]).
+    const AHEAD: usize;
+    fn make(value: f32, dim: u32, mass: [u16; 2]) -> Self;
+    fn value(&self) -> f32;
+    fn dim(&self) -> usize;
+    fn mass(&self) -> &[Self::M; 2];
+    fn mass_mut(&mut self) -> &mut [Self::M; 2];
+}
+
+/// 16-byte node, 16-bit masses (windows over 255 rows).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[repr(C, align(16))]
 struct Node {
     value: f32,
     dim: u32,
     mass: [u16; 2],
+    _pad: u32,
 }
 
-/// Four nodes, 64-byte aligned. Each tree takes `2^height` node places, the first unused,
-/// so node `i` sits at place `1 + i` and the four grandchildren of node `i`
-/// (`4i + 3 ..= 4i + 6`) fill exactly one cache line: the batch descent fetches it two
-/// levels ahead.
+/// 8-byte node, 8-bit masses (windows of at most 255 rows, the default 250): half the
+/// memory of [`Node`], eight nodes a line.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C, align(8))]
+struct Node8 {
+    value: f32,
+    /// `dims ≤ 65 536`, so a dimension fits.
+    dim: u16,
+    mass: [u8; 2],
+}
+
+const _: () = assert!(size_of::<Node>() == 16 && size_of::<Node8>() == 8);
+
+impl Rec for Node {
+    type M = u16;
+    const AHEAD: usize = 2;
+    #[inline(always)]
+    fn make(value: f32, dim: u32, mass: [u16; 2]) -> Self {
+        Node {
+            value,
+            dim,
+            mass,
+            _pad: 0,
+        }
+    }
+    #[inline(always)]
+    fn value(&self) -> f32 {
+        self.value
+    }
+    #[inline(always)]
+    fn dim(&self) -> usize {
+        self.dim as usize
+    }
+    #[inline(always)]
+    fn mass(&self) -> &[u16; 2] {
+        &self.mass
+    }
+    #[inline(always)]
+    fn mass_mut(&mut self) -> &mut [u16; 2] {
+        &mut self.mass
+    }
+}
+
+impl Rec for Node8 {
+    type M = u8;
+    const AHEAD: usize = 3;
+    #[inline(always)]
+    fn make(value: f32, dim: u32, mass: [u16; 2]) -> Self {
+        Node8 {
+            value,
+            dim: dim as u16,
+            mass: mass.map(u8::from_u16),
+        }
+    }
+    #[inline(always)]
+    fn value(&self) -> f32 {
+        self.value
+    }
+    #[inline(always)]
+    fn dim(&self) -> usize {
+        usize::from(self.dim)
+    }
+    #[inline(always)]
+    fn mass(&self) -> &[u8; 2] {
+        &self.mass
+    }
+    #[inline(always)]
+    fn mass_mut(&mut self) -> &mut [u8; 2] {
+        &mut self.mass
+    }
+}
+
+/// 64 bytes, 64-byte aligned: four [`Node`]s or eight [`Node8`]s. Each tree takes
+/// `2^height` node places, the first unused, so node `i` sits at place `1 + i` and the
+/// descendants of node `i` `AHEAD` levels down (`2^AHEAD · (i + 1) − 1 ..`) fill exactly
+/// one line: the batch descent fetches it that many levels ahead.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
-struct Line([Node; 4]);
+struct Line([u64; 8]);
 
 /// The nodes of `lines`, flat.
-fn flat(lines: &[Line]) -> &[Node] {
-    // SAFETY: `Line` is `repr(C)` around `[Node; 4]`, 64 bytes with no padding (`Node` is
-    // 16 bytes), and its alignment is a multiple of `Node`'s.
-    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * 4) }
+fn flat<N: Rec>(lines: &[Line]) -> &[N] {
+    const { assert!(64 % size_of::<N>() == 0 && align_of::<N>() <= 64) };
+    // SAFETY: `Line` is 64 bytes of plain data, 64-byte aligned; `N` is plain data without
+    // padding (see `Rec`), its size divides 64 and its alignment divides 64.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * 64 / size_of::<N>()) }
 }
 
 /// The nodes of `lines`, flat and mutable.
-fn flat_mut(lines: &mut [Line]) -> &mut [Node] {
-    // SAFETY: as in `flat`; the borrow is exclusive.
-    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * 4) }
+fn flat_mut<N: Rec>(lines: &mut [Line]) -> &mut [N] {
+    const { assert!(64 % size_of::<N>() == 0 && align_of::<N>() <= 64) };
+    // SAFETY: as in `flat` (writing an `N` leaves no uninitialised bytes: no padding); the
+    // borrow is exclusive.
+    unsafe {
+        std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * 64 / size_of::<N>())
+    }
+}
+
+/// Every tree's internal nodes and leaves for one node type.
+#[derive(Debug, Clone)]
+struct Arrays<N: Rec> {
+    /// Internal nodes, as 64-byte lines: node `i` of tree `t` at place `t · 2^height + 1 + i`
+    /// (see [`Line`]).
+    lines: Vec<Line>,
+    /// Both masses of leaf `i` (node `internal_per_tree + i`) of tree `t`, at
+    /// `t * (internal_per_tree + 1) + i`.
+    leaves: Vec<[N::M; 2]>,
+}
+
+/// The model's arrays: 8-bit masses when `window ≤ 255`, else 16-bit.
+#[derive(Debug, Clone)]
+enum Store {
+    Narrow(Arrays<Node8>),
+    Wide(Arrays<Node>),
+}
+
+/// Evaluate `$body` with `$a` bound to the [`Arrays`] inside `$store`, whichever type.
+macro_rules! dispatch {
+    ($store:expr, $a:ident => $body:expr) => {
+        match $store {
+            Store::Narrow($a) => $body,
+            Store::Wide($a) => $body,
+        }
+    };
 }
 
 /// Split of an internal node, as serialised.
@@ -198,34 +368,103 @@ struct Snapshot {
     max_mass: f64,
 }
 
-impl From<HalfSpaceTrees> for Snapshot {
-    fn from(m: HalfSpaceTrees) -> Self {
-        let (cur, nint) = (m.cur, m.internal_per_tree);
-        let mut r = Vec::with_capacity(m.cfg.trees * m.nodes_per_tree);
+impl<N: Rec> Arrays<N> {
+    /// Zeroed arrays for `trees` trees of `nint` internal nodes.
+    fn new(trees: usize, nint: usize) -> Self {
+        let places = (nint + 1) * trees;
+        Arrays {
+            lines: vec![Line::default(); places.div_ceil(1 << N::AHEAD) + 1],
+            leaves: vec![[N::M::default(); 2]; places],
+        }
+    }
+
+    /// Every tree's node places (`2^height` each, see [`Line`]).
+    fn all(&self, trees: usize, nint: usize) -> &[N] {
+        &flat(&self.lines)[..trees * (nint + 1)]
+    }
+
+    /// Internal nodes and leaves of tree `t`.
+    fn tree(&self, t: usize, nint: usize) -> (&[N], &[[N::M; 2]]) {
+        (
+            &flat(&self.lines)[t * (nint + 1) + 1..][..nint],
+            &self.leaves[t * (nint + 1)..][..nint + 1],
+        )
+    }
+
+    /// Internal nodes and leaves of tree `t`, mutable.
+    fn tree_mut(&mut self, t: usize, nint: usize) -> (&mut [N], &mut [[N::M; 2]]) {
+        (
+            &mut flat_mut(&mut self.lines)[t * (nint + 1) + 1..][..nint],
+            &mut self.leaves[t * (nint + 1)..][..nint + 1],
+        )
+    }
+
+    /// Splits (internal nodes, tree by tree) and reference and latest masses (all nodes,
+    /// tree by tree), as serialised; slot `cur` holds the latest mass.
+    fn export(&self, trees: usize, nint: usize, cur: usize) -> (Vec<Split>, Vec<u16>, Vec<u16>) {
+        let mut r = Vec::with_capacity(trees * (2 * nint + 1));
         let mut l = Vec::with_capacity(r.capacity());
-        for (nodes, leaves) in m
-            .all_nodes()
-            .chunks_exact(nint + 1)
-            .zip(m.leaves.chunks_exact(nint + 1))
-        {
-            let masses = nodes[1..]
+        let mut splits = Vec::with_capacity(trees * nint);
+        for t in 0..trees {
+            let (nodes, leaves) = self.tree(t, nint);
+            let masses = nodes
                 .iter()
-                .map(|n| n.mass)
+                .map(|n| *n.mass())
                 .chain(leaves.iter().copied());
             for mass in masses {
-                r.push(mass[1 - cur]);
-                l.push(mass[cur]);
+                r.push(mass[1 - cur].to_u16());
+                l.push(mass[cur].to_u16());
+            }
+            splits.extend(nodes.iter().map(|n| Split {
+                value: n.value(),
+                dim: n.dim() as u32,
+            }));
+        }
+        (splits, r, l)
+    }
+
+    /// Fill from serialised arrays (lengths checked), the latest mass in slot 0.
+    fn import(&mut self, trees: usize, nint: usize, s: &Snapshot) {
+        let npt = 2 * nint + 1;
+        for t in 0..trees {
+            let (nodes, leaves) = self.tree_mut(t, nint);
+            let (r, l) = (&s.r[t * npt..][..npt], &s.l[t * npt..][..npt]);
+            for (i, n) in nodes.iter_mut().enumerate() {
+                let sp = s.splits[t * nint + i];
+                *n = N::make(sp.value, sp.dim, [l[i], r[i]]);
+            }
+            for (i, leaf) in leaves.iter_mut().enumerate() {
+                *leaf = [N::M::from_u16(l[nint + i]), N::M::from_u16(r[nint + i])];
             }
         }
-        let splits = m
-            .all_nodes()
-            .chunks_exact(nint + 1)
-            .flat_map(|t| &t[1..])
-            .map(|n| Split {
-                value: n.value,
-                dim: n.dim,
-            })
-            .collect();
+    }
+
+    /// Same splits and masses, slot `a` here holding what slot `b` holds in `o`.
+    fn same(&self, o: &Self, trees: usize, nint: usize, a: usize, b: usize) -> bool {
+        self.lines.len() == o.lines.len()
+            && self.leaves.len() == o.leaves.len()
+            && self
+                .all(trees, nint)
+                .iter()
+                .zip(o.all(trees, nint))
+                .all(|(x, y)| {
+                    x.value() == y.value()
+                        && x.dim() == y.dim()
+                        && x.mass()[a] == y.mass()[b]
+                        && x.mass()[1 - a] == y.mass()[1 - b]
+                })
+            && self
+                .leaves
+                .iter()
+                .zip(&o.leaves)
+                .all(|(x, y)| x[a] == y[b] && x[1 - a] == y[1 - b])
+    }
+}
+
+impl From<HalfSpaceTrees> for Snapshot {
+    fn from(m: HalfSpaceTrees) -> Self {
+        let (trees, nint, cur) = (m.cfg.trees, m.internal_per_tree, m.cur);
+        let (splits, r, l) = dispatch!(&m.store, a => a.export(trees, nint, cur));
         Snapshot {
             cfg: m.cfg,
             dims: m.dims,
@@ -247,7 +486,7 @@ impl TryFrom<Snapshot> for HalfSpaceTrees {
 
     /// Checks everything the unchecked descents rely on.
     fn try_from(s: Snapshot) -> Result<Self, ConfigError> {
-        let mut m = HalfSpaceTrees::empty(s.dims, s.cfg)?;
+        let mut m = HalfSpaceTrees::empty(s.dims, s.cfg.clone())?;
         let (npt, nint) = (m.nodes_per_tree, m.internal_per_tree);
         if s.nodes_per_tree != npt
             || s.internal_per_tree != nint
@@ -269,26 +508,13 @@ impl TryFrom<Snapshot> for HalfSpaceTrees {
                 "snapshot window position out of range",
             ));
         }
-        let trees = m.cfg.trees;
-        for (t, (nodes, leaves)) in flat_mut(&mut m.nodes)[..trees * (nint + 1)]
-            .chunks_exact_mut(nint + 1)
-            .map(|t| &mut t[1..])
-            .zip(m.leaves.chunks_exact_mut(nint + 1))
-            .enumerate()
+        if matches!(m.store, Store::Narrow(_))
+            && s.r.iter().chain(&s.l).any(|&c| c > u16::from(u8::MAX))
         {
-            let (r, l) = (&s.r[t * npt..][..npt], &s.l[t * npt..][..npt]);
-            for (i, n) in nodes.iter_mut().enumerate() {
-                let sp = s.splits[t * nint + i];
-                *n = Node {
-                    value: sp.value,
-                    dim: sp.dim,
-                    mass: [l[i], r[i]],
-                };
-            }
-            for (i, leaf) in leaves.iter_mut().enumerate() {
-                *leaf = [l[nint + i], r[nint + i]];
-            }
+            return Err(ConfigError::Invalid("snapshot mass exceeds the window"));
         }
+        let trees = m.cfg.trees;
+        dispatch!(&mut m.store, a => a.import(trees, nint, &s));
         m.in_window = s.in_window;
         m.warm = s.warm;
         Ok(m)
@@ -300,23 +526,16 @@ impl PartialEq for HalfSpaceTrees {
     /// which mass).
     fn eq(&self, o: &Self) -> bool {
         let (a, b) = (self.cur, o.cur);
+        let (trees, nint) = (self.cfg.trees, self.internal_per_tree);
         self.cfg == o.cfg
             && self.dims == o.dims
             && self.in_window == o.in_window
             && self.warm == o.warm
-            && self.nodes.len() == o.nodes.len()
-            && self.leaves.len() == o.leaves.len()
-            && self.all_nodes().iter().zip(o.all_nodes()).all(|(x, y)| {
-                x.value == y.value
-                    && x.dim == y.dim
-                    && x.mass[a] == y.mass[b]
-                    && x.mass[1 - a] == y.mass[1 - b]
-            })
-            && self
-                .leaves
-                .iter()
-                .zip(&o.leaves)
-                .all(|(x, y)| x[a] == y[b] && x[1 - a] == y[1 - b])
+            && match (&self.store, &o.store) {
+                (Store::Narrow(x), Store::Narrow(y)) => x.same(y, trees, nint, a, b),
+                (Store::Wide(x), Store::Wide(y)) => x.same(y, trees, nint, a, b),
+                _ => false,
+            }
     }
 }
 
@@ -357,7 +576,7 @@ impl HalfSpaceTrees {
         let mut lo = vec![0f64; dims];
         let mut hi = vec![0f64; dims];
         let (trees, nint) = (m.cfg.trees, m.internal_per_tree);
-        for tree in flat_mut(&mut m.nodes)[..trees * (nint + 1)].chunks_exact_mut(nint + 1) {
+        for t in 0..trees {
             for d in 0..dims {
                 let sq: f64 = rng.random();
                 let half = 2.0 * sq.max(1.0 - sq);
@@ -365,9 +584,11 @@ impl HalfSpaceTrees {
                 hi[d] = sq + half;
             }
             build(&mut splits, 0, &mut lo, &mut hi, &mut rng);
-            for (n, sp) in tree[1..].iter_mut().zip(&splits) {
-                (n.value, n.dim) = (sp.value, sp.dim);
-            }
+            dispatch!(&mut m.store, a => {
+                for (n, sp) in a.tree_mut(t, nint).0.iter_mut().zip(&splits) {
+                    *n = Rec::make(sp.value, sp.dim, [0, 0]);
+                }
+            });
         }
         Ok(m)
     }
@@ -395,9 +616,14 @@ impl HalfSpaceTrees {
         // Integer counts: `r < size_limit` iff `r < ceil(size_limit)`.
         let limit = size_limit.ceil().min(f64::from(u32::MAX)) as u32;
         let max_mass = cfg.trees as f64 * cfg.window as f64 * (1u64 << cfg.height) as f64;
+        // A mass counts rows of one window, so never exceeds it.
+        let store = if cfg.window <= usize::from(u8::MAX) {
+            Store::Narrow(Arrays::new(cfg.trees, internal))
+        } else {
+            Store::Wide(Arrays::new(cfg.trees, internal))
+        };
         Ok(Self {
-            nodes: vec![Line::default(); (internal + 1) * cfg.trees / 4 + 1],
-            leaves: vec![[0; 2]; (internal + 1) * cfg.trees],
+            store,
             cur: 0,
             cfg,
             dims,
@@ -441,9 +667,18 @@ impl HalfSpaceTrees {
         self.warm
     }
 
-    /// Every tree's node places (`2^height` each, see [`Line`]).
-    fn all_nodes(&self) -> &[Node] {
-        &flat(&self.nodes)[..self.cfg.trees * (self.internal_per_tree + 1)]
+    /// Every tree's node places' splits (`2^height` each, see [`Line`]), for tests.
+    #[cfg(test)]
+    fn all_nodes(&self) -> Vec<Split> {
+        let (trees, nint) = (self.cfg.trees, self.internal_per_tree);
+        dispatch!(&self.store, a => a
+            .all(trees, nint)
+            .iter()
+            .map(|n| Split {
+                value: n.value(),
+                dim: n.dim() as u32,
+            })
+            .collect())
     }
 
     /// Paper mass `Σ_trees r · 2^depth` of `x` (higher = more normal); 0 before warm-up.
@@ -451,10 +686,15 @@ impl HalfSpaceTrees {
     /// stays at its stop node once stopped.
     pub fn mass(&self, x: &[f32]) -> f64 {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
+        dispatch!(&self.store, a => self.mass_in(a, x))
+    }
+
+    /// [`Self::mass`] on the arrays `a`.
+    fn mass_in<N: Rec>(&self, a: &Arrays<N>, x: &[f32]) -> f64 {
         let h = self.cfg.height as usize;
         let nint = self.internal_per_tree;
         let (rf, limit, trees) = (1 - self.cur, self.limit, self.cfg.trees);
-        let (nodes, leaves) = (self.all_nodes(), self.leaves.as_slice());
+        let (nodes, leaves) = (a.all(trees, nint), a.leaves.as_slice());
         assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
         let mut total: u64 = 0;
         let mut first = 0;
@@ -473,13 +713,13 @@ impl HalfSpaceTrees {
                     // `descend`.
                     unsafe {
                         let n = nodes.get_unchecked((first + t) * (nint + 1) + 1 + i);
-                        let m = u32::from(n.mass[rf]);
+                        let m = n.mass()[rf].get();
                         let stop = open[t] & (m < limit);
                         total += u64::from(u32::from(stop) * m) << depth;
                         open[t] &= !stop;
                         any |= open[t];
-                        let v = *x.get_unchecked(n.dim as usize);
-                        let child = 2 * i + 1 + goes_right(v, n.value);
+                        let v = *x.get_unchecked(n.dim());
+                        let child = 2 * i + 1 + goes_right(v, n.value());
                         idx[t] = if open[t] { child } else { i };
                     }
                 }
@@ -492,7 +732,7 @@ impl HalfSpaceTrees {
                 for t in 0..k {
                     if open[t] {
                         let leaf = leaves[(first + t) * (nint + 1) + idx[t] - nint];
-                        total += u64::from(leaf[rf]) << h;
+                        total += u64::from(leaf[rf].get()) << h;
                     }
                 }
             }
@@ -533,22 +773,18 @@ impl HalfSpaceTrees {
         }
         let mut acc = vec![0u64; BLOCK.min(out.len())];
         let nint = self.internal_per_tree;
+        let tree = Tree {
+            height: self.cfg.height,
+            limit: self.limit,
+        };
         for (xs, o) in rows.chunks(BLOCK * self.dims).zip(out.chunks_mut(BLOCK)) {
             let acc = &mut acc[..o.len()];
             acc.fill(0);
             for t in 0..self.cfg.trees {
-                let tree = Tree {
-                    height: self.cfg.height,
-                    limit: self.limit,
-                };
-                tree.score(
-                    &self.all_nodes()[t * (nint + 1) + 1..][..nint],
-                    &self.leaves[t * (nint + 1)..][..nint + 1],
-                    1 - self.cur,
-                    xs,
-                    self.dims,
-                    acc,
-                );
+                dispatch!(&self.store, a => {
+                    let (nodes, leaves) = a.tree(t, nint);
+                    tree.score(nodes, leaves, 1 - self.cur, xs, self.dims, acc);
+                });
             }
             for (o, &m) in o.iter_mut().zip(acc.iter()) {
                 *o = self.to_score(m as f64);
@@ -572,59 +808,20 @@ impl HalfSpaceTrees {
         } else {
             0
         };
-        let (nint, h, d) = (self.internal_per_tree, self.cfg.height, self.dims);
-        let journal = !self.journal.cur.is_empty();
-        let mut scratch = Vec::new();
-        let (mut cur_ok, mut prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
-        let tree = Tree {
-            height: h,
-            limit: self.limit,
+        let pass = Pass {
+            tree: Tree {
+                height: self.cfg.height,
+                limit: self.limit,
+            },
+            trees: self.cfg.trees,
+            nint: self.internal_per_tree,
+            window,
+            start,
+            cur: self.cur,
+            dims: self.dims,
         };
-        for t in 0..self.cfg.trees {
-            let nodes = &mut flat_mut(&mut self.nodes)[t * (nint + 1) + 1..][..nint];
-            let leaves = &mut self.leaves[t * (nint + 1)..][..nint + 1];
-            let (mut jcur, mut jprev) = if journal {
-                (
-                    &mut self.journal.cur[t * window..][..window],
-                    &mut self.journal.prev[t * window..][..window],
-                )
-            } else {
-                scratch.resize(window, 0);
-                (&mut scratch[..], &mut [][..])
-            };
-            (cur_ok, prev_ok) = (self.journal.cur_ok, self.journal.prev_ok);
-            let mut cur = self.cur;
-            let (mut a, mut pos) = (0, start);
-            while a < n {
-                let b = n.min(a + window - pos);
-                tree.score_learn(
-                    nodes,
-                    leaves,
-                    cur,
-                    &xs[a * d..b * d],
-                    d,
-                    &mut acc[a..b],
-                    &mut jcur[pos..pos + (b - a)],
-                );
-                pos += b - a;
-                if pos == window {
-                    // This tree's window change: r ← l, l ← 0.
-                    cur = 1 - cur;
-                    if prev_ok {
-                        clear_paths(nodes, leaves, cur, jprev, h, window);
-                    } else {
-                        clear_all(nodes, leaves, cur);
-                    }
-                    if journal {
-                        std::mem::swap(&mut jcur, &mut jprev);
-                        (prev_ok, cur_ok) = (cur_ok, true);
-                    }
-                    pos = 0;
-                }
-                a = b;
-            }
-        }
-        (self.journal.cur_ok, self.journal.prev_ok) = (cur_ok, prev_ok);
+        let journal = &mut self.journal;
+        dispatch!(&mut self.store, a => pass.run(a, journal, xs, acc));
         if closes % 2 == 1 {
             self.cur = 1 - self.cur;
             std::mem::swap(&mut self.journal.cur, &mut self.journal.prev);
@@ -683,20 +880,17 @@ impl HalfSpaceTrees {
                 self.cur,
             );
             let j = &mut self.journal;
-            let all = &mut flat_mut(&mut self.nodes)[..self.cfg.trees * (nint + 1)];
-            let trees = all
-                .chunks_exact_mut(nint + 1)
-                .map(|t| &mut t[1..])
-                .zip(self.leaves.chunks_exact_mut(nint + 1));
-            if j.prev_ok {
-                for ((nodes, leaves), paths) in trees.zip(j.prev.chunks_exact(w)) {
-                    clear_paths(nodes, leaves, cur, paths, h, w);
+            let trees = self.cfg.trees;
+            dispatch!(&mut self.store, a => {
+                for t in 0..trees {
+                    let (nodes, leaves) = a.tree_mut(t, nint);
+                    if j.prev_ok {
+                        clear_paths(nodes, leaves, cur, &j.prev[t * w..][..w], h, w);
+                    } else {
+                        clear_all(nodes, leaves, cur);
+                    }
                 }
-            } else {
-                for (nodes, leaves) in trees {
-                    clear_all(nodes, leaves, cur);
-                }
-            }
+            });
             std::mem::swap(&mut j.cur, &mut j.prev);
             j.prev_ok = j.cur_ok && !j.cur.is_empty();
             j.cur_ok = !j.cur.is_empty();
@@ -714,65 +908,164 @@ impl HalfSpaceTrees {
         let pos = self.in_window as usize;
         let window = self.cfg.window;
         let journal = &mut self.journal.cur;
-        let h = self.cfg.height as usize;
-        let limit = self.limit;
-        let nint = self.internal_per_tree;
-        let (cur, rf) = (self.cur, 1 - self.cur);
-        let mut total: u64 = 0;
+        let (h, limit, nint, cur) = (
+            self.cfg.height as usize,
+            self.limit,
+            self.internal_per_tree,
+            self.cur,
+        );
         let trees = self.cfg.trees;
-        let nodes = &mut flat_mut(&mut self.nodes)[..trees * (nint + 1)];
-        let leaves = self.leaves.as_mut_slice();
-        assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
-        let mut first = 0;
-        while first < trees {
-            let k = (trees - first).min(GROUP);
-            let mut idx = [0usize; GROUP];
-            let mut open = [SCORE; GROUP];
-            for depth in 0..=h {
-                for t in 0..k {
-                    let tree = first + t;
-                    let i = idx[t];
-                    // SAFETY (all unchecked indexing below): `tree < trees`; `i` is a node of
-                    // a complete tree of height `h` reached from the root in `depth ≤ h`
-                    // steps, so `i < nint` while `depth < h` and `nint ≤ i < 2·nint + 1` at
-                    // `depth == h`; the lengths are asserted above. Split dimensions are
-                    // `< dims` by construction (`build`, or checked on deserialisation) and
-                    // `x.len() == dims` is asserted.
-                    debug_assert!(if depth < h {
-                        i < nint
+        dispatch!(&mut self.store, a => descend_in::<SCORE, _>(
+            a, trees, h, nint, limit, cur, x, journal, window, pos
+        ))
+    }
+}
+
+/// [`HalfSpaceTrees::descend`] on the arrays `a`: descend every tree once with `x`,
+/// counting it in mass slot `cur`; record each tree's leaf at `pos` of its window in
+/// `journal` (if not empty); if `SCORE`, the paper mass from the other slot.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn descend_in<const SCORE: bool, N: Rec>(
+    a: &mut Arrays<N>,
+    trees: usize,
+    h: usize,
+    nint: usize,
+    limit: u32,
+    cur: usize,
+    x: &[f32],
+    journal: &mut [u32],
+    window: usize,
+    pos: usize,
+) -> u64 {
+    let rf = 1 - cur;
+    let mut total: u64 = 0;
+    let nodes = &mut flat_mut::<N>(&mut a.lines)[..trees * (nint + 1)];
+    let leaves = a.leaves.as_mut_slice();
+    assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
+    let mut first = 0;
+    while first < trees {
+        let k = (trees - first).min(GROUP);
+        let mut idx = [0usize; GROUP];
+        let mut open = [SCORE; GROUP];
+        for depth in 0..=h {
+            for t in 0..k {
+                let tree = first + t;
+                let i = idx[t];
+                // SAFETY (all unchecked indexing below): `tree < trees`; `i` is a node of
+                // a complete tree of height `h` reached from the root in `depth ≤ h`
+                // steps, so `i < nint` while `depth < h` and `nint ≤ i < 2·nint + 1` at
+                // `depth == h`; the lengths are asserted above. Split dimensions are
+                // `< dims` by construction (`build`, or checked on deserialisation) and
+                // `x.len() == dims` is asserted by the caller.
+                debug_assert!(if depth < h {
+                    i < nint
+                } else {
+                    i >= nint && i <= 2 * nint
+                });
+                unsafe {
+                    let m = if depth < h {
+                        let n = nodes.get_unchecked_mut(tree * (nint + 1) + 1 + i);
+                        n.mass_mut()[cur].inc();
+                        let v = *x.get_unchecked(n.dim());
+                        idx[t] = 2 * i + 1 + goes_right(v, n.value());
+                        n.mass()[rf]
                     } else {
-                        i >= nint && i <= 2 * nint
-                    });
-                    unsafe {
-                        let m = if depth < h {
-                            let n = nodes.get_unchecked_mut(tree * (nint + 1) + 1 + i);
-                            n.mass[cur] += 1;
-                            let v = *x.get_unchecked(n.dim as usize);
-                            idx[t] = 2 * i + 1 + goes_right(v, n.value);
-                            n.mass[rf]
-                        } else {
-                            let leaf = leaves.get_unchecked_mut(tree * (nint + 1) + i - nint);
-                            leaf[cur] += 1;
-                            leaf[rf]
-                        };
-                        if SCORE {
-                            // Branch-free: the first node with r < limit (or the leaf) counts.
-                            let r = u32::from(m);
-                            let stop = open[t] & ((r < limit) | (depth == h));
-                            total += u64::from(u32::from(stop) * r) << depth;
-                            open[t] &= !stop;
-                        }
+                        let leaf = leaves.get_unchecked_mut(tree * (nint + 1) + i - nint);
+                        leaf[cur].inc();
+                        leaf[rf]
+                    };
+                    if SCORE {
+                        // Branch-free: the first node with r < limit (or the leaf) counts.
+                        let r = m.get();
+                        let stop = open[t] & ((r < limit) | (depth == h));
+                        total += u64::from(u32::from(stop) * r) << depth;
+                        open[t] &= !stop;
                     }
                 }
             }
-            if !journal.is_empty() {
-                for (t, &leaf) in idx[..k].iter().enumerate() {
-                    journal[(first + t) * window + pos] = leaf as u32;
-                }
-            }
-            first += k;
         }
-        total
+        if !journal.is_empty() {
+            for (t, &leaf) in idx[..k].iter().enumerate() {
+                journal[(first + t) * window + pos] = leaf as u32;
+            }
+        }
+        first += k;
+    }
+    total
+}
+
+/// One tree-major pass of [`HalfSpaceTrees::block_score_learn`] over a block of rows.
+struct Pass {
+    tree: Tree,
+    trees: usize,
+    nint: usize,
+    window: usize,
+    /// Rows of the current window before the block.
+    start: usize,
+    /// The model's latest-mass slot before the block.
+    cur: usize,
+    dims: usize,
+}
+
+impl Pass {
+    /// Each tree of `a` in turn scores and learns all the rows of `xs`, closing its own
+    /// windows (and keeping `journal`, whose `cur`/`prev` swap is left to the caller).
+    fn run<N: Rec>(&self, a: &mut Arrays<N>, journal: &mut Journal, xs: &[f32], acc: &mut [u64]) {
+        let (nint, h, d, window, n) = (
+            self.nint,
+            self.tree.height,
+            self.dims,
+            self.window,
+            acc.len(),
+        );
+        let use_journal = !journal.cur.is_empty();
+        let mut scratch = Vec::new();
+        let (mut cur_ok, mut prev_ok) = (journal.cur_ok, journal.prev_ok);
+        for t in 0..self.trees {
+            let (nodes, leaves) = a.tree_mut(t, nint);
+            let (mut jcur, mut jprev) = if use_journal {
+                (
+                    &mut journal.cur[t * window..][..window],
+                    &mut journal.prev[t * window..][..window],
+                )
+            } else {
+                scratch.resize(window, 0);
+                (&mut scratch[..], &mut [][..])
+            };
+            (cur_ok, prev_ok) = (journal.cur_ok, journal.prev_ok);
+            let mut cur = self.cur;
+            let (mut a, mut pos) = (0, self.start);
+            while a < n {
+                let b = n.min(a + window - pos);
+                self.tree.score_learn(
+                    nodes,
+                    leaves,
+                    cur,
+                    &xs[a * d..b * d],
+                    d,
+                    &mut acc[a..b],
+                    &mut jcur[pos..pos + (b - a)],
+                );
+                pos += b - a;
+                if pos == window {
+                    // This tree's window change: r ← l, l ← 0.
+                    cur = 1 - cur;
+                    if prev_ok {
+                        clear_paths(nodes, leaves, cur, jprev, h, window);
+                    } else {
+                        clear_all(nodes, leaves, cur);
+                    }
+                    if use_journal {
+                        std::mem::swap(&mut jcur, &mut jprev);
+                        (prev_ok, cur_ok) = (cur_ok, true);
+                    }
+                    pos = 0;
+                }
+                a = b;
+            }
+        }
+        (journal.cur_ok, journal.prev_ok) = (cur_ok, prev_ok);
     }
 }
 
@@ -805,9 +1098,9 @@ fn build(
 
 /// Zero mass slot `slot` of one tree on the paths to `paths` (breadth-first leaf indices):
 /// the top levels, which most paths share, wholesale, the deeper nodes path by path.
-fn clear_paths(
-    nodes: &mut [Node],
-    leaves: &mut [[u16; 2]],
+fn clear_paths<N: Rec>(
+    nodes: &mut [N],
+    leaves: &mut [[N::M; 2]],
     slot: usize,
     paths: &[u32],
     height: u32,
@@ -818,24 +1111,24 @@ fn clear_paths(
     // Depths `< top` hold `2^top − 1 ≥ window` nodes: cheaper to clear than to revisit.
     let top = ((usize::BITS - window.leading_zeros()) as usize).min(h);
     for n in &mut nodes[..(1 << top) - 1] {
-        n.mass[slot] = 0;
+        n.mass_mut()[slot] = N::M::default();
     }
     for &leaf in paths {
         let leaf = leaf as usize;
-        leaves[leaf - nint][slot] = 0;
+        leaves[leaf - nint][slot] = N::M::default();
         for d in top..h {
-            nodes[((leaf + 1) >> (h - d)) - 1].mass[slot] = 0;
+            nodes[((leaf + 1) >> (h - d)) - 1].mass_mut()[slot] = N::M::default();
         }
     }
 }
 
 /// Zero mass slot `slot` of every node of one tree.
-fn clear_all(nodes: &mut [Node], leaves: &mut [[u16; 2]], slot: usize) {
+fn clear_all<N: Rec>(nodes: &mut [N], leaves: &mut [[N::M; 2]], slot: usize) {
     for n in nodes {
-        n.mass[slot] = 0;
+        n.mass_mut()[slot] = N::M::default();
     }
     for l in leaves {
-        l[slot] = 0;
+        l[slot] = N::M::default();
     }
 }
 
@@ -862,9 +1155,9 @@ fn prefetch<T>(p: *const T) {
 /// dependent loads overlap; their leaves' breadth-first indices. `K` is a constant so the
 /// indices stay in registers.
 #[inline(always)]
-fn descend_lanes<const K: usize>(
-    nodes: &[Node],
-    leaves: &[[u16; 2]],
+fn descend_lanes<const K: usize, N: Rec>(
+    nodes: &[N],
+    leaves: &[[N::M; 2]],
     xs: &[f32],
     dims: usize,
     h: usize,
@@ -878,14 +1171,11 @@ fn descend_lanes<const K: usize>(
             // `Line`): fetch it now, so the chain of dependent loads down the tree is
             // pipelined two levels deep. Above the leaves, fetch the four grandchild
             // leaves' masses for the walk.
-            if depth + 2 < h {
-                prefetch(nodes.as_ptr().wrapping_add(4 * *i + 3));
-            } else if depth + 2 == h {
-                prefetch(
-                    leaves
-                        .as_ptr()
-                        .wrapping_add((4 * *i + 3).wrapping_sub(nint)),
-                );
+            let first = (*i + 1) << N::AHEAD;
+            if depth + N::AHEAD < h {
+                prefetch(nodes.as_ptr().wrapping_add(first - 1));
+            } else if depth + N::AHEAD == h {
+                prefetch(leaves.as_ptr().wrapping_add((first - 1).wrapping_sub(nint)));
             }
             // SAFETY: `*i` is an internal node (fewer than `h` steps from the root of a
             // complete tree of height `h`), so `*i < nint = nodes.len()`; split dimensions
@@ -893,8 +1183,8 @@ fn descend_lanes<const K: usize>(
             // `dims` wide inside `xs` (asserted).
             unsafe {
                 let n = nodes.get_unchecked(*i);
-                let v = *xs.get_unchecked(g * dims + n.dim as usize);
-                *i = 2 * *i + 1 + goes_right(v, n.value);
+                let v = *xs.get_unchecked(g * dims + n.dim());
+                *i = 2 * *i + 1 + goes_right(v, n.value());
             }
         }
     }
@@ -919,10 +1209,10 @@ impl Tree {
     /// `r ≥ limit` form a prefix of the path and the stop depth is their number.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
-    fn score_learn(
+    fn score_learn<N: Rec>(
         &self,
-        nodes: &mut [Node],
-        leaves: &mut [[u16; 2]],
+        nodes: &mut [N],
+        leaves: &mut [[N::M; 2]],
         cur: usize,
         xs: &[f32],
         dims: usize,
@@ -943,10 +1233,10 @@ impl Tree {
             let k = acc.len();
             let mut idx = [0usize; LANES];
             if k == LANES {
-                idx = descend_lanes::<LANES>(nodes, leaves, xs, dims, h);
+                idx = descend_lanes::<LANES, N>(nodes, leaves, xs, dims, h);
             } else {
                 for (g, i) in idx[..k].iter_mut().enumerate() {
-                    [*i] = descend_lanes::<1>(nodes, leaves, &xs[g * dims..][..dims], dims, h);
+                    [*i] = descend_lanes::<1, N>(nodes, leaves, &xs[g * dims..][..dims], dims, h);
                 }
             }
             for ((a, path), &i) in acc.iter_mut().zip(paths.iter_mut()).zip(&idx[..k]) {
@@ -958,17 +1248,17 @@ impl Tree {
                     // ancestor at `depth < h`, an internal node.
                     unsafe {
                         let n = nodes.get_unchecked_mut((leaf >> (h - depth)) - 1);
-                        n.mass[cur] += 1;
-                        above += usize::from(u32::from(n.mass[rf]) >= limit);
+                        n.mass_mut()[cur].inc();
+                        above += usize::from(n.mass()[rf].get() >= limit);
                     }
                 }
                 let lm = &mut leaves[i - nint];
-                lm[cur] += 1;
+                lm[cur].inc();
                 // `above ≤ h`; at `h` the descent stops at the leaf.
                 let m = if above < h {
-                    nodes[(leaf >> (h - above)) - 1].mass[rf]
+                    nodes[(leaf >> (h - above)) - 1].mass()[rf].get()
                 } else {
-                    lm[rf]
+                    lm[rf].get()
                 };
                 *a += u64::from(m) << above;
             }
@@ -977,10 +1267,10 @@ impl Tree {
 
     /// Add each row's mass in this tree to `acc` (frozen), reading mass slot `rf`.
     #[inline(never)]
-    fn score(
+    fn score<N: Rec>(
         &self,
-        nodes: &[Node],
-        leaves: &[[u16; 2]],
+        nodes: &[N],
+        leaves: &[[N::M; 2]],
         rf: usize,
         xs: &[f32],
         dims: usize,
@@ -1004,13 +1294,13 @@ impl Tree {
                     // SAFETY: as in `score_learn`; a stopped row stays at its node.
                     unsafe {
                         let n = nodes.get_unchecked(i);
-                        let m = u32::from(n.mass[rf]);
+                        let m = n.mass()[rf].get();
                         let stop = open[g] & (m < limit);
                         tot[g] += u64::from(u32::from(stop) * m) << depth;
                         open[g] &= !stop;
                         any |= open[g];
-                        let v = *xs.get_unchecked(g * dims + n.dim as usize);
-                        let child = 2 * i + 1 + goes_right(v, n.value);
+                        let v = *xs.get_unchecked(g * dims + n.dim());
+                        let child = 2 * i + 1 + goes_right(v, n.value());
                         idx[g] = if open[g] { child } else { i };
                     }
                 }
@@ -1022,7 +1312,7 @@ impl Tree {
             if depth == h {
                 for g in 0..k {
                     if open[g] {
-                        tot[g] += u64::from(leaves[idx[g] - nint][rf]) << h;
+                        tot[g] += u64::from(leaves[idx[g] - nint][rf].get()) << h;
                     }
                 }
             }
@@ -1360,5 +1650,36 @@ mod tests {
             short.learn(r);
         }
         assert!(short.mass(&[0.1, 0.33, 0.5]) > 0.0);
+    }
+
+    /// Windows over 255 rows keep 16-bit masses: batches still equal row by row, across
+    /// window changes and a snapshot round trip.
+    #[test]
+    fn wide_window_batch_equals_row_by_row() {
+        let dims = 5;
+        let cfg = HstConfig {
+            trees: 3,
+            height: 14,
+            window: 300,
+            size_limit: None,
+            seed: 4,
+        };
+        let rows = mixed(1500, dims, 8);
+        let mut a = HalfSpaceTrees::new(dims, cfg).unwrap();
+        // 16-bit masses, and window changes clear journalled paths.
+        assert!(matches!(a.store, Store::Wide(_)) && a.uses_journal());
+        let mut b = a.clone();
+        let mut got = vec![0.0; 500];
+        for (k, part) in rows.chunks(500 * dims).enumerate() {
+            if k == 1 {
+                b = postcard::from_bytes(&postcard::to_allocvec(&b).unwrap()).unwrap();
+            }
+            b.score_learn_batch(part, &mut got);
+            for (x, g) in part.chunks_exact(dims).zip(&got) {
+                assert_eq!(a.score_learn(x).to_bits(), g.to_bits());
+            }
+            assert_eq!(a, b);
+        }
+        assert!(a.is_warm());
     }
 }
