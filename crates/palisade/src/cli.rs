@@ -138,7 +138,8 @@ pub struct EvalAnomalyArgs {
     /// Models to run (default: all).
     #[arg(long = "model", value_enum, value_name = "MODEL")]
     pub models: Vec<EvalModel>,
-    /// Model whose figures are the top-level JSON keys (default: the best ROC-AUC).
+    /// Model whose figures are the top-level JSON keys (default: hst, chosen on validation
+    /// splits; never picked by test results).
     #[arg(long, value_enum, value_name = "MODEL")]
     pub report: Option<EvalModel>,
     /// Seed for splits, shuffling and models.
