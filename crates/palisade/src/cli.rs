@@ -69,7 +69,7 @@ split 50/50, stratified by label, with --seed: its first half trains, its second
 Labels come from the `label` column (NSL-KDD `normal`, UNSW-NB15 0/1, Stratosphere Zeek \
 Benign/Background vs Malicious) and are never features.\n\n\
 Reported per model: frozen (fitted, then scoring only), score+learn (learning online over the \
-test stream) and score+learn guarded (learning only rows scored under the threshold).\n\n\
+test stream) and score+learn guarded (learning only rows scored under --guard-quantile of the training scores).\n\n\
 Examples:\n  palisade eval anomaly --dataset nsl-kdd --train KDDTrain+_20Percent.txt --test KDDTest+.txt\n  \
 palisade eval anomaly --dataset unsw-nb15 --train UNSW_NB15_subset.csv\n  \
 palisade eval anomaly --dataset zeek --train a/conn.log b/conn.log --test a/conn.log b/conn.log --format json")]
