@@ -265,10 +265,10 @@ impl FlowAnomaly {
             let i = SourceKind::detect(ev).and_then(|k| self.model_for(k));
             route.push(i);
         }
-        let names: Vec<Vec<String>> = self
+        let names: Vec<std::sync::Arc<[String]>> = self
             .kinds
             .iter()
-            .map(|(_, km)| km.extractor.names().to_vec())
+            .map(|(_, km)| km.extractor.shared_names())
             .collect();
         let mut extractors = Vec::with_capacity(self.kinds.len());
         let mut scorers = Vec::with_capacity(self.kinds.len());

@@ -64,7 +64,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::Model;
+use crate::{Model, goes_right};
 
 /// Errors from building a model with an unusable configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -554,14 +554,6 @@ struct Journal {
     /// `prev` holds every row of the previous window (so the reference mass is non-zero
     /// only on their paths).
     prev_ok: bool,
-}
-
-/// `1` if `v` goes to the right child of a node splitting at `split`: not `v < split`, so
-/// NaN goes right.
-#[inline(always)]
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // deliberate: NaN must compare as "not less"
-fn goes_right(v: f32, split: f32) -> usize {
-    usize::from(!(v < split))
 }
 
 /// Trees descended together, level by level (more than the default 25 go in several groups).

@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::Model;
+use crate::{Model, goes_right};
 
 /// Configuration of [`IsolationForest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,13 +73,6 @@ struct INode {
     split: f32,
     dim: u32,
     left: u32,
-}
-
-/// `1` if `v` goes to the right child (`left + 1`): not `v < split`, so NaN goes right.
-#[inline(always)]
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // deliberate: NaN must compare as "not less"
-fn goes_right(v: f32, split: f32) -> usize {
-    usize::from(!(v < split))
 }
 
 /// Euler–Mascheroni constant.

@@ -42,3 +42,11 @@ pub trait Model: Send {
     /// Short name (`hst`, `iforest`, …).
     fn name(&self) -> &'static str;
 }
+
+/// `1` if `v` goes to the right child of a tree node splitting at `split`: not `v < split`,
+/// so NaN goes right (shared by [`hst`] and [`iforest`]).
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // deliberate: NaN must compare as "not less"
+pub(crate) fn goes_right(v: f32, split: f32) -> usize {
+    usize::from(!(v < split))
+}

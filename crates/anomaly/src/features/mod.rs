@@ -39,6 +39,8 @@ use std::sync::OnceLock;
 use chrono::Timelike;
 use palisade_event::{Event, FieldId, Value};
 use rustc_hash::FxHasher;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::incstat::{AuthContext, AuthObs, ContextOpts, FlowContext, FlowObs, mix};
@@ -541,7 +543,7 @@ enum ContextX {
 /// Turns events of one [`SourceKind`] into raw feature rows. See the [module docs](self).
 pub struct Extractor {
     cfg: FeatureConfig,
-    names: Vec<String>,
+    names: Arc<[String]>,
     transforms: Vec<Transform>,
     numeric: Vec<Lookup>,
     derived: Vec<DerivedX>,
@@ -749,7 +751,7 @@ impl Extractor {
 
         Ok(Extractor {
             cfg,
-            names,
+            names: names.into(),
             transforms,
             numeric,
             derived,
@@ -781,6 +783,11 @@ impl Extractor {
     /// named `field=#i`; see [`Extractor::describe`]).
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+
+    /// [`Extractor::names`], shared (a reference count, not a copy of the strings).
+    pub fn shared_names(&self) -> Arc<[String]> {
+        Arc::clone(&self.names)
     }
 
     /// Row width.
