@@ -299,50 +299,79 @@ pub fn anomaly(args: BenchAnomalyArgs) -> Result<u8> {
     });
     println!("rows                                   {rows}");
     println!("features per row                       {dims}");
-    println!(
-        "parse (1 thread)                       {:>12.0} events/s",
-        rate(n as usize, t_parse)
-    );
-    println!(
-        "features + HST + UEBA (1 thread)       {:>12.0} events/s",
-        rate(events.len(), t_detect)
-    );
-    println!(
-        "features + HST + UEBA (2 threads)      {:>12.0} events/s  ({alerts2} alerts)",
-        rate(events.len(), t_detect2)
-    );
-    println!(
-        "  features only (1 thread)             {:>12.0} events/s",
-        rate(events.len(), t_features)
-    );
-    println!(
-        "  anomaly: features + HST (1 thread)   {:>12.0} events/s  ({flow_alerts} alerts)",
-        rate(events.len(), t_flow)
-    );
-    println!(
-        "  UEBA only (1 thread)                 {:>12.0} events/s  ({ueba_alerts} alerts)",
-        rate(events.len(), t_ueba)
-    );
-    println!(
-        "full pipeline, detector event by event {:>12.0} events/s  ({pipe_seq_alerts} alerts)",
-        rate(events.len(), t_pipe_seq)
-    );
-    println!(
-        "full pipeline (2 threads)              {:>12.0} events/s  ({pipe_alerts} alerts)",
-        rate(events.len(), t_pipe)
-    );
-    println!(
-        "HST score+learn (1 thread)             {:>12.0} rows/s",
-        rate(hst_rows, t_hst)
-    );
-    println!(
-        "HST score+learn, batches of 1024       {:>12.0} rows/s",
-        rate(hst_rows, t_hst_batch)
-    );
-    println!(
-        "HST score only (frozen)                {:>12.0} rows/s",
-        rate(hst_rows, t_hst_frozen)
-    );
+    let ev = events.len();
+    let lines: [(&str, f64, &str, Option<usize>); 11] = [
+        (
+            "parse (1 thread)",
+            rate(n as usize, t_parse),
+            "events",
+            None,
+        ),
+        (
+            "features + HST + UEBA (1 thread)",
+            rate(ev, t_detect),
+            "events",
+            None,
+        ),
+        (
+            "features + HST + UEBA (2 threads)",
+            rate(ev, t_detect2),
+            "events",
+            Some(alerts2),
+        ),
+        (
+            "  features only (1 thread)",
+            rate(ev, t_features),
+            "events",
+            None,
+        ),
+        (
+            "  anomaly: features + HST (1 thread)",
+            rate(ev, t_flow),
+            "events",
+            Some(flow_alerts),
+        ),
+        (
+            "  UEBA only (1 thread)",
+            rate(ev, t_ueba),
+            "events",
+            Some(ueba_alerts),
+        ),
+        (
+            "full pipeline, detector event by event",
+            rate(ev, t_pipe_seq),
+            "events",
+            Some(pipe_seq_alerts),
+        ),
+        (
+            "full pipeline (2 threads)",
+            rate(ev, t_pipe),
+            "events",
+            Some(pipe_alerts),
+        ),
+        (
+            "HST score+learn (1 thread)",
+            rate(hst_rows, t_hst),
+            "rows",
+            None,
+        ),
+        (
+            "HST score+learn, batches of 1024",
+            rate(hst_rows, t_hst_batch),
+            "rows",
+            None,
+        ),
+        (
+            "HST score only (frozen)",
+            rate(hst_rows, t_hst_frozen),
+            "rows",
+            None,
+        ),
+    ];
+    for (label, r, unit, alerts) in lines {
+        let alerts = alerts.map_or(String::new(), |a| format!("  ({a} alerts)"));
+        println!("{label:<38} {r:>12.0} {unit}/s{alerts}");
+    }
     if let Some(p) = &args.json {
         std::fs::write(p, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", p.display()))?;
