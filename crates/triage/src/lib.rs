@@ -1,0 +1,8 @@
+//! Triage: from many alerts to one ranked, explained incident queue.
+//!
+//! Alerts of every detector (Sigma, IOC, anomaly, UEBA) come in; each gets a priority that
+//! breaks down into documented contributions, alerts that share entities within a time window
+//! become incidents, and analyst feedback (false/true positive, suppressions, allowlists) feeds
+//! back into the scores. Threat intelligence (STIX 2.1, MISP, plain lists) lives in [`intel`].
+
+pub mod intel;
