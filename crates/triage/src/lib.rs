@@ -5,4 +5,18 @@
 //! become incidents, and analyst feedback (false/true positive, suppressions, allowlists) feeds
 //! back into the scores. Threat intelligence (STIX 2.1, MISP, plain lists) lives in [`intel`].
 
+pub mod attack;
+pub mod config;
+pub mod engine;
+pub mod entity;
+pub mod feedback;
+pub mod incident;
 pub mod intel;
+pub mod score;
+
+pub use config::{Asset, TriageConfig};
+pub use engine::{Outcome, ScoredAlert, Triage, TriageState};
+pub use entity::{Entity, EntityKind, entities_of};
+pub use feedback::{Fidelity, Suppression};
+pub use incident::{AlertGroup, Incident, Note, Status};
+pub use score::Contribution;
