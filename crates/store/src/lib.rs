@@ -62,6 +62,79 @@ pub struct StoredAlert {
     pub event: Option<serde_json::Value>,
 }
 
+/// An incident to store (triage builds it; the store keeps its searchable columns and the
+/// whole incident as a JSON body).
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub run_id: Option<i64>,
+    pub status: String,
+    pub priority: f64,
+    pub title: String,
+    pub reason: String,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub alert_count: i64,
+    pub body: serde_json::Value,
+    /// Stored alerts it groups.
+    pub alert_ids: Vec<i64>,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRecord {
+    pub id: i64,
+    pub run_id: Option<i64>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub status: String,
+    pub owner: Option<String>,
+    pub priority: f64,
+    pub title: String,
+    pub reason: String,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub alert_count: i64,
+    pub body: serde_json::Value,
+}
+
+/// Which incidents to list (every field narrows; the default lists all, best first).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub statuses: Vec<String>,
+    pub run: Option<i64>,
+    pub min_priority: Option<f64>,
+    pub id: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+/// An analyst's change to an incident; audited with its actor.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentChange {
+    pub actor: String,
+    pub status: Option<String>,
+    /// `Some("")` clears the owner.
+    pub owner: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A note on an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteRecord {
+    pub author: String,
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
 /// Where Palisade keeps its results.
 pub trait Store {
     /// Records a run and its alerts in one transaction; returns the run id.
@@ -73,4 +146,27 @@ pub trait Store {
     fn save_state(&mut self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// The state blob saved under `name`, or `None` if there is none.
     fn load_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Ids of a run's alerts in the order they were saved.
+    fn alert_ids(&self, run: i64) -> Result<Vec<i64>, StoreError>;
+    /// Stores incidents (status as given) in one transaction; returns their ids in order.
+    fn save_incidents(&mut self, incidents: &[NewIncident]) -> Result<Vec<i64>, StoreError>;
+    /// Incidents matching `filter`, highest priority first.
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError>;
+    /// Applies an analyst's change (status, owner, note) and audits it; false if no such
+    /// incident.
+    fn update_incident(&mut self, id: i64, change: &IncidentChange) -> Result<bool, StoreError>;
+    /// Notes of an incident, oldest first.
+    fn notes(&self, incident: i64) -> Result<Vec<NoteRecord>, StoreError>;
+    /// The stored alerts an incident groups.
+    fn incident_alerts(&self, incident: i64) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Appends to the audit log.
+    fn audit(
+        &mut self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StoreError>;
+    /// The newest `limit` audit records, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
 }

@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use palisade_event::{Alert, Severity};
 use rusqlite::{Connection, params};
 
-use crate::{RunRecord, Store, StoreError, StoredAlert};
+use crate::{
+    AuditRecord, IncidentChange, IncidentFilter, IncidentRecord, NewIncident, NoteRecord,
+    RunRecord, Store, StoreError, StoredAlert,
+};
 
 /// Each entry migrates the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -44,6 +47,43 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         bytes BLOB NOT NULL,
         updated TEXT NOT NULL
+    );",
+    // 3: incidents (triage), their alerts and notes, and the audit log of analyst actions.
+    "CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        status TEXT NOT NULL,
+        owner TEXT,
+        priority REAL NOT NULL,
+        title TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_seen TEXT,
+        last_seen TEXT,
+        alert_count INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX incidents_by_status ON incidents(status, priority);
+    CREATE TABLE incident_alerts (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        PRIMARY KEY (incident_id, alert_id)
+    );
+    CREATE TABLE incident_notes (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        author TEXT NOT NULL,
+        at TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
     );",
 ];
 
@@ -96,6 +136,31 @@ fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn stored_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAlert> {
+    let severity: String = r.get(5)?;
+    let ts: Option<String> = r.get(6)?;
+    let event: Option<String> = r.get(10)?;
+    Ok(StoredAlert {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        detector: r.get(2)?,
+        rule_id: r.get(3)?,
+        rule_title: r.get(4)?,
+        severity: severity.parse().unwrap_or(Severity::Medium),
+        timestamp: ts.and_then(|t| parse_ts(&t)),
+        host: r.get(7)?,
+        source: r.get(8)?,
+        position: r.get::<_, Option<i64>>(9)?.map(|p| p as u64),
+        event: event.and_then(|e| serde_json::from_str(&e).ok()),
+    })
+}
+
 impl Store for SqliteStore {
     fn save_run(&mut self, run: &RunRecord, alerts: &[Alert]) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
@@ -144,26 +209,7 @@ impl Store for SqliteStore {
             "SELECT id, run_id, detector, rule_id, rule_title, severity, ts, host, source, position, event
              FROM alerts WHERE ?1 IS NULL OR run_id = ?1 ORDER BY ts, id",
         )?;
-        let rows = stmt.query_map(params![run], |r| {
-            let severity: String = r.get(5)?;
-            let ts: Option<String> = r.get(6)?;
-            let event: Option<String> = r.get(10)?;
-            Ok(StoredAlert {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                detector: r.get(2)?,
-                rule_id: r.get(3)?,
-                rule_title: r.get(4)?,
-                severity: severity.parse().unwrap_or(Severity::Medium),
-                timestamp: ts
-                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                    .map(|d| d.with_timezone(&Utc)),
-                host: r.get(7)?,
-                source: r.get(8)?,
-                position: r.get::<_, Option<i64>>(9)?.map(|p| p as u64),
-                event: event.and_then(|e| serde_json::from_str(&e).ok()),
-            })
-        })?;
+        let rows = stmt.query_map(params![run], stored_alert)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -174,6 +220,201 @@ impl Store for SqliteStore {
             params![name, bytes, ts(&Utc::now())],
         )?;
         Ok(())
+    }
+
+    fn alert_ids(&self, run: i64) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM alerts WHERE run_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![run], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn save_incidents(&mut self, incidents: &[NewIncident]) -> Result<Vec<i64>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = ts(&Utc::now());
+        let mut ids = Vec::with_capacity(incidents.len());
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO incidents (run_id, created, updated, status, owner, priority, title, reason,
+                                        first_seen, last_seen, alert_count, body)
+                 VALUES (?1, ?2, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut link = tx.prepare(
+                "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
+            )?;
+            for i in incidents {
+                ins.execute(params![
+                    i.run_id,
+                    now,
+                    i.status,
+                    i.priority,
+                    i.title,
+                    i.reason,
+                    i.first_seen.as_ref().map(ts),
+                    i.last_seen.as_ref().map(ts),
+                    i.alert_count,
+                    i.body.to_string(),
+                ])?;
+                let id = tx.last_insert_rowid();
+                for a in &i.alert_ids {
+                    link.execute(params![id, a])?;
+                }
+                ids.push(id);
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, run_id, created, updated, status, owner, priority, title, reason,
+                    first_seen, last_seen, alert_count, body FROM incidents WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if !filter.statuses.is_empty() {
+            sql.push_str(" AND status IN (");
+            for (k, s) in filter.statuses.iter().enumerate() {
+                sql.push_str(if k == 0 { "?" } else { ", ?" });
+                args.push(s.clone().into());
+            }
+            sql.push(')');
+        }
+        if let Some(run) = filter.run {
+            sql.push_str(" AND run_id = ?");
+            args.push(run.into());
+        }
+        if let Some(min) = filter.min_priority {
+            sql.push_str(" AND priority >= ?");
+            args.push(min.into());
+        }
+        if let Some(id) = filter.id {
+            sql.push_str(" AND id = ?");
+            args.push(id.into());
+        }
+        sql.push_str(" ORDER BY priority DESC, last_seen DESC, id");
+        if let Some(limit) = filter.limit {
+            sql.push_str(" LIMIT ?");
+            args.push((limit as i64).into());
+        }
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            let t = |k: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                Ok(r.get::<_, Option<String>>(k)?.and_then(|s| parse_ts(&s)))
+            };
+            let body: String = r.get(12)?;
+            Ok(IncidentRecord {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                created: t(2)?.unwrap_or_default(),
+                updated: t(3)?.unwrap_or_default(),
+                status: r.get(4)?,
+                owner: r.get(5)?,
+                priority: r.get(6)?,
+                title: r.get(7)?,
+                reason: r.get(8)?,
+                first_seen: t(9)?,
+                last_seen: t(10)?,
+                alert_count: r.get(11)?,
+                body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn update_incident(&mut self, id: i64, change: &IncidentChange) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = ts(&Utc::now());
+        let n = tx.execute(
+            "UPDATE incidents SET updated = ?2,
+                 status = COALESCE(?3, status),
+                 owner = CASE WHEN ?4 IS NULL THEN owner WHEN ?4 = '' THEN NULL ELSE ?4 END
+             WHERE id = ?1",
+            params![id, now, change.status, change.owner],
+        )?;
+        if n == 1 {
+            if let Some(note) = &change.note {
+                tx.execute(
+                    "INSERT INTO incident_notes (incident_id, author, at, text) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, change.actor, now, note],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    now,
+                    change.actor,
+                    "incident.update",
+                    format!("incident:{id}"),
+                    serde_json::json!({
+                        "status": change.status,
+                        "owner": change.owner,
+                        "note": change.note.is_some(),
+                    })
+                    .to_string()
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn notes(&self, incident: i64) -> Result<Vec<NoteRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT author, at, text FROM incident_notes WHERE incident_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![incident], |r| {
+            let at: String = r.get(1)?;
+            Ok(NoteRecord {
+                author: r.get(0)?,
+                at: parse_ts(&at).unwrap_or_default(),
+                text: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn incident_alerts(&self, incident: i64) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.id, a.run_id, a.detector, a.rule_id, a.rule_title, a.severity, a.ts, a.host,
+                    a.source, a.position, a.event
+             FROM alerts a JOIN incident_alerts l ON l.alert_id = a.id
+             WHERE l.incident_id = ?1 ORDER BY a.ts, a.id",
+        )?;
+        let rows = stmt.query_map(params![incident], stored_alert)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit(
+        &mut self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ts(&Utc::now()), actor, action, target, detail],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            let at: String = r.get(0)?;
+            Ok(AuditRecord {
+                at: parse_ts(&at).unwrap_or_default(),
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn load_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -312,5 +553,74 @@ mod tests {
             Err(StoreError::TooNew { .. })
         ));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+    #[test]
+    fn incidents_link_alerts_take_changes_and_are_audited() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let run = s.save_run(&run(), &[alert(), alert(), alert()]).unwrap();
+        let ids = s.alert_ids(run).unwrap();
+        assert_eq!(ids.len(), 3);
+        let inc = |p: f64, alerts: Vec<i64>| NewIncident {
+            run_id: Some(run),
+            status: "new".into(),
+            priority: p,
+            title: format!("t{p}"),
+            reason: "why".into(),
+            first_seen: None,
+            last_seen: None,
+            alert_count: alerts.len() as i64,
+            body: serde_json::json!({"p": p}),
+            alert_ids: alerts,
+        };
+        let made = s
+            .save_incidents(&[inc(40.0, vec![ids[0]]), inc(90.0, ids[1..].to_vec())])
+            .unwrap();
+        let all = s.incidents(&IncidentFilter::default()).unwrap();
+        assert_eq!(
+            all.iter().map(|i| i.priority).collect::<Vec<_>>(),
+            [90.0, 40.0]
+        );
+        assert_eq!(all[0].body["p"], 90.0);
+        assert_eq!(s.incident_alerts(made[1]).unwrap().len(), 2);
+
+        let change = IncidentChange {
+            actor: "ana".into(),
+            status: Some("acknowledged".into()),
+            owner: Some("ana".into()),
+            note: Some("looking".into()),
+        };
+        assert!(s.update_incident(made[1], &change).unwrap());
+        assert!(!s.update_incident(999, &change).unwrap());
+        let open = s
+            .incidents(&IncidentFilter {
+                statuses: vec!["acknowledged".into()],
+                ..IncidentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].owner.as_deref(), Some("ana"));
+        assert_eq!(s.notes(made[1]).unwrap()[0].text, "looking");
+        // Clearing the owner, and the audit log names who did what.
+        s.update_incident(
+            made[1],
+            &IncidentChange {
+                actor: "bo".into(),
+                owner: Some(String::new()),
+                ..IncidentChange::default()
+            },
+        )
+        .unwrap();
+        let one = s
+            .incidents(&IncidentFilter {
+                id: Some(made[1]),
+                ..IncidentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(one[0].owner, None);
+        assert_eq!(one[0].status, "acknowledged");
+        let log = s.audit_log(10).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].actor, "bo");
+        assert_eq!(log[1].target, format!("incident:{}", made[1]));
     }
 }
