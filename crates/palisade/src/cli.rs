@@ -45,6 +45,29 @@ Exit status: 0 when done, 1 when a detection at or above --fail-on fired, 2 on u
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// The ranked incident queue in the store: list, show, and record analyst decisions.
+    #[command(long_about = "The ranked incident queue in the store.\n\n\
+`palisade hunt --store DB` groups its alerts into incidents (shared users, hosts, IPs, processes \
+within a time window), scores each with a breakdown of why, and saves them. Here analysts work \
+the queue: ack (take it), resolve, fp (false positive: lowers the rules' fidelity and creates \
+scoped suppressions, rule + entity, expiring after 30 days), tp (true positive: raises fidelity). \
+Every change is written to the audit log with --actor.\n\n\
+Examples:\n  palisade incidents list --store palisade.db\n  palisade incidents show 3 --store palisade.db\n  \
+palisade incidents fp 3 --note \"nightly backup\" --store palisade.db")]
+    Incidents {
+        #[command(subcommand)]
+        command: IncidentsCommand,
+    },
+    /// Suppressions and allowlist entries: list, add, revoke.
+    #[command(long_about = "Suppressions and allowlist entries.\n\n\
+A suppression silences alerts of one rule on one entity (optionally only with given field values) \
+until it expires; an allowlist entry (no --rule) silences every rule for an entity or CIDR. \
+Suppressed alerts are still stored and counted, with the suppression named; they are never hidden \
+silently. Every entry has an author and a reason and can be revoked.")]
+    Suppressions {
+        #[command(subcommand)]
+        command: SuppressionsCommand,
+    },
     /// Measure performance (release builds only give meaningful numbers).
     Bench {
         #[command(subcommand)]
@@ -60,6 +83,10 @@ pub enum RulesCommand {
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
+    /// Triage on labelled data: alerts → incidents, precision@10, malicious entities covered,
+    /// false-positive incidents before and after a round of feedback.
+    #[command(long_about = TRIAGE_EVAL_HELP)]
+    Triage(EvalTriageArgs),
     /// Anomaly models on labelled network flows: ROC-AUC, PR-AUC, recall at 1 % false alarms.
     #[command(long_about = "Anomaly models on labelled network flows.\n\n\
 Models are fitted on the benign rows of the --train files only; the alert threshold is the \
@@ -225,6 +252,171 @@ pub enum DetectorKind {
     Ueba,
 }
 
+const TRIAGE_EVAL_HELP: &str = "Triage on labelled data.\n\n\
+Each labelled Zeek conn log (Stratosphere `label` column: Malicious vs Benign/Background) is \
+sorted by time and cut into three equal spans: a baseline span, window 1 and window 2. The \
+anomaly and UEBA detectors learn from the baseline span's benign records only (as in `palisade \
+eval anomaly`); then window 1 is replayed through every detector (learning online, guarded) and \
+triage, and its incidents are ranked. A malicious entity is an originator of a Malicious record; \
+an incident is a true positive when one of its alerts came from a Malicious record.\n\n\
+Feedback round: the top --feedback false-positive incidents of window 1 (by rank) are marked \
+false positive (suppressions + lower fidelity) and its true-positive incidents true positive. \
+Window 2 is then replayed twice from the same state, without and with that feedback, giving \
+fp_incidents_before / fp_incidents_after and tp_incidents_lost (true-positive incidents of the \
+first replay with no unsuppressed true-positive counterpart on the same entity in the second).\n\n\
+Example:\n  palisade eval triage ../shared/data/stratosphere-zeek/001-zeek-scenario-malicious/labeled-conn.log \
+../shared/data/stratosphere-zeek/008-zeek-mixed/data/conn.log.labeled --format json";
+
+#[derive(Args)]
+pub struct EvalTriageArgs {
+    /// Labelled Zeek conn logs (each is its own network; results are pooled).
+    #[arg(required = true, value_name = "FILE")]
+    pub paths: Vec<PathBuf>,
+    /// Sigma rules to run as well (optional).
+    #[arg(short, long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// False-positive incidents of window 1 marked in the feedback round.
+    #[arg(long, default_value_t = 10)]
+    pub feedback: usize,
+    /// Reach of the suppressions a false-positive verdict creates: entity (rule + entity) or
+    /// service (rule + originator + destination port + transport for network alerts).
+    #[arg(long, default_value = "service")]
+    pub scope: palisade_triage::Scope,
+    /// Triage settings (TOML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub triage_config: Option<PathBuf>,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Subcommand)]
+pub enum IncidentsCommand {
+    /// The queue, highest priority first (open incidents unless --status or --all).
+    List(IncidentListArgs),
+    /// One incident: its score breakdown, entities, timeline and notes.
+    Show(IncidentShowArgs),
+    /// Acknowledge: someone is on it.
+    Ack(IncidentActionArgs),
+    /// Resolve.
+    Resolve(IncidentActionArgs),
+    /// False positive: lowers its rules' fidelity and suppresses (rule, entity) for 30 days.
+    Fp(IncidentActionArgs),
+    /// True positive: raises its rules' fidelity.
+    Tp(IncidentActionArgs),
+    /// Add a note (and optionally set the owner) without changing the status.
+    Note(IncidentActionArgs),
+}
+
+#[derive(Args)]
+pub struct StoreArg {
+    /// The SQLite database `palisade hunt --store` wrote.
+    #[arg(long, value_name = "FILE.db", default_value = "palisade.db")]
+    pub store: PathBuf,
+}
+
+#[derive(Args)]
+pub struct IncidentListArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only these statuses (comma-separated: new, acknowledged, resolved, false-positive,
+    /// true-positive).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub status: Vec<String>,
+    /// Every status, closed ones too.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub struct IncidentShowArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    pub id: i64,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub struct IncidentActionArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    pub id: i64,
+    /// A note to attach.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Set the owner (`--owner ''` clears it).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Who is acting (recorded in the audit log; default $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// With fp: reach of the suppressions created — entity (rule + entity) or service (rule +
+    /// originator + destination port + transport for network alerts; rule + entity otherwise).
+    #[arg(long, default_value = "service")]
+    pub scope: palisade_triage::Scope,
+}
+
+#[derive(Subcommand)]
+pub enum SuppressionsCommand {
+    /// Every suppression and allowlist entry, active or not.
+    List(SuppressionListArgs),
+    /// Add a suppression (with --rule) or an allowlist entry (without).
+    Add(SuppressionAddArgs),
+    /// Revoke one by id.
+    Revoke(SuppressionRevokeArgs),
+}
+
+#[derive(Args)]
+pub struct SuppressionListArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub struct SuppressionAddArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Rule id it applies to; without it, an allowlist entry for every rule.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Entity as kind:value (user:alice, host:ws01, ip:10.0.0.0/8, process:…, file:…).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Field values the alert must carry, as name=value (repeatable).
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    pub fields: Vec<String>,
+    /// Expiry: days from now, or an RFC 3339 time; default never.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Why (required: every suppression says why it exists).
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// Who adds it (default $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SuppressionRevokeArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    pub id: u64,
+    /// Who revokes it (default $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
 #[derive(Args)]
 pub struct HuntArgs {
     /// Log files or directories to hunt; `-` reads stdin.
@@ -279,6 +471,16 @@ pub struct HuntArgs {
     /// Only the detections; no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Incidents shown in the ranked queue at the end (all are stored with --store).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Triage settings: grouping window, risk threshold, asset criticality (TOML or JSON;
+    /// see docs/triage.md).
+    #[arg(long, value_name = "FILE")]
+    pub triage_config: Option<PathBuf>,
+    /// Skip triage (no incidents; detections only).
+    #[arg(long)]
+    pub no_triage: bool,
 }
 
 #[derive(Args)]

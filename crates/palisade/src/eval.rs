@@ -62,7 +62,7 @@ impl EventSink for Collect {
 }
 
 /// What a label cell says: `Some(true)` for an attack.
-fn label_of(ev: &Event) -> Option<bool> {
+pub(crate) fn label_of(ev: &Event) -> Option<bool> {
     let v = ev.get_by_name("label")?;
     match v {
         Value::Int(i) => Some(*i != 0),
@@ -140,7 +140,7 @@ pub struct Report {
     pub protocol: String,
 }
 
-fn read_file(path: &Path) -> Result<(Vec<Event>, u64)> {
+pub(crate) fn read_file(path: &Path) -> Result<(Vec<Event>, u64)> {
     let mut sink = Collect {
         events: Vec::new(),
         skipped: 0,

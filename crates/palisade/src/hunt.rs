@@ -25,10 +25,11 @@ use palisade_sigma::{
     EngineOptions, HitSource, LoadOptions, LoadedRules, RuleRef, RuleSet, Scratch, load_rules,
 };
 use palisade_store::{RunRecord, SqliteStore, Store};
+use palisade_triage::{Outcome, Triage};
 use rayon::prelude::*;
 
 use crate::cli::{DetectorKind, HuntArgs};
-use crate::output;
+use crate::{output, triage_cmd};
 
 /// Record warnings printed before only counting them.
 const MAX_PRINTED_WARNINGS: usize = 20;
@@ -37,6 +38,8 @@ const MAX_PRINTED_WARNINGS: usize = 20;
 pub struct HuntReport {
     pub alerts: Vec<Alert>,
     pub stats: HuntStats,
+    /// Incidents triage made of the alerts (none with `--no-triage`).
+    pub triage: Option<Outcome>,
 }
 
 /// Counters for the summary.
@@ -188,6 +191,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         load_rules(&[], &LoadOptions::default())
     };
     let learned = learned_detectors(&args)?;
+    let triage_cfg = if args.no_triage {
+        None
+    } else {
+        Some(triage_cmd::load_config(args.triage_config.as_deref())?)
+    };
     let load_time = clock.elapsed();
 
     let (inputs, errors) = discover_inputs(&args.paths);
@@ -241,10 +249,29 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .fail_on
         .is_some_and(|level| alerts.iter().any(|a| a.severity >= level));
     alerts.retain(|a| a.severity >= args.min_level);
-    let report = HuntReport { alerts, stats };
+    // Triage resumes what earlier runs learned (fidelity, suppressions, routine, risk).
+    let mut triage = match triage_cfg {
+        Some(cfg) => {
+            let store = match &args.store {
+                Some(db) if db.exists() => Some(
+                    SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?,
+                ),
+                _ => None,
+            };
+            Some(triage_cmd::load_triage(store.as_ref(), cfg)?)
+        }
+        None => None,
+    };
+    let outcome = triage.as_mut().map(|t| t.process(&alerts));
+    let report = HuntReport {
+        alerts,
+        stats,
+        triage: outcome,
+    };
     output::write_hunt(&report, &args)?;
     if let Some(db) = &args.store {
-        save(db, &report, &args, started).with_context(|| format!("saving to {}", db.display()))?;
+        save(db, &report, &args, started, triage.as_ref())
+            .with_context(|| format!("saving to {}", db.display()))?;
         if let Some(learned) = learned {
             let learned = learned.into_inner().unwrap_or_else(|e| e.into_inner());
             save_learned(db, &learned)
@@ -415,7 +442,7 @@ pub fn host_of(event: &Event) -> Option<String> {
         .map(Value::to_string)
 }
 
-fn sigma_alert(rule: &palisade_sigma::SigmaRule, event: Arc<Event>) -> Alert {
+pub(crate) fn sigma_alert(rule: &palisade_sigma::SigmaRule, event: Arc<Event>) -> Alert {
     let evidence = rule
         .fields
         .iter()
@@ -535,6 +562,7 @@ fn save(
     report: &HuntReport,
     args: &HuntArgs,
     started: chrono::DateTime<Utc>,
+    triage: Option<&Triage>,
 ) -> Result<()> {
     let mut store = SqliteStore::open(db)?;
     let run = RunRecord {
@@ -546,7 +574,12 @@ fn save(
         events: report.stats.events,
         skipped_records: report.stats.skipped_records,
     };
-    store.save_run(&run, &report.alerts)?;
+    let run_id = store.save_run(&run, &report.alerts)?;
+    if let (Some(t), Some(outcome)) = (triage, &report.triage) {
+        let ids = store.alert_ids(run_id)?;
+        triage_cmd::store_incidents(&mut store, Some(run_id), outcome, &ids)?;
+        triage_cmd::save_state(&mut store, t)?;
+    }
     Ok(())
 }
 

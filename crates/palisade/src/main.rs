@@ -5,10 +5,12 @@ mod bench;
 mod bench_anomaly;
 mod cli;
 mod eval;
+mod eval_triage;
 mod hunt;
 mod output;
 mod rules_cmd;
 mod sysinfo;
+mod triage_cmd;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,11 @@ fn main() -> ExitCode {
         Command::Eval {
             command: cli::EvalCommand::Anomaly(args),
         } => eval::anomaly(args),
+        Command::Eval {
+            command: cli::EvalCommand::Triage(args),
+        } => eval_triage::run(args),
+        Command::Incidents { command } => triage_cmd::incidents(command),
+        Command::Suppressions { command } => triage_cmd::suppressions(command),
         Command::Bench {
             command: cli::BenchCommand::Hunt(args),
         } => bench::hunt(args),

@@ -107,6 +107,7 @@ pub fn write_hunt(report: &HuntReport, args: &HuntArgs) -> Result<()> {
         OutputFormat::Json => {
             let doc = json!({
                 "detections": report.alerts.iter().map(alert_json).collect::<Vec<_>>(),
+                "incidents": report.triage.as_ref().map(|o| o.queue().map(crate::triage_cmd::incident_json).collect::<Vec<_>>()),
                 "summary": summary_json(report),
             });
             serde_json::to_writer_pretty(&mut out, &doc)?;
@@ -120,6 +121,11 @@ pub fn write_hunt(report: &HuntReport, args: &HuntArgs) -> Result<()> {
     if !args.quiet {
         let summary = summary_text(report, colour_enabled(&io::stderr()));
         eprint!("{summary}");
+        if let Some(t) = &report.triage
+            && !t.incidents.is_empty()
+        {
+            eprint!("{}", crate::triage_cmd::queue_text(t, args.top));
+        }
     }
     Ok(())
 }
@@ -241,6 +247,8 @@ fn summary_json(report: &HuntReport) -> Json {
     let s = &report.stats;
     json!({
         "detections": report.alerts.len(),
+        "incidents": report.triage.as_ref().map(|t| t.queue().count()),
+        "suppressed_incidents": report.triage.as_ref().map(|t| t.incidents.len() - t.queue().count()),
         "by_level": by_level(&report.alerts).into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "by_rule": by_rule(&report.alerts).into_iter().map(|(l, t, n)| json!({"level": l.as_str(), "title": t, "count": n})).collect::<Vec<_>>(),
         "inputs": s.inputs,

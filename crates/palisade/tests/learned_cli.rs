@@ -5,60 +5,14 @@
 //! The data sets live in `shared/data` beside the repository (`PALISADE_DATA` overrides);
 //! when one is missing the test fails under `CI=true` and is skipped with a note otherwise.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+use common::{Run, data_file, palisade, s};
 
 use serde_json::Value as Json;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn data_file(rel: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Ok(d) = std::env::var("PALISADE_DATA") {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.push(root().join("../shared/data"));
-    dirs.push(root().join("../../shared/data"));
-    for d in &dirs {
-        if d.join(rel).is_file() {
-            return Some(d.join(rel));
-        }
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "data file {rel} is missing under CI (looked in {dirs:?})"
-    );
-    eprintln!("SKIPPED: {rel} not found in {dirs:?}");
-    None
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn palisade(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("palisade runs");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8"),
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn eval_json(args: &[&str]) -> Json {
     let mut full = vec!["eval", "anomaly"];

@@ -19,6 +19,33 @@ use crate::score::{self, Contribution};
 /// Most timestamps kept per (rule, entity) routine key.
 const ROUTINE_KEEP: usize = 512;
 
+/// Fields (ECS names; Zeek's resolve through aliases) that describe a network alert's
+/// "service": who originated it, to which port, over what.
+const SERVICE_FIELDS: [&str; 3] = ["source.ip", "destination.port", "network.transport"];
+
+/// How far a false-positive verdict's suppressions reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Rule + the incident's entity: the same thing on the same entity.
+    Entity,
+    /// Rule + originator + destination port + transport for network alerts (the same service
+    /// used by the same host, to any peer); rule + entity for other alerts.
+    #[default]
+    Service,
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "entity" => Ok(Scope::Entity),
+            "service" => Ok(Scope::Service),
+            o => Err(format!("unknown scope {o:?} (expected entity or service)")),
+        }
+    }
+}
+
 /// One alert after scoring.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScoredAlert {
@@ -235,6 +262,18 @@ impl Triage {
         author: &str,
         now: DateTime<Utc>,
     ) -> Vec<Suppression> {
+        self.verdict_scoped(incident, status, author, now, Scope::default())
+    }
+
+    /// [`Triage::verdict`] with an explicit reach for the suppressions of a false positive.
+    pub fn verdict_scoped(
+        &mut self,
+        incident: &Incident,
+        status: Status,
+        author: &str,
+        now: DateTime<Utc>,
+        scope: Scope,
+    ) -> Vec<Suppression> {
         let mut rules: Vec<&str> = incident
             .timeline
             .iter()
@@ -266,21 +305,39 @@ impl Triage {
                     if g.suppressed_by.is_some() {
                         continue;
                     }
-                    // Scope: the incident's primary entity when this group involves it, else
-                    // the group's own first entity. Never wider than one entity.
-                    let entity = incident
-                        .primary
-                        .clone()
-                        .filter(|p| g.entities.contains(p))
-                        .or_else(|| g.entities.first().cloned());
-                    if !seen.insert((g.rule_id.clone(), entity.clone())) {
+                    // Entity scope: the incident's primary entity when this group involves
+                    // it, else the group's own first entity. Service scope: the originator,
+                    // with the port and transport as fields (the originator as a field too,
+                    // so the entity cannot match in the responder's role).
+                    let originator =
+                        g.scope
+                            .iter()
+                            .find(|(k, _)| k == "source.ip")
+                            .and_then(|(_, v)| {
+                                crate::entity::normalise(crate::entity::EntityKind::Ip, v)
+                            });
+                    let (entity, fields) = match (scope, originator) {
+                        (Scope::Service, Some(ip)) => (
+                            Some(Entity::new(crate::entity::EntityKind::Ip, ip)),
+                            g.scope.clone(),
+                        ),
+                        _ => (
+                            incident
+                                .primary
+                                .clone()
+                                .filter(|p| g.entities.contains(p))
+                                .or_else(|| g.entities.first().cloned()),
+                            Vec::new(),
+                        ),
+                    };
+                    if !seen.insert((g.rule_id.clone(), entity.clone(), fields.clone())) {
                         continue;
                     }
                     let s = Suppression {
                         id: 0,
                         rule: Some(g.rule_id.clone()),
                         entity,
-                        fields: Vec::new(),
+                        fields,
                         expires: Some(expires),
                         author: author.to_string(),
                         reason: format!(
@@ -692,6 +749,7 @@ impl Triage {
                     explanation: evidence(a, "explanation")
                         .map(str::to_string)
                         .unwrap_or_else(|| a.rule.title.clone()),
+                    scope: service_of(a),
                 });
                 groups.len() - 1
             });
@@ -705,6 +763,11 @@ impl Triage {
             }
             if s.suppressed_by.is_none() {
                 g.suppressed_by = None;
+            }
+            if g.count > 1 && !g.scope.is_empty() {
+                // Keep only what every alert of the group shares.
+                let mine = service_of(a);
+                g.scope.retain(|kv| mine.contains(kv));
             }
             if s.priority > g.priority {
                 g.priority = s.priority;
@@ -801,8 +864,16 @@ impl Triage {
         let mut why: Vec<String> = Vec::new();
         if let Some(g) = head {
             why.push(format!("{} {}", g.severity, g.detector));
-            for c in &g.contributions {
-                if c.factor != "severity" && c.points.abs() >= 0.5 {
+            // The two strongest other contributions, and routine/suppression always.
+            let mut rest: Vec<&Contribution> = g
+                .contributions
+                .iter()
+                .filter(|c| !matches!(c.factor.as_str(), "severity" | "clamp"))
+                .filter(|c| c.points.abs() >= 0.5)
+                .collect();
+            rest.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
+            for (k, c) in rest.iter().enumerate() {
+                if k < 2 || matches!(c.factor.as_str(), "routine" | "suppressed") {
                     why.push(c.reason.clone());
                 }
             }
@@ -842,6 +913,19 @@ impl Triage {
             suppressed,
         }
     }
+}
+
+/// A network alert's service fields (empty when it has no originator and port).
+fn service_of(a: &Alert) -> Vec<(String, String)> {
+    let vals: Vec<Option<String>> = SERVICE_FIELDS.iter().map(|k| field_value(a, k)).collect();
+    if vals[0].is_none() || vals[1].is_none() {
+        return Vec::new();
+    }
+    SERVICE_FIELDS
+        .iter()
+        .zip(vals)
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect()
 }
 
 fn unreachable_scored() -> ScoredAlert {

@@ -100,6 +100,10 @@ pub struct AlertGroup {
     pub suppressed_by: Option<u64>,
     /// One-line explanation (the detector's own, or the rule title).
     pub explanation: String,
+    /// For network alerts: the originator, destination port and transport the group's alerts
+    /// all share (ECS names), the "service" a false-positive verdict can suppress.
+    #[serde(default)]
+    pub scope: Vec<(String, String)>,
 }
 
 /// A group of related alerts the analyst handles as one.

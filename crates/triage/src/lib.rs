@@ -15,7 +15,7 @@ pub mod intel;
 pub mod score;
 
 pub use config::{Asset, TriageConfig};
-pub use engine::{Outcome, ScoredAlert, Triage, TriageState};
+pub use engine::{Outcome, Scope, ScoredAlert, Triage, TriageState};
 pub use entity::{Entity, EntityKind, entities_of};
 pub use feedback::{Fidelity, Suppression};
 pub use incident::{AlertGroup, Incident, Note, Status};
