@@ -562,7 +562,8 @@ impl Triage {
         }
         // Threat intel.
         if alert.detector == "ioc" {
-            let conf = evidence(alert, "confidence")
+            let conf = evidence(alert, "intel.confidence")
+                .or_else(|| evidence(alert, "confidence"))
                 .and_then(|c| c.trim().parse::<f64>().ok())
                 .unwrap_or(50.0)
                 .clamp(0.0, 100.0);

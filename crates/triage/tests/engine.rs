@@ -381,3 +381,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn intel_hits_add_points_by_confidence() {
+    let r = rule("ioc:feed", Severity::Medium, &[]);
+    let mk = |conf: &str| {
+        let mut a = alert(&r, t0(), &[("source.ip", "198.51.100.9")]);
+        a.detector = "ioc";
+        a.evidence = vec![
+            ("intel.source".into(), "feed".into()),
+            ("intel.confidence".into(), conf.into()),
+        ];
+        a
+    };
+    let mut t = Triage::new(TriageConfig::default());
+    let out = t.process(&[mk("90"), mk("20")]);
+    let intel = |k: usize| {
+        out.alerts[k]
+            .contributions
+            .iter()
+            .find(|c| c.factor == "intel")
+            .map(|c| c.points)
+            .unwrap()
+    };
+    assert!((intel(0) - 18.0).abs() < 1e-9);
+    assert!((intel(1) - 4.0).abs() < 1e-9);
+    assert!(
+        out.alerts[0]
+            .contributions
+            .iter()
+            .any(|c| c.reason.contains("from feed (confidence 90)"))
+    );
+}
