@@ -19,6 +19,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Model;
+use crate::beacon::{Beacon, BeaconConfig};
 use crate::features::{Extractor, SourceKind};
 use crate::hst::{HalfSpaceTrees, HstConfig};
 use crate::scale::Scaler;
@@ -628,6 +629,7 @@ fn explain(
 pub struct Learned {
     pub anomaly: Option<FlowAnomaly>,
     pub ueba: Option<Ueba>,
+    pub beacon: Option<Beacon>,
 }
 
 /// Smallest batch [`Learned::observe_batch`] splits across two threads (below it, starting
@@ -648,9 +650,32 @@ pub fn merge_tagged<T>(first: Vec<(usize, T)>, second: Vec<(usize, T)>, out: &mu
     out.extend(second.map(|(_, b)| b));
 }
 
-/// Snapshot container: magic, version, then postcard of [`LearnedParts`].
+/// Like [`merge_tagged`], keeping the event index of each item.
+fn merge_tagged_keep<T>(first: Vec<(usize, T)>, second: Vec<(usize, T)>) -> Vec<(usize, T)> {
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let mut second = second.into_iter().peekable();
+    for (i, a) in first {
+        while let Some(b) = second.next_if(|(j, _)| *j < i) {
+            out.push(b);
+        }
+        out.push((i, a));
+    }
+    out.extend(second);
+    out
+}
+
+/// Snapshot container: magic, version, then postcard of [`LearnedParts`] (version 1:
+/// [`LearnedPartsV1`], without the beacon detector).
 const LEARNED_MAGIC: &[u8] = b"PALLRND";
-const LEARNED_VERSION: u32 = 1;
+const LEARNED_VERSION: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct LearnedPartsV1 {
+    anomaly: Option<Vec<u8>>,
+    ueba: Option<Vec<u8>>,
+    /// UEBA configuration as JSON (the UEBA snapshot needs it to resume).
+    ueba_config: Option<String>,
+}
 
 #[derive(Serialize, Deserialize)]
 struct LearnedParts {
@@ -658,6 +683,7 @@ struct LearnedParts {
     ueba: Option<Vec<u8>>,
     /// UEBA configuration as JSON (the UEBA snapshot needs it to resume).
     ueba_config: Option<String>,
+    beacon: Option<Beacon>,
 }
 
 impl Learned {
@@ -666,7 +692,18 @@ impl Learned {
         Ok(Learned {
             anomaly: Some(FlowAnomaly::new(anomaly)),
             ueba: Some(Ueba::new(ueba).map_err(|e| e.to_string())?),
+            beacon: None,
         })
+    }
+
+    /// Turns the beacon detector on (default settings, unless already on) or off.
+    pub fn enable_beacon(&mut self, on: bool) {
+        if on {
+            self.beacon
+                .get_or_insert_with(|| Beacon::new(BeaconConfig::default()));
+        } else {
+            self.beacon = None;
+        }
     }
 
     /// Turns detectors on (with default settings) or off; state of those kept is untouched.
@@ -694,6 +731,9 @@ impl Learned {
         if let Some(u) = &mut self.ueba {
             u.observe(ev, out);
         }
+        if let Some(b) = &mut self.beacon {
+            b.observe(ev, out);
+        }
     }
 
     /// [`Learned::observe`] over a batch in stream order, with the same alerts in the same
@@ -703,19 +743,28 @@ impl Learned {
     /// feature extraction and the models share no state and each sees every event in order,
     /// so the result is that of observing one event at a time.
     pub fn observe_batch(&mut self, events: &[Event], out: &mut Vec<Alert>) {
-        match (&mut self.anomaly, &mut self.ueba) {
-            (Some(a), ueba) if events.len() >= PARALLEL_BATCH => {
+        match (&mut self.anomaly, &mut self.ueba, &mut self.beacon) {
+            (Some(a), ueba, beacon) if events.len() >= PARALLEL_BATCH => {
                 let mut ua = Vec::new();
                 let mut aa = Vec::new();
+                let mut ba = Vec::new();
                 let mut one = Vec::new();
                 a.observe_batch_beside(events, &mut aa, |r| {
+                    let base = r.start;
                     if let Some(u) = ueba.as_mut() {
-                        let base = r.start;
-                        u.observe_batch(&events[r], &mut one);
+                        u.observe_batch(&events[r.clone()], &mut one);
                         ua.extend(one.drain(..).map(|(i, a)| (base + i, a)));
                     }
+                    if let Some(b) = beacon.as_mut() {
+                        let mut mine = Vec::new();
+                        for (i, ev) in events[r].iter().enumerate() {
+                            b.observe(ev, &mut mine);
+                            ba.extend(mine.drain(..).map(|a| (base + i, a)));
+                        }
+                    }
                 });
-                merge_tagged(aa, ua, out);
+                let first = merge_tagged_keep(aa, ua);
+                merge_tagged(first, ba, out);
             }
             _ => {
                 for ev in events {
@@ -735,6 +784,9 @@ impl Learned {
         if let Some(u) = &self.ueba {
             parts.push(format!("ueba: {} entities", u.entity_count()));
         }
+        if let Some(b) = &self.beacon {
+            parts.push(format!("beacon: {} connection pairs", b.pairs()));
+        }
         parts.join(", ")
     }
 
@@ -747,6 +799,7 @@ impl Learned {
                 .ueba
                 .as_ref()
                 .and_then(|u| serde_json::to_string(u.config()).ok()),
+            beacon: self.beacon.clone(),
         };
         let mut out = LEARNED_MAGIC.to_vec();
         out.extend_from_slice(&LEARNED_VERSION.to_le_bytes());
@@ -760,13 +813,26 @@ impl Learned {
             .ok_or("not a Palisade learned-state snapshot")?;
         let (version, body) = body.split_at_checked(4).ok_or("truncated snapshot")?;
         let version = u32::from_le_bytes(version.try_into().map_err(|_| "truncated snapshot")?);
-        if version != LEARNED_VERSION {
-            return Err(format!(
-                "learned-state format {version} is not supported (this build reads {LEARNED_VERSION})"
-            ));
-        }
-        let parts: LearnedParts =
-            postcard::from_bytes(body).map_err(|e| format!("corrupt snapshot: {e}"))?;
+        let parts: LearnedParts = match version {
+            1 => {
+                let v1: LearnedPartsV1 =
+                    postcard::from_bytes(body).map_err(|e| format!("corrupt snapshot: {e}"))?;
+                LearnedParts {
+                    anomaly: v1.anomaly,
+                    ueba: v1.ueba,
+                    ueba_config: v1.ueba_config,
+                    beacon: None,
+                }
+            }
+            LEARNED_VERSION => {
+                postcard::from_bytes(body).map_err(|e| format!("corrupt snapshot: {e}"))?
+            }
+            _ => {
+                return Err(format!(
+                    "learned-state format {version} is not supported (this build reads 1 to {LEARNED_VERSION})"
+                ));
+            }
+        };
         let anomaly = parts
             .anomaly
             .map(|b| FlowAnomaly::restore(&b))
@@ -782,13 +848,46 @@ impl Learned {
             }
             None => None,
         };
-        Ok(Learned { anomaly, ueba })
+        Ok(Learned {
+            anomaly,
+            ueba,
+            beacon: parts.beacon,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_one_snapshots_still_restore() {
+        let v1 = LearnedPartsV1 {
+            anomaly: None,
+            ueba: None,
+            ueba_config: None,
+        };
+        let mut bytes = LEARNED_MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        let bytes = postcard::to_extend(&v1, bytes).unwrap();
+        let l = Learned::restore(&bytes).unwrap();
+        assert!(l.anomaly.is_none() && l.ueba.is_none() && l.beacon.is_none());
+        let mut newer = LEARNED_MAGIC.to_vec();
+        newer.extend_from_slice(&9u32.to_le_bytes());
+        let err = Learned::restore(&newer)
+            .err()
+            .expect("a newer format is refused");
+        assert!(err.contains("format 9"), "{err}");
+    }
+
+    #[test]
+    fn beacon_state_survives_a_snapshot() {
+        let mut l = Learned::default();
+        l.enable_beacon(true);
+        let snap = l.snapshot().unwrap();
+        let back = Learned::restore(&snap).unwrap();
+        assert!(back.beacon.is_some());
+    }
 
     #[test]
     fn merge_tagged_orders_by_event_then_first_detector() {

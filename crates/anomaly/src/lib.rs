@@ -9,12 +9,14 @@
 //! * [`scale`] — online, outlier-robust scaling and categorical encoding.
 //! * [`incstat`] — Kitsune-style damped incremental statistics (Mirsky et al. 2018).
 //! * [`features`] — events (flows, authentication, process) to feature vectors.
+//! * [`beacon`] — command-and-control beaconing (regular intervals and sizes, as in RITA).
 //! * [`detector`] — the streaming anomaly detector over events, and [`detector::Learned`]
 //!   (anomaly + UEBA as one unit with one snapshot).
 //! * [`ueba`] — per-entity baselines with bounded memory, sketches and explanations.
 //!
 //! Library code never prints; every model is deterministic for a given seed.
 
+pub mod beacon;
 pub mod detector;
 pub mod ensemble;
 pub mod features;

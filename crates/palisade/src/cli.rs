@@ -250,12 +250,14 @@ pub enum DetectorKind {
     Anomaly,
     /// Per-entity behaviour baselines (users, hosts, source IPs, services).
     Ueba,
+    /// Command-and-control beaconing: regular connections to one destination and port.
+    Beacon,
 }
 
 const TRIAGE_EVAL_HELP: &str = "Triage on labelled data.\n\n\
 Each labelled Zeek conn log (Stratosphere `label` column: Malicious vs Benign/Background) is \
 sorted by time and cut into three equal spans: a baseline span, window 1 and window 2. The \
-anomaly and UEBA detectors learn from the baseline span's benign records only (as in `palisade \
+anomaly and UEBA detectors (and beacon with --beacon) learn from the baseline span's benign records only (as in `palisade \
 eval anomaly`); then window 1 is replayed through every detector (learning online, guarded) and \
 triage, and its incidents are ranked. A malicious entity is an originator of a Malicious record; \
 an incident is a true positive when one of its alerts came from a Malicious record.\n\n\
@@ -282,6 +284,9 @@ pub struct EvalTriageArgs {
     /// service (rule + originator + destination port + transport for network alerts).
     #[arg(long, default_value = "service")]
     pub scope: palisade_triage::Scope,
+    /// Run the beacon detector as well (periodic connections; off by default as in hunt).
+    #[arg(long)]
+    pub beacon: bool,
     /// Triage settings (TOML or JSON).
     #[arg(long, value_name = "FILE")]
     pub triage_config: Option<PathBuf>,
@@ -427,8 +432,9 @@ pub struct HuntArgs {
     #[arg(short, long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// Detectors to run, comma-separated: sigma (rules), anomaly (streaming Half-Space Trees
-    /// per source kind, learning online), ueba (per-user/host/ip baselines). With --store,
-    /// what anomaly and ueba learned is saved and resumed by the next run.
+    /// per source kind, learning online), ueba (per-user/host/ip baselines), beacon (periodic
+    /// connections to one destination, as C2 implants make). With --store, what anomaly,
+    /// ueba and beacon learned is saved and resumed by the next run.
     #[arg(
         long,
         value_enum,

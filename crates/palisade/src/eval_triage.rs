@@ -93,7 +93,7 @@ fn malicious_entities(events: &[Event]) -> BTreeSet<Entity> {
 }
 
 /// The learned detectors fitted on the benign records of the baseline span.
-fn fit_baseline(events: &[Event]) -> Result<Learned> {
+fn fit_baseline(events: &[Event], beacon: bool) -> Result<Learned> {
     let benign: Vec<&Event> = events.iter().filter(|e| !malicious(e)).collect();
     if benign.len() < 20 {
         bail!("only {} benign records in the baseline span", benign.len());
@@ -106,6 +106,7 @@ fn fit_baseline(events: &[Event]) -> Result<Learned> {
     };
     let mut learned =
         Learned::with_configs(anomaly, UebaConfig::default()).map_err(|e| anyhow::anyhow!(e))?;
+    learned.enable_beacon(beacon);
     let mut sink = Vec::new();
     for ev in benign {
         learned.observe(ev, &mut sink);
@@ -248,7 +249,7 @@ pub fn run(args: EvalTriageArgs) -> Result<u8> {
     let mut learned = Vec::new();
     for f in &files {
         learned.push(
-            fit_baseline(&f.baseline)
+            fit_baseline(&f.baseline, args.beacon)
                 .with_context(|| format!("{}: fitting the baseline", f.path.display()))?,
         );
     }
@@ -348,7 +349,8 @@ pub fn run(args: EvalTriageArgs) -> Result<u8> {
         "window2_with_feedback": fig2_after,
         "files": args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "seconds": clock.elapsed().as_secs_f64(),
-        "protocol": "per file: records sorted by time and cut into three equal spans; detectors (anomaly + UEBA, and Sigma with --rules) fitted on the benign records of the first span only; window 1 = second span, window 2 = third span; all files' alerts triaged in one queue; truth = record labels (Malicious vs Benign/Background), malicious entities = originators of Malicious records",
+        "detectors": if args.beacon { "anomaly, ueba, beacon" } else { "anomaly, ueba" },
+        "protocol": "per file: records sorted by time and cut into three equal spans; detectors (anomaly + UEBA, beacon with --beacon, Sigma with --rules) fitted on the benign records of the first span only; window 1 = second span, window 2 = third span; all files' alerts triaged in one queue; truth = record labels (Malicious vs Benign/Background), malicious entities = originators of Malicious records",
     });
     match args.format {
         OutputFormat::Json | OutputFormat::Ndjson => {

@@ -590,7 +590,8 @@ const LEARNED_STATE: &str = "hunt.learned";
 fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
     let anomaly = args.detectors.contains(&DetectorKind::Anomaly);
     let ueba = args.detectors.contains(&DetectorKind::Ueba);
-    if !anomaly && !ueba {
+    let beacon = args.detectors.contains(&DetectorKind::Beacon);
+    if !anomaly && !ueba && !beacon {
         return Ok(None);
     }
     if let Some(db) = &args.store
@@ -605,6 +606,7 @@ fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
                 anyhow::anyhow!("{}: learned baselines cannot be resumed: {e}", db.display())
             })?;
             learned.enable(anomaly, ueba);
+            learned.enable_beacon(beacon);
             if !args.quiet {
                 eprintln!(
                     "palisade: resumed learned baselines from {} ({})",
@@ -617,6 +619,7 @@ fn learned_detectors(args: &HuntArgs) -> Result<Option<Learned>> {
     }
     let mut learned = Learned::default();
     learned.enable(anomaly, ueba);
+    learned.enable_beacon(beacon);
     Ok(Some(learned))
 }
 

@@ -226,3 +226,34 @@ fn hunt_without_rules_needs_a_learned_detector() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--rules"), "{}", run.stderr);
 }
+
+#[test]
+fn hunt_beacon_finds_the_njrat_check_ins() {
+    let Some(f) = data_file("stratosphere-zeek/001-zeek-scenario-malicious/labeled-conn.log")
+    else {
+        return;
+    };
+    let run = palisade(&[
+        "hunt",
+        s(&f),
+        "--detectors",
+        "beacon",
+        "--format",
+        "ndjson",
+        "--no-triage",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let alerts: Vec<Json> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect();
+    let c2 = alerts
+        .iter()
+        .find(|a| a.to_string().contains("41.108.179.197"))
+        .expect("the NjRAT C2 check-ins are a beacon");
+    assert_eq!(c2["rule"]["id"], "beacon.c2");
+    assert!(c2.to_string().contains("192.168.1.115"));
+    // Multicast neighbour discovery, periodic by design, is not reported.
+    assert!(alerts.iter().all(|a| !a.to_string().contains("ff02::")));
+}
