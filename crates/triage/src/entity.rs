@@ -156,28 +156,27 @@ const NOT_USERS: &[&str] = &[
 
 /// Normalises a raw value of `kind`; `None` when it names nothing useful.
 pub fn normalise(kind: EntityKind, raw: &str) -> Option<String> {
-    let v = raw.trim().trim_matches('"');
+    let v = raw.trim().trim_matches('"').trim();
     if v.is_empty() || v == "-" || v == "(empty)" {
         return None;
     }
     match kind {
         EntityKind::User => {
             let l = v.to_lowercase();
-            // Machine accounts (`HOST$`) are hosts acting, not people.
-            if NOT_USERS.contains(&l.as_str()) || l.ends_with('$') {
+            if NOT_USERS.contains(&l.as_str()) {
                 return None;
             }
             // `DOMAIN\user` and `user@domain` name the same person as `user`.
-            let bare = l
-                .rsplit_once('\\')
-                .map(|(_, u)| u)
-                .or_else(|| l.split_once('@').map(|(u, _)| u))
-                .unwrap_or(&l);
-            (!bare.is_empty()).then(|| bare.to_string())
+            let bare = l.rsplit_once('\\').map_or(l.as_str(), |(_, u)| u);
+            let bare = bare.split_once('@').map_or(bare, |(u, _)| u);
+            let bare = bare.trim().trim_matches('"').trim();
+            // Machine accounts (`HOST$`) are hosts acting, not people.
+            (!bare.is_empty() && bare != "-" && !bare.ends_with('$') && !NOT_USERS.contains(&bare))
+                .then(|| bare.to_string())
         }
         EntityKind::Host => {
             let l = v.to_lowercase();
-            (l != "localhost").then_some(l)
+            (l != "localhost" && l != "(empty)").then_some(l)
         }
         EntityKind::Ip => {
             let ip: IpAddr = v.parse().ok()?;
@@ -331,5 +330,30 @@ mod tests {
         assert!(Entity::parse("alice").is_err());
         assert!(Entity::parse("planet:mars").is_err());
         assert_eq!(Entity::parse("ip:10.1.2.3/8").unwrap().value, "10.0.0.0/8");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text: parsing never panics, and whatever parses prints back to itself.
+        #[test]
+        fn parse_is_total_and_round_trips(s in "\\PC{0,40}") {
+            if let Ok(e) = Entity::parse(&s) {
+                prop_assert_eq!(Entity::parse(&e.to_string()), Ok(e));
+            }
+        }
+
+        /// Normalising is idempotent for every kind.
+        #[test]
+        fn normalise_is_idempotent(s in "[a-zA-Z0-9\\\\@$\" .:/()-]{0,16}|\\PC{0,24}", k in 0usize..5) {
+            let kind = [EntityKind::User, EntityKind::Host, EntityKind::Ip, EntityKind::Process, EntityKind::File][k];
+            if let Some(v) = normalise(kind, &s) {
+                prop_assert_eq!(normalise(kind, &v), Some(v.clone()));
+            }
+        }
     }
 }
