@@ -334,6 +334,10 @@ pub struct IncidentListArgs {
     /// At most this many.
     #[arg(short = 'n', long, default_value_t = 50)]
     pub limit: usize,
+    /// Only the incidents of one run: its id, or `latest`. Each hunt run files the incidents
+    /// of its own alerts; re-hunting the same logs files them again.
+    #[arg(long, value_name = "ID|latest")]
+    pub run: Option<String>,
     /// Output: table or json.
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: OutputFormat,

@@ -213,8 +213,21 @@ fn list(a: IncidentListArgs) -> Result<u8> {
     if statuses.is_empty() && !a.all {
         statuses = vec!["new".into(), "acknowledged".into()];
     }
+    let run = match a.run.as_deref() {
+        None => None,
+        Some("latest") => Some(
+            store
+                .latest_run()?
+                .ok_or_else(|| anyhow!("the store has no runs yet"))?,
+        ),
+        Some(n) => Some(
+            n.parse::<i64>()
+                .map_err(|_| anyhow!("--run {n:?}: expected a run id or `latest`"))?,
+        ),
+    };
     let rows = store.incidents(&IncidentFilter {
         statuses,
+        run,
         limit: Some(a.limit),
         ..IncidentFilter::default()
     })?;

@@ -203,6 +203,29 @@ fn analysts_work_the_queue_across_processes() {
     assert_eq!(again.code, 2, "revoking twice is an error");
     let third = hunt_json(&db);
     assert_eq!(third["summary"]["suppressed_incidents"], 0);
+    // Each run files its own incidents; --run latest shows the last run's.
+    let latest = json_of(&[
+        "incidents",
+        "list",
+        "--run",
+        "latest",
+        "--store",
+        s(&db.0),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(latest.as_array().unwrap().len(), n_first);
+    let everything = json_of(&[
+        "incidents",
+        "list",
+        "--store",
+        s(&db.0),
+        "--format",
+        "json",
+        "-n",
+        "1000",
+    ]);
+    assert!(everything.as_array().unwrap().len() > n_first);
 
     // Status, owner and notes; closed incidents leave the default list.
     let top = json_of(&[

@@ -148,6 +148,8 @@ pub trait Store {
     fn load_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Ids of a run's alerts in the order they were saved.
     fn alert_ids(&self, run: i64) -> Result<Vec<i64>, StoreError>;
+    /// The most recent run's id.
+    fn latest_run(&self) -> Result<Option<i64>, StoreError>;
     /// Stores incidents (status as given) in one transaction; returns their ids in order.
     fn save_incidents(&mut self, incidents: &[NewIncident]) -> Result<Vec<i64>, StoreError>;
     /// Incidents matching `filter`, highest priority first.

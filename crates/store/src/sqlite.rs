@@ -230,6 +230,12 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn latest_run(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0))?)
+    }
+
     fn save_incidents(&mut self, incidents: &[NewIncident]) -> Result<Vec<i64>, StoreError> {
         let tx = self.conn.transaction()?;
         let now = ts(&Utc::now());
@@ -560,6 +566,7 @@ mod tests {
         let run = s.save_run(&run(), &[alert(), alert(), alert()]).unwrap();
         let ids = s.alert_ids(run).unwrap();
         assert_eq!(ids.len(), 3);
+        assert_eq!(s.latest_run().unwrap(), Some(run));
         let inc = |p: f64, alerts: Vec<i64>| NewIncident {
             run_id: Some(run),
             status: "new".into(),
