@@ -88,6 +88,37 @@ struct KindScorer {
     threshold: Option<f64>,
     /// Rows scoring at or under this are learned (with `guarded`).
     learn_below: f64,
+    /// Scaled warm-up rows the model learned before its first window was complete (their
+    /// scores are not meaningful yet); scored once the window closes when warm-up ends with
+    /// no other scores. Not in snapshots (bounded by one window of rows).
+    #[serde(skip)]
+    warm_rows: Vec<f32>,
+}
+
+impl KindScorer {
+    /// Ends warm-up: the alert threshold, the learn threshold and the reference sample from
+    /// the warm-up scores; when the model never completed a window (a short warm-up), the
+    /// window is closed and the rows it learned are scored instead.
+    fn finish_warmup(&mut self, cfg: &AnomalyConfig, width: usize) {
+        let mut scores = std::mem::take(&mut self.warm_scores);
+        let rows = std::mem::take(&mut self.warm_rows);
+        if scores.is_empty() && !rows.is_empty() && width > 0 {
+            if !self.model.is_warm() {
+                self.model.end_window();
+            }
+            scores = rows.chunks(width).map(|r| self.model.score(r)).collect();
+        }
+        if scores.is_empty() {
+            return;
+        }
+        scores.sort_by(f64::total_cmp);
+        let q = ((scores.len() as f64 - 1.0) * cfg.alert_quantile).round() as usize;
+        self.threshold = Some(scores[q.min(scores.len() - 1)]);
+        let l = ((scores.len() as f64 - 1.0) * cfg.learn_quantile.clamp(0.0, 1.0)).round();
+        self.learn_below = scores[(l as usize).min(scores.len() - 1)];
+        let step = scores.len().div_ceil(512).max(1);
+        self.reference = scores.iter().step_by(step).copied().collect();
+    }
 }
 
 /// The detector-wide state scoring a row touches.
@@ -169,6 +200,19 @@ impl FlowAnomaly {
         self.alerts
     }
 
+    /// Ends warm-up now for every source kind past its scaler half (its threshold from the
+    /// rows seen so far), so a short, clean training span fully trains the detector and the
+    /// stream after it is never learned unguarded. Kinds already alerting are untouched.
+    pub fn finish_warmup(&mut self) {
+        let half = (self.cfg.warmup / 2) as u64;
+        for (_, km) in &mut self.kinds {
+            let s = &mut km.scorer;
+            if s.threshold.is_none() && s.seen > half {
+                s.finish_warmup(&self.cfg, km.extractor.width());
+            }
+        }
+    }
+
     /// Rows seen per source kind.
     pub fn rows(&self) -> Vec<(SourceKind, u64)> {
         self.kinds
@@ -196,6 +240,7 @@ impl FlowAnomaly {
                     reference: Vec::new(),
                     threshold: None,
                     learn_below: f64::NEG_INFINITY,
+                    warm_rows: Vec::new(),
                 },
             },
         ));
@@ -422,19 +467,11 @@ fn score_row(
         let s = km.model.score_learn(ctx.x);
         if km.model.is_warm() {
             km.warm_scores.push(s);
+        } else if km.warm_scores.is_empty() {
+            km.warm_rows.extend_from_slice(ctx.x);
         }
         if km.seen >= cfg.warmup as u64 {
-            let mut scores = std::mem::take(&mut km.warm_scores);
-            if scores.is_empty() {
-                return None;
-            }
-            scores.sort_by(f64::total_cmp);
-            let q = ((scores.len() as f64 - 1.0) * cfg.alert_quantile).round() as usize;
-            km.threshold = Some(scores[q.min(scores.len() - 1)]);
-            let l = ((scores.len() as f64 - 1.0) * cfg.learn_quantile.clamp(0.0, 1.0)).round();
-            km.learn_below = scores[(l as usize).min(scores.len() - 1)];
-            let step = scores.len().div_ceil(512).max(1);
-            km.reference = scores.iter().step_by(step).copied().collect();
+            km.finish_warmup(cfg, names.len());
         }
         return None;
     };
@@ -949,6 +986,50 @@ mod tests {
 
     /// Batches (split across threads or not, of any size) give exactly the alerts of
     /// observing event by event, in the same order, and leave the same learned state.
+    #[test]
+    fn a_short_clean_warm_up_is_finished_on_request() {
+        let Some(zeek) = data(
+            "stratosphere-zeek/008-zeek-mixed/data/conn.log.labeled",
+            palisade_ingest::Format::Zeek,
+        ) else {
+            return;
+        };
+        // 150 rows: 100 fit the scaler, 50 the model — less than one HST window (250).
+        let cfg = AnomalyConfig {
+            warmup: 200,
+            ..AnomalyConfig::default()
+        };
+        let mut a = FlowAnomaly::new(cfg.clone());
+        let mut out = Vec::new();
+        for ev in &zeek[..150] {
+            a.observe(ev, &mut out);
+        }
+        let mut probe = Vec::new();
+        let mut b = FlowAnomaly::restore(&a.snapshot().unwrap()).unwrap();
+        assert_eq!(
+            b.observe_scored(&zeek[150], &mut probe),
+            None,
+            "still warming up"
+        );
+        a.finish_warmup();
+        assert!(out.is_empty());
+        let scored = zeek[150..400]
+            .iter()
+            .filter(|ev| a.observe_scored(ev, &mut out).is_some())
+            .count();
+        assert_eq!(
+            scored, 250,
+            "every row after the finished warm-up is scored"
+        );
+        // A long warm-up is untouched by the request until its scaler half is done.
+        let mut c = FlowAnomaly::new(AnomalyConfig::default());
+        for ev in &zeek[..100] {
+            c.observe(ev, &mut out);
+        }
+        c.finish_warmup();
+        assert_eq!(c.observe_scored(&zeek[100], &mut probe), None);
+    }
+
     #[test]
     fn batches_equal_event_by_event() {
         let (Some(zeek), Some(ssh)) = (

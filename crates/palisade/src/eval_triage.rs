@@ -98,18 +98,34 @@ fn fit_baseline(events: &[Event], beacon: bool) -> Result<Learned> {
     if benign.len() < 20 {
         bail!("only {} benign records in the baseline span", benign.len());
     }
-    // Warm-up is exactly the baseline's benign records: half fit the scaler, half the model
-    // and its threshold (0.999 quantile of their scores), as in `palisade eval anomaly`.
+    // Warm-up is exactly the baseline's benign rows (records the feature extractor reads):
+    // half fit the scaler, half the model and its threshold (0.999 quantile of their scores),
+    // as in `palisade eval anomaly`. Counting records instead would leave warm-up running
+    // into window 1 and learn its attacks as normal.
+    let mut probe = palisade_anomaly::detector::FlowAnomaly::new(AnomalyConfig {
+        warmup: usize::MAX,
+        ..AnomalyConfig::default()
+    });
+    let mut sink = Vec::new();
+    for ev in &benign {
+        probe.observe(ev, &mut sink);
+    }
+    let rows = probe.rows().iter().map(|(_, n)| *n).max().unwrap_or(0) as usize;
+    if rows < 20 {
+        bail!("only {rows} benign flow rows in the baseline span");
+    }
     let anomaly = AnomalyConfig {
-        warmup: benign.len(),
+        warmup: rows,
         ..AnomalyConfig::default()
     };
     let mut learned =
         Learned::with_configs(anomaly, UebaConfig::default()).map_err(|e| anyhow::anyhow!(e))?;
     learned.enable_beacon(beacon);
-    let mut sink = Vec::new();
     for ev in benign {
         learned.observe(ev, &mut sink);
+    }
+    if let Some(a) = &mut learned.anomaly {
+        a.finish_warmup();
     }
     Ok(learned)
 }

@@ -608,11 +608,18 @@ impl Triage {
         // repeatedly on every entity it involves (a new attacker against a often-scanned
         // server is not routine).
         let mut rarest: Option<(&Entity, u32)> = None;
+        // Entities this rule already added risk to within one risk half-life: a repeat adds
+        // none (risk measures distinct detections, not how often one rule re-fires).
+        let mut repeated: Vec<&Entity> = Vec::new();
+        let hl_secs = hl as i64;
         for e in entities {
             let key = (alert.rule.id.clone(), e.clone());
             let q = self.routine.entry(key).or_default();
             while q.front().is_some_and(|&x| x < t - look) {
                 q.pop_front();
+            }
+            if q.iter().any(|&x| x <= t && t - x < hl_secs) {
+                repeated.push(e);
             }
             let c = q.iter().filter(|&&x| x <= t).count() as u32;
             if rarest.is_none_or(|m| c < m.1) {
@@ -665,7 +672,7 @@ impl Triage {
         let priority = score::total(&mut parts);
         // Accumulate risk.
         if suppressed_by.is_none() && priority > 0.0 {
-            for e in &linked {
+            for e in linked.iter().filter(|e| !repeated.contains(*e)) {
                 let st = self.entities.entry((*e).clone()).or_default();
                 let before = decayed(st.risk, st.at, t, hl);
                 st.risk = before + priority;

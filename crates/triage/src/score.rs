@@ -13,7 +13,8 @@
 //! | routine | × √(m / n) − 1 of the subtotal when the same rule fired n ≥ m (= 5) times on the same entity in 30 days ("routine: seen 41 times in 30 days"), never below × 0.2 |
 //! | clamp | to 0 … 100 |
 //!
-//! The alert's final priority then adds to the risk of each of its entities. An incident's
+//! The alert's final priority then adds to the risk of each of its entities, once per rule
+//! and entity per risk half-life (a rule re-firing on the same entity does not pile up risk). An incident's
 //! priority combines its rules, not its repeats: with p₁ ≥ p₂ ≥ … the highest priority of each
 //! distinct rule, 100 × (1 − (1 − p₁/100) × Πₖ≥₂(1 − ½·pₖ/100)), so a second independent
 //! detection raises it and a thousand repeats of one rule do not; it is raised to at least 60

@@ -141,11 +141,11 @@ fn a_hub_entity_does_not_merge_unrelated_incidents() {
 
 #[test]
 fn accumulated_risk_raises_an_incident_no_single_alert_would() {
-    let r = rule("low-noise", Severity::Low, &[]);
-    let alerts: Vec<Alert> = (0..12)
+    // Six different low-severity detections on one user within an hour.
+    let alerts: Vec<Alert> = (0..6)
         .map(|k| {
             alert(
-                &r,
+                &rule(&format!("low-{k}"), Severity::Low, &[]),
                 t0() + Duration::minutes(k * 10),
                 &[
                     ("user.name", "carol"),
@@ -412,4 +412,24 @@ fn intel_hits_add_points_by_confidence() {
             .iter()
             .any(|c| c.reason.contains("from feed (confidence 90)"))
     );
+}
+
+#[test]
+fn one_rule_re_firing_does_not_pile_up_risk() {
+    let r = rule("chatty", Severity::Low, &[]);
+    let alerts: Vec<Alert> = (0..30)
+        .map(|k| alert(&r, t0() + Duration::minutes(k), &[("user.name", "erin")]))
+        .collect();
+    let mut t = Triage::new(TriageConfig::default());
+    let out = t.process(&alerts);
+    assert!(
+        !out.incidents[0].risk_triggered,
+        "{:#?}",
+        out.incidents[0].contributions
+    );
+    assert!(out.alerts.iter().all(|a| {
+        a.contributions
+            .iter()
+            .all(|c| c.factor != "entity_risk" || c.points <= 3.0 + 1e-9)
+    }));
 }
