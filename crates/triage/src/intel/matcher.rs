@@ -42,31 +42,10 @@ pub enum FieldUse {
     HashList,
 }
 
-/// Every event field the IOC detector reads, with what it holds. ECS names first; the
-/// source-specific names after them are read only when the event stores them directly (an
-/// aliased name resolving to an already-read field is skipped).
+/// Every event field the IOC detector reads, with what it holds. Source-specific names come
+/// first so a hit names the field as the event stores it (`id.resp_h` in a Zeek log); an ECS
+/// name that a format's alias table resolves to an already-read field is skipped.
 pub const INTEL_FIELDS: &[(&str, FieldUse)] = &[
-    // ECS
-    ("source.ip", FieldUse::Ip),
-    ("destination.ip", FieldUse::Ip),
-    ("client.ip", FieldUse::Ip),
-    ("server.ip", FieldUse::Ip),
-    ("source.address", FieldUse::Host),
-    ("destination.address", FieldUse::Host),
-    ("source.domain", FieldUse::Host),
-    ("destination.domain", FieldUse::Host),
-    ("dns.question.name", FieldUse::Host),
-    ("dns.answers.data", FieldUse::Host),
-    ("url.domain", FieldUse::Host),
-    ("tls.client.server_name", FieldUse::Host),
-    ("url.full", FieldUse::Url),
-    ("url.original", FieldUse::Url),
-    ("file.hash.md5", FieldUse::Hash),
-    ("file.hash.sha1", FieldUse::Hash),
-    ("file.hash.sha256", FieldUse::Hash),
-    ("process.hash.md5", FieldUse::Hash),
-    ("process.hash.sha1", FieldUse::Hash),
-    ("process.hash.sha256", FieldUse::Hash),
     // Zeek (conn/dns/http/ssl/files/…)
     ("id.orig_h", FieldUse::Ip),
     ("id.resp_h", FieldUse::Ip),
@@ -97,6 +76,27 @@ pub const INTEL_FIELDS: &[(&str, FieldUse)] = &[
     ("shost", FieldUse::Host),
     ("dhost", FieldUse::Host),
     ("request", FieldUse::Url),
+    // ECS (JSON/NDJSON, Winlogbeat, and every format's aliases)
+    ("source.ip", FieldUse::Ip),
+    ("destination.ip", FieldUse::Ip),
+    ("client.ip", FieldUse::Ip),
+    ("server.ip", FieldUse::Ip),
+    ("source.address", FieldUse::Host),
+    ("destination.address", FieldUse::Host),
+    ("source.domain", FieldUse::Host),
+    ("destination.domain", FieldUse::Host),
+    ("dns.question.name", FieldUse::Host),
+    ("dns.answers.data", FieldUse::Host),
+    ("url.domain", FieldUse::Host),
+    ("tls.client.server_name", FieldUse::Host),
+    ("url.full", FieldUse::Url),
+    ("url.original", FieldUse::Url),
+    ("file.hash.md5", FieldUse::Hash),
+    ("file.hash.sha1", FieldUse::Hash),
+    ("file.hash.sha256", FieldUse::Hash),
+    ("process.hash.md5", FieldUse::Hash),
+    ("process.hash.sha1", FieldUse::Hash),
+    ("process.hash.sha256", FieldUse::Hash),
 ];
 
 /// Fields holding the HTTP host a path-only URL value belongs to.

@@ -144,7 +144,7 @@ fn each_indicator_once_per_event_and_aliases_read_once() {
         ("destination.ip", "10.0.0.2"),
         ("id.orig_h", "10.0.0.1"),
     ]);
-    assert_eq!(hits(&s, &e), [("10.0.0.0/8".into(), "source.ip")]);
+    assert_eq!(hits(&s, &e), [("10.0.0.0/8".into(), "id.orig_h")]);
 }
 
 #[test]
