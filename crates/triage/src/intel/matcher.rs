@@ -7,8 +7,12 @@
 //! [`model::normalize_url`]; an indicator without a query also matches the same URL with one),
 //! and hashes as bytes in a hash set (case-insensitive by construction).
 //!
-//! Which event fields are read, and as what, is one table: [`INTEL_FIELDS`]. Fields reached
-//! through a format's alias table (`source.ip` → `id.orig_h`) are read once.
+//! Which event fields are read, and as what, is one table: [`INTEL_FIELDS`]. Matching walks the
+//! event's stored fields once, with one hash probe per field into that table (an event has
+//! 10–60 fields; probing the table's ~50 names one by one would scan the field list each
+//! time). A stored field that a format's alias table names for an ECS entry of the table
+//! (`source.ip` → `id.orig_h`) is read too; those targets are worked out once per alias table
+//! and kept in the per-thread scratch.
 //!
 //! An indicator matches only while valid: its `valid_until` is compared with the event's time
 //! when the event has one, else with the set's "now".
@@ -19,7 +23,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use palisade_event::alert::RuleInfo;
-use palisade_event::{Alert, Event, FieldId, Severity, Value};
+use palisade_event::{Alert, AliasTable, Event, FieldId, Severity, Value};
 use rustc_hash::FxHashMap;
 
 use super::model::{self, Indicator, IndicatorKind};
@@ -42,9 +46,8 @@ pub enum FieldUse {
     HashList,
 }
 
-/// Every event field the IOC detector reads, with what it holds. Source-specific names come
-/// first so a hit names the field as the event stores it (`id.resp_h` in a Zeek log); an ECS
-/// name that a format's alias table resolves to an already-read field is skipped.
+/// Every event field the IOC detector reads, with what it holds. A hit names the field as the
+/// event stores it (`id.resp_h` in a Zeek log, even when reached as `destination.ip`).
 pub const INTEL_FIELDS: &[(&str, FieldUse)] = &[
     // Zeek (conn/dns/http/ssl/files/…)
     ("id.orig_h", FieldUse::Ip),
@@ -76,6 +79,7 @@ pub const INTEL_FIELDS: &[(&str, FieldUse)] = &[
     ("shost", FieldUse::Host),
     ("dhost", FieldUse::Host),
     ("request", FieldUse::Url),
+    ("url", FieldUse::Url),
     // ECS (JSON/NDJSON, Winlogbeat, and every format's aliases)
     ("source.ip", FieldUse::Ip),
     ("destination.ip", FieldUse::Ip),
@@ -113,16 +117,20 @@ pub struct IntelHit {
     pub value: String,
 }
 
+/// How one stored field is read: its use and its name.
+type FieldEntry = (FieldUse, &'static str);
+
 /// Per-thread buffers for [`IntelSet::match_event`], so matching does not allocate.
 #[derive(Debug, Default)]
 pub struct IntelScratch {
     buf: String,
     url: String,
     num: String,
-    /// Addresses of values already read on this event (aliases resolve to the same value).
-    seen_values: Vec<usize>,
     /// Indicators already hit on this event.
     seen: Vec<u32>,
+    /// Per alias table (by address): stored fields that are alias targets of the table's ECS
+    /// entries and not entries themselves.
+    alias_targets: Vec<(usize, FxHashMap<FieldId, FieldEntry>)>,
 }
 
 /// A compiled set of indicators.
@@ -136,7 +144,7 @@ pub struct IntelSet {
     domains: FxHashMap<Box<str>, Vec<u32>>,
     urls: FxHashMap<Box<str>, Vec<u32>>,
     hashes: FxHashMap<Box<[u8]>, Vec<u32>>,
-    fields: Vec<(FieldId, FieldUse, &'static str)>,
+    fields: FxHashMap<FieldId, FieldEntry>,
     url_hosts: Vec<FieldId>,
     now: DateTime<Utc>,
     invalid: usize,
@@ -261,7 +269,7 @@ impl IntelSet {
                 FieldUse::Url => has_url,
                 FieldUse::Hash | FieldUse::HashList => has_hash,
             })
-            .map(|&(name, u)| (FieldId::known(name), u, name))
+            .map(|&(name, u)| (FieldId::known(name), (u, name)))
             .collect();
         set.url_hosts = URL_HOST_FIELDS.iter().map(|n| FieldId::known(n)).collect();
         set
@@ -290,30 +298,43 @@ impl IntelSet {
     }
 
     /// Appends to `hits` every valid indicator that matches a field of `event`, each indicator
-    /// once (at the first field it matched, in [`INTEL_FIELDS`] order).
+    /// once (at the first field, in the event's field order, where it matched).
     pub fn match_event(&self, event: &Event, scratch: &mut IntelScratch, hits: &mut Vec<IntelHit>) {
         if self.indicators.is_empty() {
             return;
         }
-        scratch.seen_values.clear();
         scratch.seen.clear();
         let at = event.timestamp.unwrap_or(self.now);
-        for &(id, usage, name) in &self.fields {
-            let Some(value) = event.get(id) else {
+        let aliased = match event.aliases() {
+            Some(table) => {
+                let key = table as *const AliasTable as usize;
+                let i = match scratch.alias_targets.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        scratch.alias_targets.push((key, self.alias_targets(table)));
+                        scratch.alias_targets.len() - 1
+                    }
+                };
+                Some(i)
+            }
+            None => None,
+        };
+        let IntelScratch {
+            buf,
+            url,
+            num,
+            seen,
+            alias_targets,
+        } = scratch;
+        let extra = aliased.map(|i| &alias_targets[i].1);
+        for (id, value) in event.fields() {
+            let Some(&(usage, name)) = self
+                .fields
+                .get(&id)
+                .or_else(|| extra.and_then(|m| m.get(&id)))
+            else {
                 continue;
             };
-            let addr = value as *const Value as usize;
-            if scratch.seen_values.contains(&addr) {
-                continue;
-            }
-            scratch.seen_values.push(addr);
-            let IntelScratch {
-                buf,
-                url,
-                num,
-                seen,
-                ..
-            } = scratch;
             value.for_each_text(num, &mut |text| {
                 let mut found = |i: u32| {
                     if seen.contains(&i) || self.indicators[i as usize].expired_at(at) {
@@ -344,6 +365,21 @@ impl IntelSet {
                 false
             });
         }
+    }
+
+    /// Stored fields that `table` makes stand for one of our entries and that are not
+    /// entries themselves (LEEF's `url` for `url.original` would be, were it not listed).
+    fn alias_targets(&self, table: &AliasTable) -> FxHashMap<FieldId, FieldEntry> {
+        table
+            .pairs()
+            .iter()
+            .filter(|(_, target)| !self.fields.contains_key(target))
+            .filter_map(|(alias, target)| {
+                self.fields
+                    .get(alias)
+                    .map(|&(usage, _)| (*target, (usage, target.as_str())))
+            })
+            .collect()
     }
 
     fn lookup_ip_text(&self, text: &str, f: &mut dyn FnMut(u32)) {

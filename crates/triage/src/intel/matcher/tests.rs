@@ -144,7 +144,45 @@ fn each_indicator_once_per_event_and_aliases_read_once() {
         ("destination.ip", "10.0.0.2"),
         ("id.orig_h", "10.0.0.1"),
     ]);
-    assert_eq!(hits(&s, &e), [("10.0.0.0/8".into(), "id.orig_h")]);
+    assert_eq!(hits(&s, &e), [("10.0.0.0/8".into(), "source.ip")]);
+}
+
+fn aliases() -> &'static palisade_event::AliasTable {
+    static T: std::sync::OnceLock<palisade_event::AliasTable> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        palisade_event::AliasTable::new(&[
+            ("destination.ip", "id.resp_h"),
+            ("dns.question.name", "custom_query"),
+            ("host.name", "Computer"),
+        ])
+    })
+}
+
+#[test]
+fn alias_targets_are_read_under_their_own_names() {
+    let s = set();
+    let mut e = event(&[
+        ("custom_query", "x.evil.com"),
+        ("id.resp_h", "198.51.100.7"),
+        ("Computer", "10.1.1.1"),
+    ]);
+    e.set_aliases(aliases());
+    // `custom_query` is read because the alias table makes it `dns.question.name`; `Computer`
+    // is an alias target too, but of a name the detector does not read.
+    assert_eq!(
+        hits(&s, &e),
+        [
+            ("evil.com".into(), "custom_query"),
+            ("198.51.100.7".into(), "id.resp_h")
+        ]
+    );
+    let mut plain = event(&[("custom_query", "x.evil.com")]);
+    assert!(
+        hits(&s, &plain).is_empty(),
+        "without the alias table it is an unknown field"
+    );
+    plain.set_aliases(aliases());
+    assert_eq!(hits(&s, &plain).len(), 1);
 }
 
 #[test]
