@@ -333,8 +333,16 @@ pub fn url_key_into(url: &str, out: &mut String) -> bool {
     if host.is_empty() || host.contains(char::is_whitespace) {
         return false;
     }
+    // An IPv6 host keeps its brackets, so the key's port stays separable.
+    let bracket = host.contains(':');
+    if bracket {
+        out.push('[');
+    }
     for c in host.chars() {
         out.extend(c.to_lowercase());
+    }
+    if bracket {
+        out.push(']');
     }
     // The web's default ports are dropped whatever the scheme, since the scheme is not kept.
     if let Some(p) = port
@@ -387,6 +395,9 @@ pub enum ValueError {
     Invalid {
         expected: &'static str,
     },
+    /// An address or network that would match far too much to be an indicator: the
+    /// unspecified or loopback address, or a network wider than /8 (IPv4) or /16 (IPv6).
+    TooBroad(String),
 }
 
 impl fmt::Display for ValueError {
@@ -395,6 +406,11 @@ impl fmt::Display for ValueError {
             ValueError::Empty => f.write_str("empty value"),
             ValueError::TooLong(n) => write!(f, "value of {n} bytes exceeds {MAX_VALUE_LEN}"),
             ValueError::Invalid { expected } => write!(f, "not a valid {expected}"),
+            ValueError::TooBroad(v) => write!(
+                f,
+                "{v} is unspecified, loopback or wider than /8 (IPv4) or /16 (IPv6): it would \
+                 match far too much to be an indicator"
+            ),
         }
     }
 }
@@ -410,7 +426,25 @@ pub fn normalize(value: &str, hint: TypeHint) -> Result<(IndicatorKind, String),
         return Err(ValueError::TooLong(value.len()));
     }
     let value = refang(value);
-    let value = value.as_ref();
+    let (kind, v) = normalize_refanged(value.as_ref(), hint)?;
+    if matches!(kind, IndicatorKind::Ipv4 | IndicatorKind::Ipv6)
+        && let Some(net) = parse_ip_net(&v)
+        && too_broad(&net)
+    {
+        return Err(ValueError::TooBroad(v));
+    }
+    Ok((kind, v))
+}
+
+/// Whether a network would match so much that it cannot be meant as an indicator.
+pub fn too_broad(net: &IpNet) -> bool {
+    match net {
+        IpNet::V4(n) => n.prefix_len() < 8 || n.addr().is_unspecified() || n.addr().is_loopback(),
+        IpNet::V6(n) => n.prefix_len() < 16 || n.addr().is_unspecified() || n.addr().is_loopback(),
+    }
+}
+
+fn normalize_refanged(value: &str, hint: TypeHint) -> Result<(IndicatorKind, String), ValueError> {
     let ip = |v: &str| {
         parse_ip_net(v).map(|n| {
             let kind = match n {
@@ -631,6 +665,22 @@ mod tests {
         assert_eq!(d(&"b".repeat(40)).map(|k| k.0), Ok(IndicatorKind::Sha1));
         assert_eq!(d(&"c".repeat(64)).map(|k| k.0), Ok(IndicatorKind::Sha256));
         assert!(d("localhost").is_err());
+        for broad in [
+            "0.0.0.0",
+            "0.0.0.0/0",
+            "127.0.0.1",
+            "::",
+            "::1",
+            "10.0.0.0/7",
+            "2001::/15",
+        ] {
+            assert!(matches!(d(broad), Err(ValueError::TooBroad(_))), "{broad}");
+        }
+        assert_eq!(d("10.0.0.0/8").map(|k| k.1), Ok("10.0.0.0/8".to_owned()));
+        assert_eq!(
+            d("http://[2001:DB8::1]:8080/x"),
+            Ok((IndicatorKind::Url, "[2001:db8::1]:8080/x".into()))
+        );
         assert!(d("1.2.3").is_err(), "all-numeric TLD is not a domain");
         assert!(d("a b.com").is_err());
         assert!(d("").is_err());

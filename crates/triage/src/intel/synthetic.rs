@@ -54,6 +54,9 @@ pub fn generate(count: usize, seed: u64, source: &str, now: DateTime<Utc>) -> Ve
         let (kind, value) = match pick {
             0..=39 => {
                 let a = std::net::Ipv4Addr::from(rng.next() as u32);
+                if a.is_loopback() || a.is_unspecified() {
+                    continue;
+                }
                 if rng.below(10) == 0 {
                     let len = 16 + rng.below(13) as u8;
                     let net = ipnet::Ipv4Net::new(a, len).map(|n| n.trunc());
