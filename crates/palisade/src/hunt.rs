@@ -1,7 +1,9 @@
-//! `palisade hunt`: inputs → parse → Sigma → detections → output (and optionally the store).
+//! `palisade hunt`: inputs → parse → Sigma (and IOC, anomaly, UEBA) → detections → output (and
+//! optionally the store).
 //!
-//! Inputs are processed in parallel, one input per worker; events are matched as soon as a
-//! batch is parsed and dropped unless a rule fired, so memory follows the number of
+//! Inputs are processed in parallel, one input per worker; events are matched (Sigma rules and
+//! threat-intel indicators side by side) as soon as a batch is parsed and dropped unless a rule
+//! or indicator fired, so memory follows the number of
 //! detections, not the size of the logs. Correlations then run over the time-sorted hits of
 //! the rules they reference.
 
