@@ -131,6 +131,17 @@ pub struct IntelScratch {
     /// Per alias table (by address): stored fields that are alias targets of the table's ECS
     /// entries and not entries themselves.
     alias_targets: Vec<(usize, FxHashMap<FieldId, FieldEntry>)>,
+    /// What was decided for the field at each position of recent events (logs repeat one
+    /// layout line after line): the field id and its entry, valid for `layout_aliases`. A
+    /// matching id costs one comparison instead of a hash probe.
+    layout: Vec<(FieldId, Option<FieldEntry>)>,
+    /// Per position, the last single text value that matched nothing. Logs repeat values in
+    /// consecutive records (the same host address line after line); for a given set a miss
+    /// stays a miss (expiry only ever removes hits), so an equal value is skipped.
+    last_miss: Vec<String>,
+    layout_aliases: usize,
+    /// The [`IntelSet::serial`] these caches were filled for.
+    owner: u64,
 }
 
 /// A compiled set of indicators.
@@ -148,6 +159,8 @@ pub struct IntelSet {
     url_hosts: Vec<FieldId>,
     now: DateTime<Utc>,
     invalid: usize,
+    /// Unique per compiled set, so a scratch used with another set drops its caches.
+    serial: u64,
 }
 
 /// Alert severity for an indicator's confidence: 0–19 informational, 20–49 low, 50–79 medium,
@@ -164,6 +177,48 @@ pub fn severity_for(confidence: u8) -> Severity {
 
 fn v6_key(a: std::net::Ipv6Addr) -> u128 {
     u128::from(a)
+}
+
+/// A dotted-quad IPv4 address, accepting exactly what `Ipv4Addr::from_str` accepts (four
+/// decimal octets ≤ 255, no leading zeros) without its general parser's cost; event fields
+/// hold millions of these.
+pub(crate) fn parse_ipv4(s: &[u8]) -> Option<u32> {
+    if s.len() < 7 || s.len() > 15 {
+        return None;
+    }
+    let mut acc = 0u32;
+    let mut octet = 0u32;
+    let mut digits = 0u8;
+    let mut dots = 0u8;
+    let mut leading_zero = false;
+    for &b in s {
+        match b {
+            b'0'..=b'9' => {
+                if digits == 1 && leading_zero {
+                    return None;
+                }
+                if digits == 0 {
+                    leading_zero = b == b'0';
+                }
+                octet = octet * 10 + u32::from(b - b'0');
+                digits += 1;
+                if digits > 3 || octet > 255 {
+                    return None;
+                }
+            }
+            b'.' => {
+                if digits == 0 || dots == 3 {
+                    return None;
+                }
+                acc = acc << 8 | octet;
+                octet = 0;
+                digits = 0;
+                dots += 1;
+            }
+            _ => return None,
+        }
+    }
+    (dots == 3 && digits > 0).then_some(acc << 8 | octet)
 }
 
 fn decode_hex(s: &str, out: &mut [u8; 32]) -> Option<usize> {
@@ -193,8 +248,10 @@ impl IntelSet {
     /// Indicators whose value does not parse as their kind are left out and counted
     /// ([`IntelSet::invalid`]).
     pub fn with_now(indicators: Vec<Indicator>, now: DateTime<Utc>) -> IntelSet {
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut set = IntelSet {
             now,
+            serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             ..IntelSet::default()
         };
         let mut sources: FxHashMap<String, u32> = FxHashMap::default();
@@ -304,6 +361,12 @@ impl IntelSet {
             return;
         }
         scratch.seen.clear();
+        if scratch.owner != self.serial {
+            scratch.alias_targets.clear();
+            scratch.layout.clear();
+            scratch.last_miss.clear();
+            scratch.owner = self.serial;
+        }
         let at = event.timestamp.unwrap_or(self.now);
         let aliased = match event.aliases() {
             Some(table) => {
@@ -319,51 +382,85 @@ impl IntelSet {
             }
             None => None,
         };
+        let aliases_key = event
+            .aliases()
+            .map_or(0, |t| t as *const AliasTable as usize);
         let IntelScratch {
             buf,
             url,
             num,
             seen,
             alias_targets,
+            layout,
+            last_miss,
+            layout_aliases,
+            owner: _,
         } = scratch;
+        if *layout_aliases != aliases_key {
+            layout.clear();
+            last_miss.clear();
+            *layout_aliases = aliases_key;
+        }
         let extra = aliased.map(|i| &alias_targets[i].1);
-        for (id, value) in event.fields() {
-            let Some(&(usage, name)) = self
-                .fields
-                .get(&id)
-                .or_else(|| extra.and_then(|m| m.get(&id)))
-            else {
+        let mut ctx = Ctx {
+            set: self,
+            event,
+            at,
+            buf,
+            url,
+            seen,
+            hits,
+            found_any: false,
+        };
+        for (pos, (id, value)) in event.fields().enumerate() {
+            let entry = match layout.get(pos) {
+                Some(&(known, entry)) if known == id => entry,
+                _ => {
+                    let entry = self
+                        .fields
+                        .get(&id)
+                        .or_else(|| extra.and_then(|m| m.get(&id)))
+                        .copied();
+                    if pos < layout.len() {
+                        layout[pos] = (id, entry);
+                        last_miss[pos].clear();
+                    } else if pos == layout.len() && pos < MAX_LAYOUT {
+                        layout.push((id, entry));
+                        last_miss.push(String::new());
+                    }
+                    entry
+                }
+            };
+            let Some((usage, name)) = entry else {
                 continue;
             };
-            value.for_each_text(num, &mut |text| {
-                let mut found = |i: u32| {
-                    if seen.contains(&i) || self.indicators[i as usize].expired_at(at) {
-                        return;
+            match value {
+                Value::Str(s) => {
+                    let memo = last_miss.get_mut(pos);
+                    if let Some(m) = &memo
+                        && !m.is_empty()
+                        && m.as_str() == s.as_str()
+                    {
+                        continue;
                     }
-                    seen.push(i);
-                    hits.push(IntelHit {
-                        indicator: i,
-                        field: name,
-                        value: text.to_owned(),
-                    });
-                };
-                match usage {
-                    FieldUse::Ip => self.lookup_ip_text(text, &mut found),
-                    FieldUse::Host => self.lookup_host(text, buf, &mut found),
-                    FieldUse::Url => self.lookup_url(text, event, buf, url, &mut found),
-                    FieldUse::Hash => self.lookup_hash(text, &mut found),
-                    FieldUse::HashList => {
-                        for part in text.split(',') {
-                            let (algo, digest) = part.split_once('=').unwrap_or(("", part));
-                            if algo.trim().eq_ignore_ascii_case("IMPHASH") {
-                                continue;
-                            }
-                            self.lookup_hash(digest, &mut found);
+                    ctx.found_any = false;
+                    ctx.text(usage, name, s);
+                    if let Some(m) = memo {
+                        m.clear();
+                        // Only a value no indicator contains is remembered: one already hit on
+                        // this event, or expired at its time, may hit on the next.
+                        if !ctx.found_any && s.len() <= 256 {
+                            m.push_str(s);
                         }
                     }
                 }
-                false
-            });
+                other => {
+                    other.for_each_text(num, &mut |text| {
+                        ctx.text(usage, name, text);
+                        false
+                    });
+                }
+            }
         }
     }
 
@@ -382,14 +479,19 @@ impl IntelSet {
             .collect()
     }
 
-    fn lookup_ip_text(&self, text: &str, f: &mut dyn FnMut(u32)) {
-        if let Ok(ip) = text.trim().parse::<IpAddr>() {
+    fn lookup_ip_text(&self, text: &str, f: &mut impl FnMut(u32)) {
+        let t = text.trim();
+        if let Some(a) = parse_ipv4(t.as_bytes()) {
+            self.v4.lookup(a, f);
+        } else if t.contains(':')
+            && let Ok(ip) = t.parse::<IpAddr>()
+        {
             self.lookup_ip(ip, f);
         }
     }
 
     /// Every indicator whose address or network contains `ip`.
-    pub fn lookup_ip(&self, ip: IpAddr, f: &mut dyn FnMut(u32)) {
+    pub fn lookup_ip(&self, ip: IpAddr, f: &mut impl FnMut(u32)) {
         match ip.to_canonical() {
             IpAddr::V4(a) => self.v4.lookup(u32::from(a), f),
             IpAddr::V6(a) => self.v6.lookup(v6_key(a), f),
@@ -398,29 +500,45 @@ impl IntelSet {
 
     /// A host name (every suffix at a label boundary is looked up) or an address, either
     /// possibly with `:port`.
-    fn lookup_host(&self, text: &str, buf: &mut String, f: &mut dyn FnMut(u32)) {
+    fn lookup_host(&self, text: &str, buf: &mut String, f: &mut impl FnMut(u32)) {
         let t = text.trim();
         if t.is_empty() || t == "-" {
             return;
         }
-        if let Ok(ip) = t.parse::<IpAddr>() {
+        if let Some(a) = parse_ipv4(t.as_bytes()) {
+            return self.v4.lookup(a, f);
+        }
+        if t.contains(':')
+            && let Ok(ip) = t.parse::<IpAddr>()
+        {
             return self.lookup_ip(ip, f);
         }
         let (host, _) = model::split_host_port(t);
-        if let Ok(ip) = host.parse::<IpAddr>() {
+        if let Some(a) = parse_ipv4(host.as_bytes()) {
+            return self.v4.lookup(a, f);
+        }
+        if host.contains(':')
+            && let Ok(ip) = host.parse::<IpAddr>()
+        {
             return self.lookup_ip(ip, f);
         }
         self.lookup_domain(host, buf, f);
     }
 
     /// Every domain indicator equal to `name` or a parent domain of it.
-    pub fn lookup_domain(&self, name: &str, buf: &mut String, f: &mut dyn FnMut(u32)) {
+    pub fn lookup_domain(&self, name: &str, buf: &mut String, f: &mut impl FnMut(u32)) {
         if self.domains.is_empty() {
             return;
         }
         buf.clear();
-        for c in name.trim().trim_end_matches('.').chars() {
-            buf.extend(c.to_lowercase());
+        let name = name.trim().trim_end_matches('.');
+        if name.is_ascii() {
+            buf.push_str(name);
+            buf.make_ascii_lowercase();
+        } else {
+            for c in name.chars() {
+                buf.extend(c.to_lowercase());
+            }
         }
         let mut rest = buf.as_str();
         // Domain indicators have at least two labels, so the last label alone is not probed.
@@ -441,7 +559,7 @@ impl IntelSet {
         event: &Event,
         buf: &mut String,
         key: &mut String,
-        f: &mut dyn FnMut(u32),
+        f: &mut impl FnMut(u32),
     ) {
         let t = text.trim();
         if t.is_empty() || t == "-" {
@@ -481,7 +599,7 @@ impl IntelSet {
     }
 
     /// URL indicators with this normalised key, or with the key's query removed.
-    pub fn lookup_url_key(&self, key: &str, f: &mut dyn FnMut(u32)) {
+    pub fn lookup_url_key(&self, key: &str, f: &mut impl FnMut(u32)) {
         if let Some(ids) = self.urls.get(key) {
             ids.iter().for_each(|&i| f(i));
         }
@@ -493,7 +611,7 @@ impl IntelSet {
     }
 
     /// Hash indicators equal to the hex digest `text` (any case).
-    pub fn lookup_hash(&self, text: &str, f: &mut dyn FnMut(u32)) {
+    pub fn lookup_hash(&self, text: &str, f: &mut impl FnMut(u32)) {
         if self.hashes.is_empty() {
             return;
         }
@@ -546,6 +664,67 @@ impl IntelSet {
             evidence,
             origins: vec![event.origin.clone()],
             event: Some(event),
+        }
+    }
+}
+
+/// Positions of an event's fields remembered in [`IntelScratch`].
+const MAX_LAYOUT: usize = 256;
+
+/// One event's matching state.
+struct Ctx<'a, 'e> {
+    set: &'a IntelSet,
+    event: &'e Event,
+    at: DateTime<Utc>,
+    buf: &'e mut String,
+    url: &'e mut String,
+    seen: &'e mut Vec<u32>,
+    hits: &'e mut Vec<IntelHit>,
+    /// Whether a lookup since this was last cleared found any indicator (valid or not).
+    found_any: bool,
+}
+
+impl Ctx<'_, '_> {
+    /// Matches one text value of a field read as `usage`.
+    #[inline]
+    fn text(&mut self, usage: FieldUse, name: &'static str, text: &str) {
+        let Ctx {
+            set,
+            event,
+            at,
+            buf,
+            url,
+            seen,
+            hits,
+            found_any,
+        } = self;
+        let set = *set;
+        let mut found = |i: u32| {
+            *found_any = true;
+            if seen.contains(&i) || set.indicators[i as usize].expired_at(*at) {
+                return;
+            }
+            seen.push(i);
+            hits.push(IntelHit {
+                indicator: i,
+                field: name,
+                value: text.to_owned(),
+            });
+        };
+        match usage {
+            FieldUse::Ip => set.lookup_ip_text(text, &mut found),
+            FieldUse::Host => set.lookup_host(text, buf, &mut found),
+            FieldUse::Url => set.lookup_url(text, event, buf, url, &mut found),
+            FieldUse::Hash => set.lookup_hash(text, &mut found),
+            FieldUse::HashList => {
+                for part in text.split(',') {
+                    let (algo, digest) = part.split_once('=').unwrap_or(("", part));
+                    if algo.trim().eq_ignore_ascii_case("IMPHASH") {
+                        continue;
+                    }
+                    set.lookup_hash(digest, &mut found);
+                }
+            }
         }
     }
 }

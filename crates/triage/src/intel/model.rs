@@ -310,7 +310,12 @@ pub fn normalize_url(value: &str) -> Option<String> {
 /// Accepts `scheme://host[:port]/path?query#frag` and the schemeless `host/path`.
 pub fn url_key_into(url: &str, out: &mut String) -> bool {
     out.clear();
-    let rest = match url.find("://") {
+    // `scheme://`: the first `:` followed by `//` (a plain byte search; `str::find` with a
+    // string pattern sets up a two-way searcher per call).
+    let scheme_end = url
+        .find(':')
+        .filter(|&i| url.as_bytes().get(i + 1..i + 3) == Some(b"//"));
+    let rest = match scheme_end {
         Some(i) => {
             let scheme = &url[..i];
             if scheme.is_empty()
@@ -338,8 +343,14 @@ pub fn url_key_into(url: &str, out: &mut String) -> bool {
     if bracket {
         out.push('[');
     }
-    for c in host.chars() {
-        out.extend(c.to_lowercase());
+    if host.is_ascii() {
+        let from = out.len();
+        out.push_str(host);
+        out[from..].make_ascii_lowercase();
+    } else {
+        for c in host.chars() {
+            out.extend(c.to_lowercase());
+        }
     }
     if bracket {
         out.push(']');

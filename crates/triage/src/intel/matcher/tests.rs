@@ -233,3 +233,106 @@ fn severity_scale() {
     assert_eq!(severity_for(79), Severity::Medium);
     assert_eq!(severity_for(100), Severity::High);
 }
+
+#[test]
+fn fast_ipv4_parser_accepts_what_std_accepts() {
+    let cases = [
+        "1.2.3.4",
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.1.1.1",
+        "01.2.3.4",
+        "1.2.3.04",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1..2.3",
+        ".1.2.3",
+        "1.2.3.",
+        "1.2.3.4 ",
+        "a.b.c.d",
+        "1.2.3.-4",
+        "10.0.0.10",
+        "100.200.250.199",
+        "0.0.0.00",
+        "1.2.3.4:80",
+        "",
+    ];
+    for c in cases {
+        let std = c.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+        assert_eq!(parse_ipv4(c.as_bytes()), std, "{c:?}");
+    }
+    for n in (0..=u32::MAX).step_by(7_777_777) {
+        let s = std::net::Ipv4Addr::from(n).to_string();
+        assert_eq!(parse_ipv4(s.as_bytes()), Some(n));
+    }
+}
+
+#[test]
+fn one_scratch_across_layouts_and_sets() {
+    let s = set();
+    let mut scratch = IntelScratch::default();
+    let mut run = |set: &IntelSet, e: &Event| {
+        let mut out = Vec::new();
+        set.match_event(e, &mut scratch, &mut out);
+        out.len()
+    };
+    // Same position, different fields: the remembered layout must not be trusted blindly.
+    let a = event(&[("source.ip", "198.51.100.7"), ("query", "evil.com")]);
+    let b = event(&[("note", "198.51.100.7"), ("comment", "evil.com")]);
+    let c = event(&[
+        ("query", "evil.com"),
+        ("source.ip", "198.51.100.7"),
+        ("x", "1"),
+        ("md5", &"cd".repeat(16)),
+    ]);
+    for _ in 0..2 {
+        assert_eq!(run(&s, &a), 2);
+        assert_eq!(run(&s, &b), 0);
+        assert_eq!(run(&s, &c), 3);
+    }
+    // Another set through the same scratch.
+    let only_hashes = IntelSet::new(vec![ind(IndicatorKind::Md5, &"cd".repeat(16), "h", 50)]);
+    assert_eq!(run(&only_hashes, &a), 0);
+    assert_eq!(run(&only_hashes, &c), 1);
+    assert_eq!(run(&s, &c), 3);
+}
+
+#[test]
+fn repeated_values_still_hit_after_a_dedupe_or_an_expiry() {
+    let mut old = ind(IndicatorKind::Domain, "old.com", "feed", 50);
+    old.valid_until = Some(Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap());
+    let s = IntelSet::with_now(
+        vec![old, ind(IndicatorKind::Ipv4, "198.51.100.7", "feed", 50)],
+        Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+    );
+    let mut scratch = IntelScratch::default();
+    let mut count = |e: &Event| {
+        let mut out = Vec::new();
+        s.match_event(e, &mut scratch, &mut out);
+        out.len()
+    };
+    let at = |m| Some(Utc.with_ymd_and_hms(2024, m, 1, 0, 0, 0).unwrap());
+    // After expiry, then before: the same value at the same position must hit the second time.
+    let mut late = event(&[("query", "old.com")]);
+    late.timestamp = at(7);
+    let mut early = late.clone();
+    early.timestamp = at(5);
+    assert_eq!(count(&late), 0);
+    assert_eq!(count(&early), 1);
+    // Deduplicated within one event (second field), then alone at that position.
+    let twice = event(&[
+        ("source.ip", "198.51.100.7"),
+        ("destination.ip", "198.51.100.7"),
+    ]);
+    let second_only = event(&[
+        ("source.ip", "10.0.0.1"),
+        ("destination.ip", "198.51.100.7"),
+    ]);
+    assert_eq!(count(&twice), 1);
+    assert_eq!(count(&second_only), 1);
+    // A value that matched nothing, repeated, still matches nothing; then a hit at the position.
+    let miss = event(&[("source.ip", "10.0.0.1")]);
+    assert_eq!(count(&miss), 0);
+    assert_eq!(count(&miss), 0);
+    assert_eq!(count(&event(&[("source.ip", "198.51.100.7")])), 1);
+}
