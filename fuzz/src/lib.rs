@@ -260,3 +260,68 @@ fn collect(c: &Cond, names: &mut Vec<String>, patterns: &mut Vec<String>) {
         Cond::AnyOf(Quantified::Them) | Cond::AllOf(Quantified::Them) => {}
     }
 }
+
+/// One threat-intel feed file: imported as every format (STIX, MISP, CSV, TXT, and detected),
+/// the indicators compiled into an `IntelSet`, then matched against the sample events with
+/// each hit turned into an alert.
+pub fn intel_feed(data: &[u8]) {
+    use palisade_triage::intel::{ImportOptions, IntelFormat, IntelScratch, IntelSet, import};
+    let now = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let mut all = Vec::new();
+    for format in [
+        IntelFormat::Auto,
+        IntelFormat::Stix,
+        IntelFormat::Misp,
+        IntelFormat::Csv,
+        IntelFormat::Txt,
+    ] {
+        let mut opts = ImportOptions::new("fuzz", now);
+        opts.format = format;
+        match import(data, "fuzz.in", &opts) {
+            Ok(got) => {
+                for w in &got.warnings {
+                    let _ = w.to_string();
+                }
+                all.extend(got.indicators);
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+    let set = IntelSet::with_now(all, now);
+    let mut scratch = IntelScratch::default();
+    let mut hits = Vec::new();
+    for event in sample_events().iter().chain(intel_events()) {
+        hits.clear();
+        set.match_event(event, &mut scratch, &mut hits);
+        for h in &hits {
+            let _ = set.alert(h, Arc::new(event.clone()));
+        }
+    }
+}
+
+/// Events with the domain, URL and hash fields the IOC detector reads.
+fn intel_events() -> &'static [Event] {
+    static EVENTS: OnceLock<Vec<Event>> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let mut http = Event::new(Origin::new(Arc::from("fuzz"), 4), "zeek");
+        let mut ecs = Event::new(Origin::new(Arc::from("fuzz"), 5), "json");
+        for (k, v) in [
+            ("id.resp_h", "2001:db8::1"),
+            ("host", "a.b.evil.example:8080"),
+            ("uri", "/x.php?id=1"),
+            ("query", "WWW.Example.COM."),
+        ] {
+            let _ = http.insert_named(k, v.into());
+        }
+        for (k, v) in [
+            ("url.full", "https://user@bad.example:443/x?y#z"),
+            ("file.hash.sha256", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"),
+            ("dns.question.name", "1.2.3.4"),
+        ] {
+            let _ = ecs.insert_named(k, v.into());
+        }
+        vec![http, ecs]
+    })
+}

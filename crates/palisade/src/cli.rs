@@ -73,6 +73,97 @@ silently. Every entry has an author and a reason and can be revoked.")]
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Threat intelligence: import indicator feeds into the store, list and remove them.
+    Intel {
+        #[command(subcommand)]
+        command: IntelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IntelCommand {
+    /// Import indicators (IPs, networks, domains, URLs, file hashes) from STIX 2.1 bundles,
+    /// MISP event JSON, CSV or TXT lists into the store.
+    #[command(
+        long_about = "Import indicators from STIX 2.1 bundles, MISP event JSON, CSV or TXT \
+lists into the store, where `palisade hunt --detectors ioc --store DB` finds them.\n\n\
+Each file's format is detected from its content (--format forces one). Records that cannot be \
+used (revoked, expired, unsupported pattern or type, invalid value) are skipped with a warning \
+naming the file and position, and counted by reason. Re-importing an indicator of the same \
+source, kind and value updates it.\n\n\
+Exit status: 0 when imported, 2 when a file cannot be read as intel (nothing is saved then).\n\n\
+Examples:\n  palisade intel import feed.json --source circl --store palisade.db\n  \
+palisade intel import blocklist.txt --source team --confidence 80 --expires 30 --store palisade.db"
+    )]
+    Import(IntelImportArgs),
+    /// List stored indicators.
+    List(IntelListArgs),
+    /// Remove stored indicators of one source, or one indicator by id.
+    Remove(IntelRemoveArgs),
+}
+
+/// Intel feed formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IntelFileFormat {
+    /// Detect from the content.
+    Auto,
+    /// STIX 2.1 bundle.
+    Stix,
+    /// MISP event JSON.
+    Misp,
+    /// CSV with a header row.
+    Csv,
+    /// One indicator per line.
+    Txt,
+}
+
+#[derive(Args)]
+pub struct IntelImportArgs {
+    /// Intel files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Source (feed) name stored with the indicators; alerts name it (rule id `ioc:<source>`).
+    #[arg(long, value_name = "NAME")]
+    pub source: String,
+    /// Confidence 0-100 for records that carry none (default: MISP threat level, else 50).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub confidence: Option<u8>,
+    /// Expiry for records that carry none: an RFC 3339 time or a number of days from now.
+    #[arg(long, value_name = "RFC3339|DAYS")]
+    pub expires: Option<String>,
+    /// Force the file format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: IntelFileFormat,
+    /// SQLite database (created if missing).
+    #[arg(long, value_name = "FILE.db", required = true)]
+    pub store: PathBuf,
+}
+
+#[derive(Args)]
+pub struct IntelListArgs {
+    /// Only this source's indicators.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Output format: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// SQLite database.
+    #[arg(long, value_name = "FILE.db", required = true)]
+    pub store: PathBuf,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["source", "id"])))]
+pub struct IntelRemoveArgs {
+    /// Remove every indicator of this source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Remove the indicator with this id (as `intel list` shows).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// SQLite database.
+    #[arg(long, value_name = "FILE.db", required = true)]
+    pub store: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -211,6 +302,37 @@ pub enum BenchCommand {
     /// Learned detectors on a Zeek conn log repeated in memory: parse, features + Half-Space
     /// Trees + UEBA, the two-thread pipeline, and Half-Space Trees alone.
     Anomaly(BenchAnomalyArgs),
+    /// Cost of the IOC detector: hunt throughput over a corpus with and without matching
+    /// synthetic indicators (default 50,000), measured alternately in one run.
+    Intel(BenchIntelArgs),
+}
+
+#[derive(Args)]
+pub struct BenchIntelArgs {
+    /// Log files or directories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Sigma rule files or directories (without: parsing only, with and without IOC matching).
+    #[arg(short, long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Synthetic indicators generated (mixed IPs, networks, domains, URLs, hashes).
+    #[arg(long, default_value_t = 50_000)]
+    pub iocs: usize,
+    /// Seed of the synthetic indicators.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Times the corpus is processed per measurement.
+    #[arg(long, default_value_t = 5)]
+    pub passes: usize,
+    /// Measurements of each variant, alternating (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Write the results as JSON to this file as well.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -252,6 +374,9 @@ pub enum DetectorKind {
     Ueba,
     /// Command-and-control beaconing: regular connections to one destination and port.
     Beacon,
+    /// Threat-intel indicators (from --store and --intel files) against IPs, domains, URLs
+    /// and hashes in the events.
+    Ioc,
 }
 
 const TRIAGE_EVAL_HELP: &str = "Triage on labelled data.\n\n\
@@ -437,8 +562,9 @@ pub struct HuntArgs {
     pub rules: Vec<PathBuf>,
     /// Detectors to run, comma-separated: sigma (rules), anomaly (streaming Half-Space Trees
     /// per source kind, learning online), ueba (per-user/host/ip baselines), beacon (periodic
-    /// connections to one destination, as C2 implants make). With --store, what anomaly,
-    /// ueba and beacon learned is saved and resumed by the next run.
+    /// connections to one destination, as C2 implants make), ioc (threat-intel indicators from
+    /// --store and --intel). With --store, what anomaly, ueba and beacon learned is saved and
+    /// resumed by the next run.
     #[arg(
         long,
         value_enum,
@@ -461,8 +587,13 @@ pub struct HuntArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also save the run and its detections to this SQLite database (created if missing).
+    /// The ioc detector also reads the indicators imported into it.
     #[arg(long, value_name = "FILE.db")]
     pub store: Option<PathBuf>,
+    /// Intel files (STIX, MISP, CSV, TXT) for the ioc detector, read for this run only; each
+    /// file's name is its source.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub intel: Vec<PathBuf>,
     /// Exit with status 1 when a detection at or above this level fired.
     #[arg(long, value_name = "LEVEL")]
     pub fail_on: Option<Severity>,

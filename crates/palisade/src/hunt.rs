@@ -1,7 +1,9 @@
-//! `palisade hunt`: inputs → parse → Sigma → detections → output (and optionally the store).
+//! `palisade hunt`: inputs → parse → Sigma (and IOC, anomaly, UEBA) → detections → output (and
+//! optionally the store).
 //!
-//! Inputs are processed in parallel, one input per worker; events are matched as soon as a
-//! batch is parsed and dropped unless a rule fired, so memory follows the number of
+//! Inputs are processed in parallel, one input per worker; events are matched (Sigma rules and
+//! threat-intel indicators side by side) as soon as a batch is parsed and dropped unless a rule
+//! or indicator fired, so memory follows the number of
 //! detections, not the size of the logs. Correlations then run over the time-sorted hits of
 //! the rules they reference.
 
@@ -25,6 +27,7 @@ use palisade_sigma::{
     EngineOptions, HitSource, LoadOptions, LoadedRules, RuleRef, RuleSet, Scratch, load_rules,
 };
 use palisade_store::{RunRecord, SqliteStore, Store};
+use palisade_triage::intel::{IntelHit, IntelScratch, IntelSet};
 use palisade_triage::{Outcome, Triage};
 use rayon::prelude::*;
 
@@ -70,6 +73,11 @@ struct MatchSink<'a> {
     /// Stateful learned detectors (anomaly, UEBA), shared by the workers.
     learned: Option<&'a Mutex<Learned>>,
     learned_alerts: Vec<Alert>,
+    /// Threat-intel indicators (the ioc detector) and their alerts.
+    intel: Option<&'a IntelSet>,
+    intel_scratch: IntelScratch,
+    intel_hits: Vec<IntelHit>,
+    ioc_alerts: Vec<Alert>,
     scratch: Scratch,
     matched: Vec<u32>,
     hits: Vec<Hit>,
@@ -84,20 +92,32 @@ struct MatchSink<'a> {
 impl MatchSink<'_> {
     fn match_parallel(&mut self, batch: &mut Vec<Event>) {
         let rules = self.rules;
-        let matched: Vec<(Event, Vec<u32>)> = batch
+        let intel = self.intel;
+        let matched: Vec<(Event, Vec<u32>, Vec<IntelHit>)> = batch
             .par_drain(..)
             .map_init(
-                || (Scratch::default(), Vec::new()),
-                |(scratch, hits), event| {
+                || (Scratch::default(), Vec::new(), IntelScratch::default()),
+                |(scratch, hits, intel_scratch), event| {
                     hits.clear();
                     rules.match_event(&event, scratch, hits);
-                    (event, hits.clone())
+                    let mut intel_hits = Vec::new();
+                    if let Some(intel) = intel {
+                        intel.match_event(&event, intel_scratch, &mut intel_hits);
+                    }
+                    (event, hits.clone(), intel_hits)
                 },
             )
-            .filter(|(_, hits)| !hits.is_empty())
+            .filter(|(_, hits, intel_hits)| !hits.is_empty() || !intel_hits.is_empty())
             .collect();
-        for (event, rules) in matched {
+        for (event, rules, intel_hits) in matched {
             let event = Arc::new(event);
+            if let Some(intel) = intel {
+                self.ioc_alerts.extend(
+                    intel_hits
+                        .iter()
+                        .map(|h| intel.alert(h, Arc::clone(&event))),
+                );
+            }
             self.hits.extend(rules.into_iter().map(|rule| Hit {
                 rule,
                 event: Arc::clone(&event),
@@ -125,10 +145,19 @@ impl EventSink for MatchSink<'_> {
             self.matched.clear();
             self.rules
                 .match_event(&event, &mut self.scratch, &mut self.matched);
-            if self.matched.is_empty() {
+            self.intel_hits.clear();
+            if let Some(intel) = self.intel {
+                intel.match_event(&event, &mut self.intel_scratch, &mut self.intel_hits);
+            }
+            if self.matched.is_empty() && self.intel_hits.is_empty() {
                 continue;
             }
             let event = Arc::new(event);
+            if let Some(intel) = self.intel {
+                for h in &self.intel_hits {
+                    self.ioc_alerts.push(intel.alert(h, Arc::clone(&event)));
+                }
+            }
             for &rule in &self.matched {
                 self.hits.push(Hit {
                     rule,
@@ -178,7 +207,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let sigma = args.detectors.contains(&DetectorKind::Sigma);
     let loaded = if sigma {
         if args.rules.is_empty() {
-            bail!("the sigma detector needs --rules PATH (or choose --detectors anomaly,ueba)");
+            bail!("the sigma detector needs --rules PATH (or choose --detectors anomaly,ueba,ioc)");
         }
         let loaded = load(
             &args.rules,
@@ -195,6 +224,18 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         None
     } else {
         Some(triage_cmd::load_config(args.triage_config.as_deref())?)
+    };
+    let intel = if args.detectors.contains(&DetectorKind::Ioc) {
+        Some(crate::intel_cmd::load_for_hunt(
+            args.store.as_deref(),
+            &args.intel,
+            args.quiet,
+        )?)
+    } else {
+        if !args.intel.is_empty() {
+            bail!("--intel needs the ioc detector (--detectors sigma,ioc)");
+        }
+        None
     };
     let load_time = clock.elapsed();
 
@@ -229,6 +270,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         &inputs,
         &loaded.rules,
         learned.as_ref(),
+        intel.as_ref(),
         &opts,
         &progress,
         &args.paths,
@@ -364,7 +406,8 @@ fn progress_bar(inputs: &[Input], hidden: bool) -> ProgressBar {
 }
 
 /// Reads and matches every input in parallel.
-/// What one input gave: Sigma hits, learned-detector alerts, read statistics, the input.
+/// What one input gave: Sigma hits, learned-detector and IOC alerts, read statistics, the
+/// input.
 type InputResult<'a> = (
     Vec<Hit>,
     Vec<Alert>,
@@ -376,6 +419,7 @@ fn scan(
     inputs: &[Input],
     rules: &RuleSet,
     learned: Option<&Mutex<Learned>>,
+    intel: Option<&IntelSet>,
     opts: &IngestOptions,
     progress: &ProgressBar,
     given: &[PathBuf],
@@ -389,6 +433,10 @@ fn scan(
                 rules,
                 learned,
                 learned_alerts: Vec::new(),
+                intel,
+                intel_scratch: IntelScratch::default(),
+                intel_hits: Vec::new(),
+                ioc_alerts: Vec::new(),
                 scratch: Scratch::default(),
                 matched: Vec::new(),
                 hits: Vec::new(),
@@ -399,7 +447,9 @@ fn scan(
             };
             let stats = read_input(input, opts, &mut sink);
             progress.inc(input.len().unwrap_or(0));
-            (sink.hits, sink.learned_alerts, stats, input)
+            let mut alerts = sink.learned_alerts;
+            alerts.append(&mut sink.ioc_alerts);
+            (sink.hits, alerts, stats, input)
         })
         .collect();
     let mut stats = HuntStats {

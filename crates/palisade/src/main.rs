@@ -3,10 +3,12 @@
 
 mod bench;
 mod bench_anomaly;
+mod bench_intel;
 mod cli;
 mod eval;
 mod eval_triage;
 mod hunt;
+mod intel_cmd;
 mod output;
 mod rules_cmd;
 mod sysinfo;
@@ -50,6 +52,14 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Anomaly(args),
         } => bench_anomaly::anomaly(args),
+        Command::Bench {
+            command: cli::BenchCommand::Intel(args),
+        } => bench_intel::intel(args),
+        Command::Intel { command } => match command {
+            cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
+            cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),
+            cli::IntelCommand::Remove(args) => intel_cmd::remove_cmd(args),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),

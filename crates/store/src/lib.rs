@@ -135,6 +135,44 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
+/// A threat-intel indicator as stored (the triage crate's `Indicator`, kept as plain columns so
+/// the store does not depend on triage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIndicator {
+    /// Stable id (source + kind + value).
+    pub id: String,
+    pub kind: String,
+    pub value: String,
+    pub source: String,
+    pub confidence: u8,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub description: Option<String>,
+    pub labels: Vec<String>,
+    /// The record's id in its feed (STIX id, MISP uuid).
+    pub reference: Option<String>,
+    /// When it was (last) imported.
+    pub imported: DateTime<Utc>,
+    /// The file (and position) it was imported from.
+    pub origin: Option<String>,
+}
+
+/// What [`Store::save_indicators`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndicatorSave {
+    /// New ids.
+    pub added: u64,
+    /// Ids already stored, replaced.
+    pub updated: u64,
+}
+
+/// Which indicators to remove.
+#[derive(Debug, Clone, Copy)]
+pub enum IndicatorFilter<'a> {
+    Source(&'a str),
+    Id(&'a str),
+}
+
 /// Where Palisade keeps its results.
 pub trait Store {
     /// Records a run and its alerts in one transaction; returns the run id.
@@ -171,4 +209,13 @@ pub trait Store {
     ) -> Result<(), StoreError>;
     /// The newest `limit` audit records, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Adds or replaces (by id) threat-intel indicators, in one transaction.
+    fn save_indicators(
+        &mut self,
+        indicators: &[StoredIndicator],
+    ) -> Result<IndicatorSave, StoreError>;
+    /// Stored indicators (of one source when given), ordered by source, kind and value.
+    fn indicators(&self, source: Option<&str>) -> Result<Vec<StoredIndicator>, StoreError>;
+    /// Removes indicators; returns how many.
+    fn remove_indicators(&mut self, filter: IndicatorFilter<'_>) -> Result<u64, StoreError>;
 }

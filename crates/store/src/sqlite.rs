@@ -7,8 +7,8 @@ use palisade_event::{Alert, Severity};
 use rusqlite::{Connection, params};
 
 use crate::{
-    AuditRecord, IncidentChange, IncidentFilter, IncidentRecord, NewIncident, NoteRecord,
-    RunRecord, Store, StoreError, StoredAlert,
+    AuditRecord, IncidentChange, IncidentFilter, IncidentRecord, IndicatorFilter, IndicatorSave,
+    NewIncident, NoteRecord, RunRecord, Store, StoreError, StoredAlert, StoredIndicator,
 };
 
 /// Each entry migrates the schema from version `i` to `i + 1`.
@@ -85,6 +85,23 @@ const MIGRATIONS: &[&str] = &[
         target TEXT NOT NULL,
         detail TEXT NOT NULL
     );",
+    // 4: threat-intel indicators (`palisade intel import`), one row per stable id (source +
+    // kind + value), replaced when re-imported.
+    "CREATE TABLE indicators (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        source TEXT NOT NULL,
+        confidence INTEGER NOT NULL,
+        valid_from TEXT,
+        valid_until TEXT,
+        description TEXT,
+        labels TEXT NOT NULL,
+        reference TEXT,
+        imported TEXT NOT NULL,
+        origin TEXT
+    );
+    CREATE INDEX indicators_by_source ON indicators(source);",
 ];
 
 /// One SQLite database file.
@@ -159,6 +176,11 @@ fn stored_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAlert> {
         position: r.get::<_, Option<i64>>(9)?.map(|p| p as u64),
         event: event.and_then(|e| serde_json::from_str(&e).ok()),
     })
+}
+
+fn parse_ts_opt(t: Option<String>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|d| d.with_timezone(&Utc))
 }
 
 impl Store for SqliteStore {
@@ -423,6 +445,91 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn save_indicators(
+        &mut self,
+        indicators: &[StoredIndicator],
+    ) -> Result<IndicatorSave, StoreError> {
+        let tx = self.conn.transaction()?;
+        let count = |tx: &rusqlite::Transaction<'_>| -> Result<i64, StoreError> {
+            Ok(tx.query_row("SELECT count(*) FROM indicators", [], |r| r.get(0))?)
+        };
+        let before = count(&tx)?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO indicators (id, kind, value, source, confidence, valid_from, valid_until,
+                     description, labels, reference, imported, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, value = excluded.value,
+                     source = excluded.source, confidence = excluded.confidence,
+                     valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+                     description = excluded.description, labels = excluded.labels,
+                     reference = excluded.reference, imported = excluded.imported,
+                     origin = excluded.origin",
+            )?;
+            for i in indicators {
+                stmt.execute(params![
+                    i.id,
+                    i.kind,
+                    i.value,
+                    i.source,
+                    i64::from(i.confidence),
+                    i.valid_from.as_ref().map(ts),
+                    i.valid_until.as_ref().map(ts),
+                    i.description,
+                    serde_json::to_string(&i.labels).unwrap_or_else(|_| "[]".into()),
+                    i.reference,
+                    ts(&i.imported),
+                    i.origin,
+                ])?;
+            }
+        }
+        let after = count(&tx)?;
+        tx.commit()?;
+        let added = (after - before).max(0) as u64;
+        Ok(IndicatorSave {
+            added,
+            updated: indicators.len() as u64 - added.min(indicators.len() as u64),
+        })
+    }
+
+    fn indicators(&self, source: Option<&str>) -> Result<Vec<StoredIndicator>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, value, source, confidence, valid_from, valid_until, description,
+                    labels, reference, imported, origin
+             FROM indicators WHERE ?1 IS NULL OR source = ?1 ORDER BY source, kind, value",
+        )?;
+        let rows = stmt.query_map(params![source], |r| {
+            let labels: String = r.get(8)?;
+            Ok(StoredIndicator {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                value: r.get(2)?,
+                source: r.get(3)?,
+                confidence: r.get::<_, i64>(4)?.clamp(0, 100) as u8,
+                valid_from: parse_ts_opt(r.get(5)?),
+                valid_until: parse_ts_opt(r.get(6)?),
+                description: r.get(7)?,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+                reference: r.get(9)?,
+                imported: parse_ts_opt(r.get(10)?).unwrap_or_default(),
+                origin: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn remove_indicators(&mut self, filter: IndicatorFilter<'_>) -> Result<u64, StoreError> {
+        let n = match filter {
+            IndicatorFilter::Source(s) => self
+                .conn
+                .execute("DELETE FROM indicators WHERE source = ?1", params![s])?,
+            IndicatorFilter::Id(id) => self
+                .conn
+                .execute("DELETE FROM indicators WHERE id = ?1", params![id])?,
+        };
+        Ok(n as u64)
+    }
+
     fn load_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut stmt = self
             .conn
@@ -543,6 +650,69 @@ mod tests {
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn indicator(id: &str, source: &str, confidence: u8) -> StoredIndicator {
+        StoredIndicator {
+            id: id.into(),
+            kind: "domain".into(),
+            value: format!("{id}.example"),
+            source: source.into(),
+            confidence,
+            valid_from: None,
+            valid_until: DateTime::from_timestamp(1_900_000_000, 0),
+            description: Some("c2".into()),
+            labels: vec!["a".into(), "b".into()],
+            reference: None,
+            imported: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            origin: Some("feed.txt:3".into()),
+        }
+    }
+
+    #[test]
+    fn indicators_upsert_list_and_remove() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let saved = s
+            .save_indicators(&[
+                indicator("a", "f1", 50),
+                indicator("b", "f1", 60),
+                indicator("c", "f2", 70),
+            ])
+            .unwrap();
+        assert_eq!(
+            saved,
+            IndicatorSave {
+                added: 3,
+                updated: 0
+            }
+        );
+        let saved = s
+            .save_indicators(&[indicator("a", "f1", 90), indicator("d", "f2", 10)])
+            .unwrap();
+        assert_eq!(
+            saved,
+            IndicatorSave {
+                added: 1,
+                updated: 1
+            }
+        );
+        let all = s.indicators(None).unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0], indicator("a", "f1", 90));
+        assert_eq!(s.indicators(Some("f2")).unwrap().len(), 2);
+        assert_eq!(s.remove_indicators(IndicatorFilter::Id("b")).unwrap(), 1);
+        assert_eq!(s.remove_indicators(IndicatorFilter::Id("b")).unwrap(), 0);
+        assert_eq!(
+            s.remove_indicators(IndicatorFilter::Source("f2")).unwrap(),
+            2
+        );
+        let left: Vec<_> = s
+            .indicators(None)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(left, ["a"]);
     }
 
     #[test]
