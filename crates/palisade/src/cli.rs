@@ -10,9 +10,12 @@ use palisade_ingest::Format;
 #[command(
     name = "palisade",
     version,
-    about = "Security analytics: hunt logs with Sigma rules, and more.",
+    about = "Security analytics: Sigma hunting, threat intel, learned baselines and a ranked incident queue.",
     long_about = "Palisade reads Windows EVTX, JSON/ECS, syslog, Zeek, flow CSV, CEF and LEEF logs \
-and finds what matters in them.\n\nStart with:\n  palisade hunt ./logs --rules ./sigma/rules"
+and finds what matters in them: Sigma rules, threat-intel indicators, learned baselines \
+(anomaly, UEBA, beacons), and a ranked incident queue that learns from analyst feedback.\n\n\
+Start with:\n  palisade hunt ./logs --rules ./sigma/rules --store palisade.db\n  \
+palisade incidents list --store palisade.db"
 )]
 pub struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug). PALISADE_LOG overrides.
@@ -50,7 +53,8 @@ Exit status: 0 when done, 1 when a detection at or above --fail-on fired, 2 on u
 `palisade hunt --store DB` groups its alerts into incidents (shared users, hosts, IPs, processes \
 within a time window), scores each with a breakdown of why, and saves them. Here analysts work \
 the queue: ack (take it), resolve, fp (false positive: lowers the rules' fidelity and creates \
-scoped suppressions, rule + entity, expiring after 30 days), tp (true positive: raises fidelity). \
+scoped suppressions expiring after 30 days — for network alerts rule + originator + port, otherwise rule + \
+entity; --scope entity for the narrower rule + entity), tp (true positive: raises fidelity). \
 Every change is written to the audit log with --actor.\n\n\
 Examples:\n  palisade incidents list --store palisade.db\n  palisade incidents show 3 --store palisade.db\n  \
 palisade incidents fp 3 --note \"nightly backup\" --store palisade.db")]
