@@ -130,6 +130,15 @@ fn main() {
         );
     }
     report(
+        "learn (row by row)",
+        best(&m, n, reps, |c| {
+            for x in data.chunks_exact(DIMS) {
+                c.learn(x);
+            }
+            0.0
+        }),
+    );
+    report(
         "score (row by row)",
         best(&m, n, reps, |c| {
             data.chunks_exact(DIMS).map(|x| c.score(x)).sum()

@@ -23,42 +23,43 @@
 //! the reference when it completes; before that [`Model::score`] returns `0.0` (no opinion,
 //! never an alert). [`HalfSpaceTrees::is_warm`] tells the two apart.
 //!
-//! **Speed.** Each tree is a complete binary tree (children of `i` are `2i+1`, `2i+2`). An
-//! internal node is one record: split value, split dimension and both masses, so a visit
-//! touches one cache line; leaves keep only their two masses. A mass never exceeds the
-//! window, so with `window ≤ 255` (the default 250) masses are `u8` and a node takes 8
-//! bytes (the model about 8 MiB at the default, one tree 320 KiB, inside a core's L2);
-//! larger windows (up to 65 535) use `u16` masses and 16-byte nodes. Snapshots are the same
-//! bytes either way. Which of the two masses is `l` is a flag: the window change flips it and clears
-//! the new `l` only on the paths of the rows of the window before (a journal of the leaves
-//! they reached; the top levels wholesale), not all 2^(height+1) nodes. Nodes sit in 64-byte
-//! lines with one unused place per tree, so the eight great-grandchildren of a node share a
-//! line (the four grandchildren, with 16-byte nodes).
+//! **How it is computed.** The results are exactly those of keeping both masses at every
+//! node of complete trees (snapshots hold them so, and a test checks every entry point
+//! against such a plain model), but the work is arranged around two facts:
 //!
-//! [`Model::score_learn`] takes one row: all trees descend level by level together, which
-//! overlaps their cache misses. [`HalfSpaceTrees::score_learn_batch`] and
-//! [`HalfSpaceTrees::score_batch`] take many rows, bit-identical to row by row and several
-//! times faster: trees are independent and the reference mass of a tree changes only at
-//! window ends, which fall after the same rows in every tree, so each tree can take the
-//! whole batch in turn (its window changes included) while its nodes stay in L2, with
-//! groups of 8 rows descending together, each prefetching the line a few levels below it.
-//! Throughput, one core, default configuration, 80 features (`examples/hst_speed.rs`;
-//! median–best of repeated runs on a shared 2-core machine, so only indicative):
-//! score+learn 0.42–0.49 M rows/s row by row, 0.84–0.93 M batched (16-byte nodes:
-//! 0.39–0.40 M and 0.62–0.80 M; struct-of-arrays counts and a full memset per window:
-//! 0.2–0.29 M); frozen score 0.8–0.91 M row by row, 0.85–1.16 M batched (16-byte nodes:
-//! 0.67–0.80 M and 0.91–1.16 M). Fusing the mass updates into the batched descent (one
-//! pass instead of descend then walk) measured slower, as did 16 rows a group.
+//! * A score reads the reference mass only along its path down to the first node with
+//!   `r < limit` (`limit = ⌈size_limit⌉`), and the reference masses of one level sum to at
+//!   most `ψ`, so at most `ψ / limit` nodes per level (10 at the default) let a descent
+//!   continue. The *reference* is therefore kept as a small tree of its own: those nodes,
+//!   each with its split and its two children, and the nodes where descents stop, with
+//!   their mass (at most `2·height·ψ/limit + 1` nodes of 16 bytes per tree; about 90, 1.4
+//!   KiB, on the synthetic rows of `examples/hst_speed.rs`, where the complete tree has
+//!   65 535 nodes). All trees' references together stay in the L1/L2 caches, and a score is
+//!   25 short descents, the trees side by side so that their chains of dependent loads
+//!   overlap; a descent that stops leaves the group, so no step is spent on stopped trees.
+//! * The latest mass is needed only when its window closes. Learning a row therefore only
+//!   stores it (column by column); when the window closes, each tree builds its new
+//!   reference top-down by splitting the window's rows at the nodes whose count lets a
+//!   descent continue (`count ≥ limit`), and nowhere else. For windows of at most 256 rows
+//!   (the default 250) a node's rows are a 256-bit set and one vectorised comparison of a
+//!   column splits them all; larger windows partition lists of row ids. The full splits
+//!   (8 bytes per internal node, 6.5 MiB at the default) are read only there, a few dozen
+//!   nodes per tree per window.
+//!
+//! The rows of the previous window are kept too, so that the complete masses (snapshots,
+//! `==`) can be counted on demand. A model restored from a snapshot holds the complete
+//! counts it was given until they have left both windows.
+//!
+//! [`HalfSpaceTrees::score_learn_batch`], [`HalfSpaceTrees::score_batch`] and
+//! [`HalfSpaceTrees::score_learn_where`] (score each row, learn those a predicate accepts,
+//! as guarded learning does) take many rows, bit-identical to row by row: rows until the
+//! next window change are scored against the same reference.
 //!
 //! **Height.** The default is the paper's 15. Faster heights measurably lose accuracy: on a
 //! validation split of the NSL-KDD *training* rows (fit on half the normal rows, score the
 //! other half plus the training attacks; mean ROC-AUC of 3 seeds, min-max / log1p+min-max
 //! features) height 15 gives 0.969 / 0.971, height 12 0.967 / 0.964, height 10 0.961 /
-//! 0.963, height 8 0.941 / 0.941. Lower heights are faster (fewer levels, and the trees fit
-//! the caches); choose `height: 8` where throughput matters more than the last few points
-//! of AUC.
-
-use std::fmt::Debug;
+//! 0.963, height 8 0.941 / 0.941.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -83,8 +84,7 @@ pub struct HstConfig {
     /// Maximum depth of a tree; a tree has `2^(height+1) − 1` nodes. Paper and default: 15
     /// (see the module documentation for the speed/accuracy trade-off). At most 24.
     pub height: u32,
-    /// Window size `ψ` in rows (paper: 250). At most 65 535 (counts are 16-bit; 8-bit, and
-    /// the model half the size, up to 255).
+    /// Window size `ψ` in rows (paper: 250). At most 65 535.
     pub window: usize,
     /// A traversal stops at the first node whose reference mass is below this many rows.
     /// `None` means the paper's `0.1 · window`.
@@ -125,11 +125,15 @@ pub struct HalfSpaceTrees {
     /// come first in breadth-first order, the `2^height` leaves after them).
     nodes_per_tree: usize,
     internal_per_tree: usize,
-    /// Nodes and leaves, with 8-bit masses when the window allows it, else 16-bit.
-    store: Store,
-    /// Which of the two masses of every node is the latest mass `l`; the other is the
-    /// reference mass `r`. A window change flips it and clears the new `l`.
-    cur: usize,
+    /// Split of internal node `i` (breadth-first: children of `i` are `2i+1`, `2i+2`) of
+    /// tree `t`, at `t * internal_per_tree + i`.
+    splits: Vec<Split>,
+    /// The rows learned in the current window: the latest mass counts them.
+    cur: Window,
+    /// The rows of the previous window: the reference mass counts them.
+    prev: Window,
+    /// What a score reads of the reference mass, built from `prev` when a window closes.
+    reference: Reference,
     /// Rows learned in the current window.
     in_window: u32,
     /// Whether a full window has been learned (the reference mass exists).
@@ -138,214 +142,231 @@ pub struct HalfSpaceTrees {
     limit: u32,
     /// `trees · ψ · 2^height`.
     max_mass: f64,
-    /// Leaves reached in the current and previous window, to clear only the touched paths
-    /// at a window change. A cache: not serialised, ignored by `==`.
-    journal: Journal,
+    /// Buffers of [`HalfSpaceTrees::rebuild`], kept to spare allocations.
+    scratch: Scratch,
 }
 
-/// A mass count: `u8` when the window is at most 255 rows (a mass never exceeds the
-/// window), `u16` otherwise.
-trait Mass: Copy + Default + PartialEq + Debug {
-    fn get(self) -> u32;
-    fn inc(&mut self);
-    /// From a serialised count that fits (checked on deserialisation).
-    fn from_u16(v: u16) -> Self;
-    fn to_u16(self) -> u16;
-}
-
-impl Mass for u8 {
-    #[inline(always)]
-    fn get(self) -> u32 {
-        u32::from(self)
-    }
-    #[inline(always)]
-    fn inc(&mut self) {
-        *self += 1;
-    }
-    fn from_u16(v: u16) -> Self {
-        v as u8
-    }
-    fn to_u16(self) -> u16 {
-        u16::from(self)
-    }
-}
-
-impl Mass for u16 {
-    #[inline(always)]
-    fn get(self) -> u32 {
-        u32::from(self)
-    }
-    #[inline(always)]
-    fn inc(&mut self) {
-        *self += 1;
-    }
-    fn from_u16(v: u16) -> Self {
-        v
-    }
-    fn to_u16(self) -> u16 {
-        self
-    }
-}
-
-/// An internal node: split `x[dim] < value` goes left (NaN goes right), and the two masses
-/// (see [`HalfSpaceTrees::cur`]), in one record so that a visit touches one cache line for
-/// the structure and the counts together. `2^AHEAD` records fill a 64-byte line.
-///
-/// Implemented only by [`Node`] and [`Node8`]: `repr(C)` plain data without padding bytes
-/// (every bit pattern is a valid value), whose size divides 64.
-trait Rec: Copy + Default + Debug {
-    type M: Mass;
-    /// `log2` of the records per line: the `2^AHEAD` descendants of node `i` that lie
-    /// `AHEAD` levels below it fill exactly one line (see [`Line`]).
-    const AHEAD: usize;
-    fn make(value: f32, dim: u32, mass: [u16; 2]) -> Self;
-    fn value(&self) -> f32;
-    fn dim(&self) -> usize;
-    fn mass(&self) -> &[Self::M; 2];
-    fn mass_mut(&mut self) -> &mut [Self::M; 2];
-}
-
-/// 16-byte node, 16-bit masses (windows over 255 rows).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[repr(C, align(16))]
-struct Node {
-    value: f32,
-    dim: u32,
-    mass: [u16; 2],
-    _pad: u32,
-}
-
-/// 8-byte node, 8-bit masses (windows of at most 255 rows, the default 250): half the
-/// memory of [`Node`], eight nodes a line.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[repr(C, align(8))]
-struct Node8 {
-    value: f32,
-    /// `dims ≤ 65 536`, so a dimension fits.
-    dim: u16,
-    mass: [u8; 2],
-}
-
-const _: () = assert!(size_of::<Node>() == 16 && size_of::<Node8>() == 8);
-
-impl Rec for Node {
-    type M = u16;
-    const AHEAD: usize = 2;
-    #[inline(always)]
-    fn make(value: f32, dim: u32, mass: [u16; 2]) -> Self {
-        Node {
-            value,
-            dim,
-            mass,
-            _pad: 0,
-        }
-    }
-    #[inline(always)]
-    fn value(&self) -> f32 {
-        self.value
-    }
-    #[inline(always)]
-    fn dim(&self) -> usize {
-        self.dim as usize
-    }
-    #[inline(always)]
-    fn mass(&self) -> &[u16; 2] {
-        &self.mass
-    }
-    #[inline(always)]
-    fn mass_mut(&mut self) -> &mut [u16; 2] {
-        &mut self.mass
-    }
-}
-
-impl Rec for Node8 {
-    type M = u8;
-    const AHEAD: usize = 3;
-    #[inline(always)]
-    fn make(value: f32, dim: u32, mass: [u16; 2]) -> Self {
-        Node8 {
-            value,
-            dim: dim as u16,
-            mass: mass.map(u8::from_u16),
-        }
-    }
-    #[inline(always)]
-    fn value(&self) -> f32 {
-        self.value
-    }
-    #[inline(always)]
-    fn dim(&self) -> usize {
-        usize::from(self.dim)
-    }
-    #[inline(always)]
-    fn mass(&self) -> &[u8; 2] {
-        &self.mass
-    }
-    #[inline(always)]
-    fn mass_mut(&mut self) -> &mut [u8; 2] {
-        &mut self.mass
-    }
-}
-
-/// 64 bytes, 64-byte aligned: four [`Node`]s or eight [`Node8`]s. Each tree takes
-/// `2^height` node places, the first unused, so node `i` sits at place `1 + i` and the
-/// descendants of node `i` `AHEAD` levels down (`2^AHEAD · (i + 1) − 1 ..`) fill exactly
-/// one line: the batch descent fetches it that many levels ahead.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(C, align(64))]
-struct Line([u64; 8]);
-
-/// The nodes of `lines`, flat.
-fn flat<N: Rec>(lines: &[Line]) -> &[N] {
-    const { assert!(64 % size_of::<N>() == 0 && align_of::<N>() <= 64) };
-    // SAFETY: `Line` is 64 bytes of plain data, 64-byte aligned; `N` is plain data without
-    // padding (see `Rec`), its size divides 64 and its alignment divides 64.
-    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * 64 / size_of::<N>()) }
-}
-
-/// The nodes of `lines`, flat and mutable.
-fn flat_mut<N: Rec>(lines: &mut [Line]) -> &mut [N] {
-    const { assert!(64 % size_of::<N>() == 0 && align_of::<N>() <= 64) };
-    // SAFETY: as in `flat` (writing an `N` leaves no uninitialised bytes: no padding); the
-    // borrow is exclusive.
-    unsafe {
-        std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * 64 / size_of::<N>())
-    }
-}
-
-/// Every tree's internal nodes and leaves for one node type.
-#[derive(Debug, Clone)]
-struct Arrays<N: Rec> {
-    /// Internal nodes, as 64-byte lines: node `i` of tree `t` at place `t · 2^height + 1 + i`
-    /// (see [`Line`]).
-    lines: Vec<Line>,
-    /// Both masses of leaf `i` (node `internal_per_tree + i`) of tree `t`, at
-    /// `t * (internal_per_tree + 1) + i`.
-    leaves: Vec<[N::M; 2]>,
-}
-
-/// The model's arrays: 8-bit masses when `window ≤ 255`, else 16-bit.
-#[derive(Debug, Clone)]
-enum Store {
-    Narrow(Arrays<Node8>),
-    Wide(Arrays<Node>),
-}
-
-/// Evaluate `$body` with `$a` bound to the [`Arrays`] inside `$store`, whichever type.
-macro_rules! dispatch {
-    ($store:expr, $a:ident => $body:expr) => {
-        match $store {
-            Store::Narrow($a) => $body,
-            Store::Wide($a) => $body,
-        }
-    };
-}
-
-/// Split of an internal node, as serialised.
+/// Split of an internal node: `x[dim] < value` goes left (NaN goes right). Also the
+/// serialised form.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct Split {
     value: f32,
     dim: u32,
+}
+
+/// The rows of one window, and counts restored from a snapshot.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    /// Rows column by column: feature `d` of row `j` at `d · window + j` (so the partition
+    /// of a node's rows reads one short column). Allocated on first use.
+    cols: Vec<f32>,
+    /// Rows held.
+    rows: usize,
+    /// Per-node counts (`t · nodes_per_tree + i`) of rows of this window learned before the
+    /// model was restored from a snapshot, which holds them only as counts.
+    base: Option<Vec<u16>>,
+}
+
+/// A node of a tree's reference: where a descent continues (`child != 0`: split, and the
+/// children at `child`, `child + 1`), or where it stops and adds `mass · 2^depth`.
+/// Index 0 and 1 of [`Reference::nodes`] are a sink that a stopped descent stays in, adding
+/// nothing, so that descents need no per-tree flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C)]
+struct RefNode {
+    value: f32,
+    child: u32,
+    mass: u32,
+    dim: u16,
+    depth: u8,
+    _pad: u8,
+}
+
+const _: () = assert!(size_of::<RefNode>() == 16);
+
+/// Every tree's reference, in one array.
+#[derive(Debug, Clone, Default)]
+struct Reference {
+    /// The sink (0 and 1), then each tree's nodes, breadth-first, children side by side.
+    nodes: Vec<RefNode>,
+    /// Each tree's root in `nodes`.
+    roots: Vec<u32>,
+}
+
+/// A node of the reference waiting to be built: its place in [`Reference::nodes`], its
+/// breadth-first index in the complete tree, its depth, and its rows.
+#[derive(Debug, Clone, Copy)]
+struct Job<R> {
+    at: u32,
+    node: u32,
+    depth: u8,
+    rows: R,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    /// Row ids of the nodes of one level of [`Ids`], and of the next.
+    ids: Vec<u32>,
+    tmp: Vec<u32>,
+    queue_ids: Vec<Job<Ids>>,
+    queue_bits: Vec<Job<Bits>>,
+}
+
+/// The rows of a window at a node, while the reference is built.
+trait RowSet: Copy {
+    /// The first `n` rows.
+    fn all(n: usize) -> Self;
+    /// Prepare `scratch` for a tree of a window of `n` rows.
+    fn start(scratch: &mut Scratch, n: usize);
+    fn len(&self) -> u32;
+    /// The rows with `col[row] < value`, and the others (NaN goes right). `depth` is the
+    /// node's.
+    fn split(self, scratch: &mut Scratch, col: &[f32], value: f32, depth: u8) -> (Self, Self);
+    fn queue(scratch: &mut Scratch) -> &mut Vec<Job<Self>>;
+}
+
+/// Rows of windows of at most [`BITS`] rows: bit `j` is row `j`.
+const BITS: usize = 256;
+
+#[derive(Debug, Clone, Copy)]
+struct Bits([u64; BITS / 64]);
+
+impl RowSet for Bits {
+    fn all(n: usize) -> Self {
+        debug_assert!(n <= BITS);
+        Bits(std::array::from_fn(|w| match n.saturating_sub(64 * w) {
+            0 => 0,
+            k if k >= 64 => u64::MAX,
+            k => (1u64 << k) - 1,
+        }))
+    }
+
+    fn start(_: &mut Scratch, _: usize) {}
+
+    #[inline]
+    fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+
+    /// Dense sets compare the whole column at once ([`less_than`]), sparse ones only their
+    /// rows.
+    #[inline]
+    fn split(self, _: &mut Scratch, col: &[f32], value: f32, _: u8) -> (Self, Self) {
+        let col: &[f32; BITS] = col[..BITS].try_into().expect("columns of BITS rows");
+        let mut less = [0u64; BITS / 64];
+        if self.len() >= 32 {
+            less = less_than(col, value);
+        } else {
+            for (w, (m, &rows)) in less.iter_mut().zip(&self.0).enumerate() {
+                let mut rest = rows;
+                while rest != 0 {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    *m |= u64::from(col[64 * w + b] < value) << b;
+                }
+            }
+        }
+        (
+            Bits(std::array::from_fn(|w| self.0[w] & less[w])),
+            Bits(std::array::from_fn(|w| self.0[w] & !less[w])),
+        )
+    }
+
+    fn queue(scratch: &mut Scratch) -> &mut Vec<Job<Self>> {
+        &mut scratch.queue_bits
+    }
+}
+
+/// Bit `j` set where `col[j] < value` (NaN: not set).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+fn less_than(col: &[f32; BITS], value: f32) -> [u64; BITS / 64] {
+    // SAFETY: the function needs SSE2, which this build enables (the `cfg` above; every
+    // x86_64 processor has it).
+    unsafe { less_than_sse2(col, value) }
+}
+
+/// [`less_than`] in SSE2: four comparisons of four lanes, packed to sixteen bytes, give
+/// sixteen bits in one `movemask`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+fn less_than_sse2(col: &[f32; BITS], value: f32) -> [u64; BITS / 64] {
+    use std::arch::x86_64::{
+        _mm_castps_si128, _mm_cmplt_ps, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
+        _mm_set1_ps, _mm_setr_ps,
+    };
+    let v = _mm_set1_ps(value);
+    let mut out = [0u64; BITS / 64];
+    for (m, c) in out.iter_mut().zip(col.chunks_exact(64)) {
+        let mut bits = 0u64;
+        for (k, c) in c.chunks_exact(16).enumerate() {
+            let lt = |i: usize| {
+                _mm_castps_si128(_mm_cmplt_ps(
+                    _mm_setr_ps(c[i], c[i + 1], c[i + 2], c[i + 3]),
+                    v,
+                ))
+            };
+            let lo = _mm_packs_epi32(lt(0), lt(4));
+            let hi = _mm_packs_epi32(lt(8), lt(12));
+            let b = _mm_movemask_epi8(_mm_packs_epi16(lo, hi)) as u32;
+            bits |= u64::from(b) << (16 * k);
+        }
+        *m = bits;
+    }
+    out
+}
+
+/// Bit `j` set where `col[j] < value` (NaN: not set).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline]
+fn less_than(col: &[f32; BITS], value: f32) -> [u64; BITS / 64] {
+    let mut out = [0u64; BITS / 64];
+    for (m, c) in out.iter_mut().zip(col.chunks_exact(64)) {
+        for (b, &x) in c.iter().enumerate() {
+            *m |= u64::from(x < value) << b;
+        }
+    }
+    out
+}
+
+/// Rows of larger windows: `ids[a..b]` of the level's buffer (`Scratch::ids` at even
+/// depths, `Scratch::tmp` at odd ones).
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    a: u32,
+    b: u32,
+}
+
+impl RowSet for Ids {
+    fn all(n: usize) -> Self {
+        Ids { a: 0, b: n as u32 }
+    }
+
+    fn start(scratch: &mut Scratch, n: usize) {
+        scratch.ids.clear();
+        scratch.ids.extend(0..n as u32);
+        scratch.tmp.resize(n, 0);
+    }
+
+    #[inline]
+    fn len(&self) -> u32 {
+        self.b - self.a
+    }
+
+    fn split(self, scratch: &mut Scratch, col: &[f32], value: f32, depth: u8) -> (Self, Self) {
+        let (a, b) = (self.a as usize, self.b as usize);
+        let (src, dst) = if depth.is_multiple_of(2) {
+            (&scratch.ids[a..b], &mut scratch.tmp[a..b])
+        } else {
+            (&scratch.tmp[a..b], &mut scratch.ids[a..b])
+        };
+        let m = self.a + partition(src, dst, col, value) as u32;
+        (Ids { a: self.a, b: m }, Ids { a: m, b: self.b })
+    }
+
+    fn queue(scratch: &mut Scratch) -> &mut Vec<Job<Self>> {
+        &mut scratch.queue_ids
+    }
 }
 
 /// The serialised form: the field layout of the struct-of-arrays model this replaced, so
@@ -368,109 +389,16 @@ struct Snapshot {
     max_mass: f64,
 }
 
-impl<N: Rec> Arrays<N> {
-    /// Zeroed arrays for `trees` trees of `nint` internal nodes.
-    fn new(trees: usize, nint: usize) -> Self {
-        let places = (nint + 1) * trees;
-        Arrays {
-            lines: vec![Line::default(); places.div_ceil(1 << N::AHEAD) + 1],
-            leaves: vec![[N::M::default(); 2]; places],
-        }
-    }
-
-    /// Every tree's node places (`2^height` each, see [`Line`]).
-    fn all(&self, trees: usize, nint: usize) -> &[N] {
-        &flat(&self.lines)[..trees * (nint + 1)]
-    }
-
-    /// Internal nodes and leaves of tree `t`.
-    fn tree(&self, t: usize, nint: usize) -> (&[N], &[[N::M; 2]]) {
-        (
-            &flat(&self.lines)[t * (nint + 1) + 1..][..nint],
-            &self.leaves[t * (nint + 1)..][..nint + 1],
-        )
-    }
-
-    /// Internal nodes and leaves of tree `t`, mutable.
-    fn tree_mut(&mut self, t: usize, nint: usize) -> (&mut [N], &mut [[N::M; 2]]) {
-        (
-            &mut flat_mut(&mut self.lines)[t * (nint + 1) + 1..][..nint],
-            &mut self.leaves[t * (nint + 1)..][..nint + 1],
-        )
-    }
-
-    /// Splits (internal nodes, tree by tree) and reference and latest masses (all nodes,
-    /// tree by tree), as serialised; slot `cur` holds the latest mass.
-    fn export(&self, trees: usize, nint: usize, cur: usize) -> (Vec<Split>, Vec<u16>, Vec<u16>) {
-        let mut r = Vec::with_capacity(trees * (2 * nint + 1));
-        let mut l = Vec::with_capacity(r.capacity());
-        let mut splits = Vec::with_capacity(trees * nint);
-        for t in 0..trees {
-            let (nodes, leaves) = self.tree(t, nint);
-            let masses = nodes
-                .iter()
-                .map(|n| *n.mass())
-                .chain(leaves.iter().copied());
-            for mass in masses {
-                r.push(mass[1 - cur].to_u16());
-                l.push(mass[cur].to_u16());
-            }
-            splits.extend(nodes.iter().map(|n| Split {
-                value: n.value(),
-                dim: n.dim() as u32,
-            }));
-        }
-        (splits, r, l)
-    }
-
-    /// Fill from serialised arrays (lengths checked), the latest mass in slot 0.
-    fn import(&mut self, trees: usize, nint: usize, s: &Snapshot) {
-        let npt = 2 * nint + 1;
-        for t in 0..trees {
-            let (nodes, leaves) = self.tree_mut(t, nint);
-            let (r, l) = (&s.r[t * npt..][..npt], &s.l[t * npt..][..npt]);
-            for (i, n) in nodes.iter_mut().enumerate() {
-                let sp = s.splits[t * nint + i];
-                *n = N::make(sp.value, sp.dim, [l[i], r[i]]);
-            }
-            for (i, leaf) in leaves.iter_mut().enumerate() {
-                *leaf = [N::M::from_u16(l[nint + i]), N::M::from_u16(r[nint + i])];
-            }
-        }
-    }
-
-    /// Same splits and masses, slot `a` here holding what slot `b` holds in `o`.
-    fn same(&self, o: &Self, trees: usize, nint: usize, a: usize, b: usize) -> bool {
-        self.lines.len() == o.lines.len()
-            && self.leaves.len() == o.leaves.len()
-            && self
-                .all(trees, nint)
-                .iter()
-                .zip(o.all(trees, nint))
-                .all(|(x, y)| {
-                    x.value() == y.value()
-                        && x.dim() == y.dim()
-                        && x.mass()[a] == y.mass()[b]
-                        && x.mass()[1 - a] == y.mass()[1 - b]
-                })
-            && self
-                .leaves
-                .iter()
-                .zip(&o.leaves)
-                .all(|(x, y)| x[a] == y[b] && x[1 - a] == y[1 - b])
-    }
-}
-
 impl From<HalfSpaceTrees> for Snapshot {
     fn from(m: HalfSpaceTrees) -> Self {
-        let (trees, nint, cur) = (m.cfg.trees, m.internal_per_tree, m.cur);
-        let (splits, r, l) = dispatch!(&m.store, a => a.export(trees, nint, cur));
+        let r = m.counts(&m.prev);
+        let l = m.counts(&m.cur);
         Snapshot {
             cfg: m.cfg,
             dims: m.dims,
             nodes_per_tree: m.nodes_per_tree,
             internal_per_tree: m.internal_per_tree,
-            splits,
+            splits: m.splits,
             r,
             l,
             in_window: m.in_window,
@@ -484,14 +412,17 @@ impl From<HalfSpaceTrees> for Snapshot {
 impl TryFrom<Snapshot> for HalfSpaceTrees {
     type Error = ConfigError;
 
-    /// Checks everything the unchecked descents rely on.
+    /// Checks everything the model relies on: array sizes, split dimensions, and masses
+    /// that rows could have produced (every internal node's mass is the sum of its
+    /// children's, the latest mass counts the window's rows so far, no mass exceeds the
+    /// window).
     fn try_from(s: Snapshot) -> Result<Self, ConfigError> {
         let mut m = HalfSpaceTrees::empty(s.dims, s.cfg.clone())?;
-        let (npt, nint) = (m.nodes_per_tree, m.internal_per_tree);
+        let (npt, nint, trees) = (m.nodes_per_tree, m.internal_per_tree, m.cfg.trees);
         if s.nodes_per_tree != npt
             || s.internal_per_tree != nint
-            || s.splits.len() != m.cfg.trees * nint
-            || s.r.len() != m.cfg.trees * npt
+            || s.splits.len() != trees * nint
+            || s.r.len() != trees * npt
             || s.l.len() != s.r.len()
         {
             return Err(ConfigError::Invalid(
@@ -508,52 +439,45 @@ impl TryFrom<Snapshot> for HalfSpaceTrees {
                 "snapshot window position out of range",
             ));
         }
-        if matches!(m.store, Store::Narrow(_))
-            && s.r.iter().chain(&s.l).any(|&c| c > u16::from(u8::MAX))
-        {
-            return Err(ConfigError::Invalid("snapshot mass exceeds the window"));
+        let window = m.cfg.window;
+        for (masses, root) in [(&s.r, None), (&s.l, Some(s.in_window as usize))] {
+            for tree in masses.chunks_exact(npt) {
+                if usize::from(tree[0]) > window || root.is_some_and(|n| n != usize::from(tree[0]))
+                {
+                    return Err(ConfigError::Invalid("snapshot mass exceeds the window"));
+                }
+                if (0..nint).any(|i| {
+                    u32::from(tree[i]) != u32::from(tree[2 * i + 1]) + u32::from(tree[2 * i + 2])
+                }) {
+                    return Err(ConfigError::Invalid(
+                        "snapshot masses are not counts of rows",
+                    ));
+                }
+            }
         }
-        let trees = m.cfg.trees;
-        dispatch!(&mut m.store, a => a.import(trees, nint, &s));
+        let nonzero = |v: Vec<u16>| v.iter().any(|&c| c != 0).then_some(v);
+        m.splits = s.splits;
+        m.prev.base = nonzero(s.r);
+        m.cur.base = nonzero(s.l);
         m.in_window = s.in_window;
         m.warm = s.warm;
+        m.rebuild();
         Ok(m)
     }
 }
 
 impl PartialEq for HalfSpaceTrees {
-    /// Same configuration, structure, masses and window position (whichever slot holds
-    /// which mass).
+    /// Same configuration, structure, masses and window position (however the masses are
+    /// held).
     fn eq(&self, o: &Self) -> bool {
-        let (a, b) = (self.cur, o.cur);
-        let (trees, nint) = (self.cfg.trees, self.internal_per_tree);
         self.cfg == o.cfg
             && self.dims == o.dims
             && self.in_window == o.in_window
             && self.warm == o.warm
-            && match (&self.store, &o.store) {
-                (Store::Narrow(x), Store::Narrow(y)) => x.same(y, trees, nint, a, b),
-                (Store::Wide(x), Store::Wide(y)) => x.same(y, trees, nint, a, b),
-                _ => false,
-            }
+            && self.splits == o.splits
+            && self.counts(&self.prev) == o.counts(&o.prev)
+            && self.counts(&self.cur) == o.counts(&o.cur)
     }
-}
-
-/// The leaf each learned row reached in each tree (its breadth-first node index), for the
-/// current and the previous window (`tree * window + position`). The masses of a window
-/// are non-zero exactly on the paths to these leaves, so a window change clears those paths
-/// (and the top levels wholesale) instead of every node: ~16 stores per row and tree instead
-/// of ~13 KiB per row at the default. Used only where that is cheaper
-/// (`window · (height + 1) · 4 ≤ nodes per tree`).
-#[derive(Debug, Clone, Default)]
-struct Journal {
-    cur: Vec<u32>,
-    prev: Vec<u32>,
-    /// `cur` holds every row of the current window so far.
-    cur_ok: bool,
-    /// `prev` holds every row of the previous window (so the reference mass is non-zero
-    /// only on their paths).
-    prev_ok: bool,
 }
 
 /// Trees descended together, level by level (more than the default 25 go in several groups).
@@ -564,23 +488,17 @@ impl HalfSpaceTrees {
     pub fn new(dims: usize, cfg: HstConfig) -> Result<Self, ConfigError> {
         let mut m = Self::empty(dims, cfg)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(m.cfg.seed);
-        let mut splits = vec![Split::default(); m.internal_per_tree];
         let mut lo = vec![0f64; dims];
         let mut hi = vec![0f64; dims];
-        let (trees, nint) = (m.cfg.trees, m.internal_per_tree);
-        for t in 0..trees {
+        let nint = m.internal_per_tree;
+        for tree in m.splits.chunks_exact_mut(nint) {
             for d in 0..dims {
                 let sq: f64 = rng.random();
                 let half = 2.0 * sq.max(1.0 - sq);
                 lo[d] = sq - half;
                 hi[d] = sq + half;
             }
-            build(&mut splits, 0, &mut lo, &mut hi, &mut rng);
-            dispatch!(&mut m.store, a => {
-                for (n, sp) in a.tree_mut(t, nint).0.iter_mut().zip(&splits) {
-                    *n = Rec::make(sp.value, sp.dim, [0, 0]);
-                }
-            });
+            build(tree, 0, &mut lo, &mut hi, &mut rng);
         }
         Ok(m)
     }
@@ -608,25 +526,23 @@ impl HalfSpaceTrees {
         // Integer counts: `r < size_limit` iff `r < ceil(size_limit)`.
         let limit = size_limit.ceil().min(f64::from(u32::MAX)) as u32;
         let max_mass = cfg.trees as f64 * cfg.window as f64 * (1u64 << cfg.height) as f64;
-        // A mass counts rows of one window, so never exceeds it.
-        let store = if cfg.window <= usize::from(u8::MAX) {
-            Store::Narrow(Arrays::new(cfg.trees, internal))
-        } else {
-            Store::Wide(Arrays::new(cfg.trees, internal))
-        };
-        Ok(Self {
-            store,
-            cur: 0,
+        let mut m = Self {
+            splits: vec![Split::default(); cfg.trees * internal],
             cfg,
             dims,
             nodes_per_tree,
             internal_per_tree: internal,
+            cur: Window::default(),
+            prev: Window::default(),
+            reference: Reference::default(),
             in_window: 0,
             warm: false,
             limit,
             max_mass,
-            journal: Journal::default(),
-        })
+            scratch: Scratch::default(),
+        };
+        m.rebuild();
+        Ok(m)
     }
 
     /// The configuration the model was built with.
@@ -644,14 +560,9 @@ impl HalfSpaceTrees {
     /// otherwise never warm up); masses are then those of a window of that many rows. No-op
     /// at a window boundary.
     pub fn end_window(&mut self) {
-        if self.in_window == 0 {
-            return;
+        if self.in_window != 0 {
+            self.close_window();
         }
-        self.ready_journal();
-        // Positions not filled in this window hold older leaves in the journal; clearing
-        // their paths later only clears slots that are being reset anyway.
-        self.in_window = (self.cfg.window - 1) as u32;
-        self.tick();
     }
 
     /// Whether a full window has been learned, i.e. scores are meaningful.
@@ -659,95 +570,103 @@ impl HalfSpaceTrees {
         self.warm
     }
 
-    /// Every tree's node places' splits (`2^height` each, see [`Line`]), for tests.
-    #[cfg(test)]
-    fn all_nodes(&self) -> Vec<Split> {
-        let (trees, nint) = (self.cfg.trees, self.internal_per_tree);
-        dispatch!(&self.store, a => a
-            .all(trees, nint)
-            .iter()
-            .map(|n| Split {
-                value: n.value(),
-                dim: n.dim() as u32,
-            })
-            .collect())
-    }
-
     /// Paper mass `Σ_trees r · 2^depth` of `x` (higher = more normal); 0 before warm-up.
-    /// Trees go level by level, as in learning, so their dependent loads overlap; a tree
-    /// stays at its stop node once stopped.
     pub fn mass(&self, x: &[f32]) -> f64 {
-        assert_eq!(x.len(), self.dims, "row width differs from the model's");
-        dispatch!(&self.store, a => self.mass_in(a, x))
+        self.mass_of(x) as f64
     }
 
-    /// [`Self::mass`] on the arrays `a`.
-    fn mass_in<N: Rec>(&self, a: &Arrays<N>, x: &[f32]) -> f64 {
-        let h = self.cfg.height as usize;
-        let nint = self.internal_per_tree;
-        let (rf, limit, trees) = (1 - self.cur, self.limit, self.cfg.trees);
-        let (nodes, leaves) = (a.all(trees, nint), a.leaves.as_slice());
-        assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
-        let mut total: u64 = 0;
-        let mut first = 0;
-        while first < trees {
-            let k = (trees - first).min(GROUP);
-            let mut idx = [0usize; GROUP];
-            let mut open = [true; GROUP];
-            let mut depth = 0;
-            while depth < h {
-                let mut any = false;
-                for t in 0..k {
-                    let i = idx[t];
-                    // SAFETY: `i < nint` is an internal node of tree `first + t < trees`
-                    // (fewer than `h` steps from the root, or a stopped tree's stop node);
-                    // lengths asserted above; split dimensions are `< dims`, as in
-                    // `descend`.
-                    unsafe {
-                        let n = nodes.get_unchecked((first + t) * (nint + 1) + 1 + i);
-                        let m = n.mass()[rf].get();
-                        let stop = open[t] & (m < limit);
-                        total += u64::from(u32::from(stop) * m) << depth;
-                        open[t] &= !stop;
-                        any |= open[t];
-                        let v = *x.get_unchecked(n.dim());
-                        let child = 2 * i + 1 + goes_right(v, n.value());
-                        idx[t] = if open[t] { child } else { i };
-                    }
+    /// [`Self::mass`] as an integer: every tree descends its reference, the trees level by
+    /// level together so that their dependent loads overlap; descents that stopped drop out
+    /// of the next level (no level visits a stopped tree).
+    #[inline]
+    fn mass_of(&self, x: &[f32]) -> u64 {
+        assert_eq!(x.len(), self.dims, "row width differs from the model's");
+        let nodes = self.reference.nodes.as_slice();
+        let mut total = 0u64;
+        for roots in self.reference.roots.chunks(GROUP) {
+            let mut lane = [0u32; GROUP];
+            lane[..roots.len()].copy_from_slice(roots);
+            let mut open = roots.len();
+            while open > 0 {
+                let mut k = 0;
+                for j in 0..open {
+                    // SAFETY: `k ≤ j < open ≤ GROUP`, the length of `lane`. A lane holds a
+                    // root or a child of an open node, and a node's dimension is below
+                    // `dims = x.len()` (the invariants of `Reference`).
+                    let n = unsafe { *nodes.get_unchecked(*lane.get_unchecked(j) as usize) };
+                    total += u64::from(n.mass) << n.depth;
+                    let v = unsafe { *x.get_unchecked(usize::from(n.dim)) };
+                    unsafe { *lane.get_unchecked_mut(k) = n.child + goes_right(v, n.value) as u32 };
+                    k += usize::from(n.child != 0);
                 }
-                if !any {
-                    break;
-                }
-                depth += 1;
+                open = k;
             }
-            if depth == h {
-                for t in 0..k {
-                    if open[t] {
-                        let leaf = leaves[(first + t) * (nint + 1) + idx[t] - nint];
-                        total += u64::from(leaf[rf].get()) << h;
-                    }
-                }
-            }
-            first += k;
         }
-        total as f64
+        total
+    }
+
+    /// Scores of the rows of `xs` (row-major) against the current reference, into `out`.
+    /// Row by row: all trees of one row descend together ([`Self::mass_of`]), which
+    /// measured faster than trees taking blocks of rows in turn (fewer instructions per
+    /// step, and the references of all trees stay in the L1/L2 caches anyway).
+    fn score_rows(&self, xs: &[f32], out: &mut [f64]) {
+        debug_assert_eq!(xs.len(), out.len() * self.dims);
+        if !self.warm {
+            out.fill(0.0);
+            return;
+        }
+        for (x, o) in xs.chunks_exact(self.dims).zip(out.iter_mut()) {
+            *o = self.to_score(self.mass_of(x) as f64);
+        }
     }
 
     /// Score then learn each row of `rows` (row-major, `out.len()` rows of [`Self::dims`]
     /// values): exactly (bit for bit) what calling [`Model::score_learn`] on each row in
     /// turn gives, and leaves the model in the same state, only faster.
-    ///
-    /// Rows go tree by tree (see the module documentation), so pass many rows at a time:
-    /// a few hundred to a few thousand.
     pub fn score_learn_batch(&mut self, rows: &[f32], out: &mut [f64]) {
+        self.score_learn_where(rows, out, |_, _| true);
+    }
+
+    /// Score each row of `rows` (row-major) and learn it if `learn(row index, score)` says
+    /// so: exactly (bit for bit, and the model left in the same state) what
+    /// [`Model::score`] then, if accepted, [`Model::learn`] on each row in turn gives.
+    /// `learn` is called once per row, in order. Rows until the next window change are
+    /// scored together; when learning a row closes the window, the rows after it are scored
+    /// again against the new reference.
+    pub fn score_learn_where(
+        &mut self,
+        rows: &[f32],
+        out: &mut [f64],
+        mut learn: impl FnMut(usize, f64) -> bool,
+    ) {
+        let dims = self.dims;
         assert_eq!(
             rows.len(),
-            out.len() * self.dims,
+            out.len() * dims,
             "rows and out differ in length"
         );
-        let mut acc = vec![0u64; BLOCK.min(out.len())];
-        for (xs, o) in rows.chunks(BLOCK * self.dims).zip(out.chunks_mut(BLOCK)) {
-            self.block_score_learn(xs, o, &mut acc[..o.len()]);
+        let n = out.len();
+        let mut at = 0;
+        while at < n {
+            // Score ahead at most as many rows as could be learned before the window closes
+            // (an accepted row closes it at the earliest after that many).
+            let ahead = (self.cfg.window - self.in_window as usize)
+                .min(n - at)
+                .min(256);
+            let end = at + ahead;
+            self.score_rows(&rows[at * dims..end * dims], &mut out[at..end]);
+            let mut next = end;
+            for j in at..end {
+                if learn(j, out[j]) {
+                    self.learn_row(&rows[j * dims..(j + 1) * dims]);
+                    if self.in_window == 0 {
+                        // This row closed the window: score the rest against the new one.
+                        next = j + 1;
+                        break;
+                    }
+                }
+            }
+            at = next;
         }
     }
 
@@ -759,75 +678,7 @@ impl HalfSpaceTrees {
             out.len() * self.dims,
             "rows and out differ in length"
         );
-        if !self.warm {
-            out.fill(0.0);
-            return;
-        }
-        let mut acc = vec![0u64; BLOCK.min(out.len())];
-        let nint = self.internal_per_tree;
-        let tree = Tree {
-            height: self.cfg.height,
-            limit: self.limit,
-        };
-        for (xs, o) in rows.chunks(BLOCK * self.dims).zip(out.chunks_mut(BLOCK)) {
-            let acc = &mut acc[..o.len()];
-            acc.fill(0);
-            for t in 0..self.cfg.trees {
-                dispatch!(&self.store, a => {
-                    let (nodes, leaves) = a.tree(t, nint);
-                    tree.score(nodes, leaves, 1 - self.cur, xs, self.dims, acc);
-                });
-            }
-            for (o, &m) in o.iter_mut().zip(acc.iter()) {
-                *o = self.to_score(m as f64);
-            }
-        }
-    }
-
-    /// [`Self::score_learn_batch`] on at most [`BLOCK`] rows: each tree in turn takes all
-    /// the rows, closing its own windows on the way. Trees are independent and every tree
-    /// closes its windows after the same rows, so this is the row-by-row result.
-    fn block_score_learn(&mut self, xs: &[f32], out: &mut [f64], acc: &mut [u64]) {
-        let n = out.len();
-        let window = self.cfg.window;
-        acc.fill(0);
-        self.ready_journal();
-        let start = self.in_window as usize;
-        // Rows until the current window closes; row `first_end - 1` closes it.
-        let first_end = window - start;
-        let closes = if n >= first_end {
-            1 + (n - first_end) / window
-        } else {
-            0
-        };
-        let pass = Pass {
-            tree: Tree {
-                height: self.cfg.height,
-                limit: self.limit,
-            },
-            trees: self.cfg.trees,
-            nint: self.internal_per_tree,
-            window,
-            start,
-            cur: self.cur,
-            dims: self.dims,
-        };
-        let journal = &mut self.journal;
-        dispatch!(&mut self.store, a => pass.run(a, journal, xs, acc));
-        if closes % 2 == 1 {
-            self.cur = 1 - self.cur;
-            std::mem::swap(&mut self.journal.cur, &mut self.journal.prev);
-        }
-        for (j, (o, &m)) in out.iter_mut().zip(acc.iter()).enumerate() {
-            // Warm for row j if a window had closed before it.
-            *o = if self.warm || j >= first_end {
-                self.to_score(m as f64)
-            } else {
-                0.0
-            };
-        }
-        self.in_window = ((start + n) % window) as u32;
-        self.warm |= closes > 0;
+        self.score_rows(rows, out);
     }
 
     #[inline]
@@ -835,229 +686,235 @@ impl HalfSpaceTrees {
         1.0 - mass / self.max_mass
     }
 
-    /// Whether window changes clear the journalled paths rather than every node.
-    fn uses_journal(&self) -> bool {
-        self.cfg.window * (self.cfg.height as usize + 1) * 4 <= self.nodes_per_tree
-    }
-
-    /// Make the journal ready for recording the current window (after construction or
-    /// deserialisation it is empty; it then covers windows from the next one on).
-    fn ready_journal(&mut self) {
-        let len = self.cfg.trees * self.cfg.window;
-        if self.uses_journal() && self.journal.cur.len() != len {
-            // Any leaf will do for rows not recorded yet: their paths are only cleared.
-            let leaf = self.internal_per_tree as u32;
-            self.journal = Journal {
-                cur: vec![leaf; len],
-                prev: vec![leaf; len],
-                cur_ok: self.in_window == 0,
-                // A fresh model's masses are all zero: nothing to clear.
-                prev_ok: self.in_window == 0 && !self.warm,
-            };
-        }
-    }
-
-    /// Close the window if this row completed it: `r ← l`, `l ← 0` (flip the slots, then
-    /// clear the journalled paths or every node, amortised over the window).
+    /// Count `x` in the current window: store it; close the window if it is full.
     #[inline]
-    fn tick(&mut self) {
-        self.in_window += 1;
-        if self.in_window as usize == self.cfg.window {
-            self.in_window = 0;
-            self.cur = 1 - self.cur;
-            let (h, nint, w, cur) = (
-                self.cfg.height,
-                self.internal_per_tree,
-                self.cfg.window,
-                self.cur,
-            );
-            let j = &mut self.journal;
-            let trees = self.cfg.trees;
-            dispatch!(&mut self.store, a => {
-                for t in 0..trees {
-                    let (nodes, leaves) = a.tree_mut(t, nint);
-                    if j.prev_ok {
-                        clear_paths(nodes, leaves, cur, &j.prev[t * w..][..w], h, w);
-                    } else {
-                        clear_all(nodes, leaves, cur);
-                    }
-                }
-            });
-            std::mem::swap(&mut j.cur, &mut j.prev);
-            j.prev_ok = j.cur_ok && !j.cur.is_empty();
-            j.cur_ok = !j.cur.is_empty();
-            self.warm = true;
-        }
-    }
-
-    /// Descend every tree once, counting `x` in the latest mass at every node on its path
-    /// and, if `SCORE`, accumulating the paper mass from the reference mass. Trees go level
-    /// by level so the dependent loads of different trees overlap.
-    #[inline(always)]
-    fn descend<const SCORE: bool>(&mut self, x: &[f32]) -> u64 {
+    fn learn_row(&mut self, x: &[f32]) {
         assert_eq!(x.len(), self.dims, "row width differs from the model's");
-        self.ready_journal();
-        let pos = self.in_window as usize;
-        let window = self.cfg.window;
-        let journal = &mut self.journal.cur;
-        let (h, limit, nint, cur) = (
+        let w = self.cfg.window;
+        let stride = self.stride();
+        let cur = &mut self.cur;
+        if cur.cols.is_empty() {
+            cur.cols = vec![0.0; self.dims * stride];
+        }
+        let j = cur.rows;
+        for (col, &v) in cur.cols.chunks_exact_mut(stride).zip(x) {
+            col[j] = v;
+        }
+        cur.rows += 1;
+        self.in_window += 1;
+        if self.in_window as usize == w {
+            self.close_window();
+        }
+    }
+
+    /// `r ← l`, `l ← 0`: the current window's rows become the reference.
+    fn close_window(&mut self) {
+        std::mem::swap(&mut self.cur, &mut self.prev);
+        self.cur.rows = 0;
+        self.cur.base = None;
+        self.in_window = 0;
+        self.warm = true;
+        self.rebuild();
+    }
+
+    /// Build [`Self::reference`] from the rows (and restored counts) of `prev`: each tree
+    /// top-down, breadth-first, splitting a node's rows at its split only where its count
+    /// lets a descent continue (`count ≥ limit`, not a leaf, and not empty: below an empty
+    /// node every count is 0, so stopping there adds the same nothing).
+    fn rebuild(&mut self) {
+        if self.cfg.window <= BITS {
+            self.build_reference(Bits::all(self.prev.rows));
+        } else {
+            self.build_reference(Ids::all(self.prev.rows));
+        }
+    }
+
+    /// [`Self::rebuild`] with the rows of a node held as `R`.
+    fn build_reference<R: RowSet>(&mut self, all: R) {
+        let (h, nint, npt, stride, limit) = (
             self.cfg.height as usize,
-            self.limit,
             self.internal_per_tree,
-            self.cur,
+            self.nodes_per_tree,
+            self.stride(),
+            self.limit,
         );
-        let trees = self.cfg.trees;
-        dispatch!(&mut self.store, a => descend_in::<SCORE, _>(
-            a, trees, h, nint, limit, cur, x, journal, window, pos
-        ))
-    }
-}
-
-/// [`HalfSpaceTrees::descend`] on the arrays `a`: descend every tree once with `x`,
-/// counting it in mass slot `cur`; record each tree's leaf at `pos` of its window in
-/// `journal` (if not empty); if `SCORE`, the paper mass from the other slot.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn descend_in<const SCORE: bool, N: Rec>(
-    a: &mut Arrays<N>,
-    trees: usize,
-    h: usize,
-    nint: usize,
-    limit: u32,
-    cur: usize,
-    x: &[f32],
-    journal: &mut [u32],
-    window: usize,
-    pos: usize,
-) -> u64 {
-    let rf = 1 - cur;
-    let mut total: u64 = 0;
-    let nodes = &mut flat_mut::<N>(&mut a.lines)[..trees * (nint + 1)];
-    let leaves = a.leaves.as_mut_slice();
-    assert!(nodes.len() == trees * (nint + 1) && leaves.len() == trees * (nint + 1));
-    let mut first = 0;
-    while first < trees {
-        let k = (trees - first).min(GROUP);
-        let mut idx = [0usize; GROUP];
-        let mut open = [SCORE; GROUP];
-        for depth in 0..=h {
-            for t in 0..k {
-                let tree = first + t;
-                let i = idx[t];
-                // SAFETY (all unchecked indexing below): `tree < trees`; `i` is a node of
-                // a complete tree of height `h` reached from the root in `depth ≤ h`
-                // steps, so `i < nint` while `depth < h` and `nint ≤ i < 2·nint + 1` at
-                // `depth == h`; the lengths are asserted above. Split dimensions are
-                // `< dims` by construction (`build`, or checked on deserialisation) and
-                // `x.len() == dims` is asserted by the caller.
-                debug_assert!(if depth < h {
-                    i < nint
-                } else {
-                    i >= nint && i <= 2 * nint
-                });
-                unsafe {
-                    let m = if depth < h {
-                        let n = nodes.get_unchecked_mut(tree * (nint + 1) + 1 + i);
-                        n.mass_mut()[cur].inc();
-                        let v = *x.get_unchecked(n.dim());
-                        idx[t] = 2 * i + 1 + goes_right(v, n.value());
-                        n.mass()[rf]
+        let Self {
+            reference,
+            prev,
+            splits,
+            scratch,
+            ..
+        } = self;
+        let sink = RefNode::default();
+        reference.nodes.clear();
+        reference.nodes.extend([sink; 2]);
+        reference.roots.clear();
+        let mut queue = std::mem::take(R::queue(scratch));
+        for (t, splits) in splits.chunks_exact(nint).enumerate() {
+            let base = prev.base.as_deref().map(|b| &b[t * npt..][..npt]);
+            R::start(scratch, prev.rows);
+            let root = reference.nodes.len() as u32;
+            reference.roots.push(root);
+            reference.nodes.push(sink);
+            queue.clear();
+            queue.push(Job {
+                at: root,
+                node: 0,
+                depth: 0,
+                rows: all,
+            });
+            let mut head = 0;
+            while let Some(&job) = queue.get(head) {
+                head += 1;
+                let node = job.node as usize;
+                let count = job.rows.len() + base.map_or(0, |c| u32::from(c[node]));
+                let depth = job.depth;
+                reference.nodes[job.at as usize] =
+                    if usize::from(depth) < h && count >= limit && count > 0 {
+                        let sp = splits[node];
+                        let (left, right) = if job.rows.len() > 0 {
+                            let col = &prev.cols[sp.dim as usize * stride..][..stride];
+                            job.rows.split(scratch, col, sp.value, depth)
+                        } else {
+                            (job.rows, job.rows)
+                        };
+                        let child = reference.nodes.len() as u32;
+                        reference.nodes.extend([sink; 2]);
+                        let (c, d) = (job.node * 2 + 1, depth + 1);
+                        if usize::from(d) < h {
+                            // The children's splits are read a level later; most are not cached.
+                            prefetch(splits.as_ptr().wrapping_add(c as usize));
+                        }
+                        queue.extend([
+                            Job {
+                                at: child,
+                                node: c,
+                                depth: d,
+                                rows: left,
+                            },
+                            Job {
+                                at: child + 1,
+                                node: c + 1,
+                                depth: d,
+                                rows: right,
+                            },
+                        ]);
+                        RefNode {
+                            value: sp.value,
+                            child,
+                            mass: 0,
+                            dim: sp.dim as u16,
+                            depth,
+                            _pad: 0,
+                        }
                     } else {
-                        let leaf = leaves.get_unchecked_mut(tree * (nint + 1) + i - nint);
-                        leaf[cur].inc();
-                        leaf[rf]
+                        RefNode {
+                            mass: count,
+                            depth,
+                            ..sink
+                        }
                     };
-                    if SCORE {
-                        // Branch-free: the first node with r < limit (or the leaf) counts.
-                        let r = m.get();
-                        let stop = open[t] & ((r < limit) | (depth == h));
-                        total += u64::from(u32::from(stop) * r) << depth;
-                        open[t] &= !stop;
-                    }
-                }
             }
         }
-        if !journal.is_empty() {
-            for (t, &leaf) in idx[..k].iter().enumerate() {
-                journal[(first + t) * window + pos] = leaf as u32;
-            }
-        }
-        first += k;
+        *R::queue(scratch) = queue;
     }
-    total
-}
 
-/// One tree-major pass of [`HalfSpaceTrees::block_score_learn`] over a block of rows.
-struct Pass {
-    tree: Tree,
-    trees: usize,
-    nint: usize,
-    window: usize,
-    /// Rows of the current window before the block.
-    start: usize,
-    /// The model's latest-mass slot before the block.
-    cur: usize,
-    dims: usize,
-}
+    /// Distance between the columns of a [`Window`]: [`BITS`] rows for windows that fit a
+    /// [`Bits`] (so every column can be compared whole), else the window; plus one cache
+    /// line, so that the columns of a row do not all fall into the same few cache sets.
+    fn stride(&self) -> usize {
+        self.cfg.window.max(BITS) + 16
+    }
 
-impl Pass {
-    /// Each tree of `a` in turn scores and learns all the rows of `xs`, closing its own
-    /// windows (and keeping `journal`, whose `cur`/`prev` swap is left to the caller).
-    fn run<N: Rec>(&self, a: &mut Arrays<N>, journal: &mut Journal, xs: &[f32], acc: &mut [u64]) {
-        let (nint, h, d, window, n) = (
-            self.nint,
-            self.tree.height,
-            self.dims,
-            self.window,
-            acc.len(),
+    /// The complete masses of window `win` (every node of every tree, `t · nodes_per_tree +
+    /// i`, as snapshots hold them): its restored counts plus its rows, each counted at every
+    /// node on its path.
+    fn counts(&self, win: &Window) -> Vec<u16> {
+        let (h, nint, npt, w) = (
+            self.cfg.height as usize,
+            self.internal_per_tree,
+            self.nodes_per_tree,
+            self.stride(),
         );
-        let use_journal = !journal.cur.is_empty();
-        let mut scratch = Vec::new();
-        let (mut cur_ok, mut prev_ok) = (journal.cur_ok, journal.prev_ok);
-        for t in 0..self.trees {
-            let (nodes, leaves) = a.tree_mut(t, nint);
-            let (mut jcur, mut jprev) = if use_journal {
-                (
-                    &mut journal.cur[t * window..][..window],
-                    &mut journal.prev[t * window..][..window],
-                )
-            } else {
-                scratch.resize(window, 0);
-                (&mut scratch[..], &mut [][..])
-            };
-            (cur_ok, prev_ok) = (journal.cur_ok, journal.prev_ok);
-            let mut cur = self.cur;
-            let (mut a, mut pos) = (0, self.start);
-            while a < n {
-                let b = n.min(a + window - pos);
-                self.tree.score_learn(
-                    nodes,
-                    leaves,
-                    cur,
-                    &xs[a * d..b * d],
-                    d,
-                    &mut acc[a..b],
-                    &mut jcur[pos..pos + (b - a)],
-                );
-                pos += b - a;
-                if pos == window {
-                    // This tree's window change: r ← l, l ← 0.
-                    cur = 1 - cur;
-                    if prev_ok {
-                        clear_paths(nodes, leaves, cur, jprev, h, window);
-                    } else {
-                        clear_all(nodes, leaves, cur);
-                    }
-                    if use_journal {
-                        std::mem::swap(&mut jcur, &mut jprev);
-                        (prev_ok, cur_ok) = (cur_ok, true);
-                    }
-                    pos = 0;
+        let mut out = win
+            .base
+            .clone()
+            .unwrap_or_else(|| vec![0; self.cfg.trees * npt]);
+        for (splits, c) in self
+            .splits
+            .chunks_exact(nint)
+            .zip(out.chunks_exact_mut(npt))
+        {
+            for j in 0..win.rows {
+                let mut i = 0;
+                for _ in 0..h {
+                    c[i] += 1;
+                    let sp = splits[i];
+                    i = 2 * i + 1 + goes_right(win.cols[sp.dim as usize * w + j], sp.value);
                 }
-                a = b;
+                c[i] += 1;
             }
         }
-        (journal.cur_ok, journal.prev_ok) = (cur_ok, prev_ok);
+        out
+    }
+}
+
+/// Write the row ids of `src` to `dst`, those with `col[id] < value` first (as many as
+/// returned), the others after them. Branch-free: each id is written both where the next
+/// left one goes and where the next right one goes; the side it belongs to keeps it, the
+/// other place is overwritten before it is claimed.
+#[inline]
+fn partition(src: &[u32], dst: &mut [u32], col: &[f32], value: f32) -> usize {
+    assert_eq!(src.len(), dst.len());
+    let (mut l, mut r) = (0, dst.len());
+    for &id in src {
+        let right = goes_right(col[id as usize], value);
+        // SAFETY: `l < r ≤ dst.len()` while ids remain (`l + dst.len() − r` ids placed).
+        unsafe {
+            *dst.get_unchecked_mut(l) = id;
+            *dst.get_unchecked_mut(r - 1) = id;
+        }
+        l += 1 - right;
+        r -= right;
+    }
+    l
+}
+
+/// Hint the processor to fetch the cache line of `p` (any address: a prefetch never faults).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it does not access memory architecturally.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl Model for HalfSpaceTrees {
+    /// `1 − mass / max_mass` in `[0, 1]`; `0.0` before the first window completes. Frozen:
+    /// scoring never changes the model.
+    fn score(&self, x: &[f32]) -> f64 {
+        if !self.warm {
+            assert_eq!(x.len(), self.dims, "row width differs from the model's");
+            return 0.0;
+        }
+        self.to_score(self.mass_of(x) as f64)
+    }
+
+    fn learn(&mut self, x: &[f32]) {
+        self.learn_row(x);
+    }
+
+    fn score_learn(&mut self, x: &[f32]) -> f64 {
+        let s = self.score(x);
+        self.learn_row(x);
+        s
+    }
+
+    fn name(&self) -> &'static str {
+        "hst"
     }
 }
 
@@ -1086,261 +943,6 @@ fn build(
     lo[d] = mid;
     build(tree, 2 * i + 2, lo, hi, rng);
     lo[d] = saved_lo;
-}
-
-/// Zero mass slot `slot` of one tree on the paths to `paths` (breadth-first leaf indices):
-/// the top levels, which most paths share, wholesale, the deeper nodes path by path.
-fn clear_paths<N: Rec>(
-    nodes: &mut [N],
-    leaves: &mut [[N::M; 2]],
-    slot: usize,
-    paths: &[u32],
-    height: u32,
-    window: usize,
-) {
-    let h = height as usize;
-    let nint = nodes.len();
-    // Depths `< top` hold `2^top − 1 ≥ window` nodes: cheaper to clear than to revisit.
-    let top = ((usize::BITS - window.leading_zeros()) as usize).min(h);
-    for n in &mut nodes[..(1 << top) - 1] {
-        n.mass_mut()[slot] = N::M::default();
-    }
-    for &leaf in paths {
-        let leaf = leaf as usize;
-        leaves[leaf - nint][slot] = N::M::default();
-        for d in top..h {
-            nodes[((leaf + 1) >> (h - d)) - 1].mass_mut()[slot] = N::M::default();
-        }
-    }
-}
-
-/// Zero mass slot `slot` of every node of one tree.
-fn clear_all<N: Rec>(nodes: &mut [N], leaves: &mut [[N::M; 2]], slot: usize) {
-    for n in nodes {
-        n.mass_mut()[slot] = N::M::default();
-    }
-    for l in leaves {
-        l[slot] = N::M::default();
-    }
-}
-
-/// Rows per tree pass of the batch paths: one tree (640 KiB at height 15) and the rows
-/// (320 B each at 80 features) should mostly share the L2 cache.
-const BLOCK: usize = 1024;
-/// Rows descended together, level by level, through one tree, so their cache misses overlap.
-const LANES: usize = 8;
-
-/// Hint the processor to fetch the cache line of `p` (any address: a prefetch never faults).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it does not access memory architecturally.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Descend `K` rows (`xs`, row-major, `dims` wide) through the splits of one tree of height
-/// `h` (`nodes`, its `leaves` only prefetched) level by level, so that their chains of
-/// dependent loads overlap; their leaves' breadth-first indices. `K` is a constant so the
-/// indices stay in registers.
-#[inline(always)]
-fn descend_lanes<const K: usize, N: Rec>(
-    nodes: &[N],
-    leaves: &[[N::M; 2]],
-    xs: &[f32],
-    dims: usize,
-    h: usize,
-) -> [usize; K] {
-    let nint = nodes.len();
-    assert!(nint == (1 << h) - 1 && leaves.len() == nint + 1 && xs.len() == K * dims);
-    let mut idx = [0usize; K];
-    for depth in 0..h {
-        for (g, i) in idx.iter_mut().enumerate() {
-            // The four grandchildren of `i` (two levels on) fill one cache line (see
-            // `Line`): fetch it now, so the chain of dependent loads down the tree is
-            // pipelined two levels deep. Above the leaves, fetch the four grandchild
-            // leaves' masses for the walk.
-            let first = (*i + 1) << N::AHEAD;
-            if depth + N::AHEAD < h {
-                prefetch(nodes.as_ptr().wrapping_add(first - 1));
-            } else if depth + N::AHEAD == h {
-                prefetch(leaves.as_ptr().wrapping_add((first - 1).wrapping_sub(nint)));
-            }
-            // SAFETY: `*i` is an internal node (fewer than `h` steps from the root of a
-            // complete tree of height `h`), so `*i < nint = nodes.len()`; split dimensions
-            // are `< dims` (by construction, or checked on deserialisation) and row `g` is
-            // `dims` wide inside `xs` (asserted).
-            unsafe {
-                let n = nodes.get_unchecked(*i);
-                let v = *xs.get_unchecked(g * dims + n.dim());
-                *i = 2 * *i + 1 + goes_right(v, n.value());
-            }
-        }
-    }
-    idx
-}
-
-/// Shape of a tree, for the batch paths.
-struct Tree {
-    height: u32,
-    limit: u32,
-}
-
-impl Tree {
-    /// Score (add each row's mass in this tree to `acc`) and count every row of `xs`
-    /// (row-major, `dims` wide) in mass slot `cur` of the tree `nodes`, `leaves`, against
-    /// the reference in the other slot; write each row's leaf to `paths`.
-    ///
-    /// Two phases per group of [`LANES`] rows: descend the splits (the only chain of
-    /// dependent loads, interleaved across rows), then walk each path again, now in cache,
-    /// from the root: its leaf's index determines every node on it. Masses never grow along
-    /// a path (a child's rows are a subset of its parent's), so the internal nodes with
-    /// `r ≥ limit` form a prefix of the path and the stop depth is their number.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    fn score_learn<N: Rec>(
-        &self,
-        nodes: &mut [N],
-        leaves: &mut [[N::M; 2]],
-        cur: usize,
-        xs: &[f32],
-        dims: usize,
-        acc: &mut [u64],
-        paths: &mut [u32],
-    ) {
-        let h = self.height as usize;
-        let nint = (1usize << h) - 1;
-        let rf = 1 - cur;
-        assert!(nodes.len() == nint && leaves.len() == nint + 1 && cur < 2);
-        assert!(xs.len() == acc.len() * dims && paths.len() == acc.len());
-        let limit = self.limit;
-        for ((xs, acc), paths) in xs
-            .chunks(LANES * dims)
-            .zip(acc.chunks_mut(LANES))
-            .zip(paths.chunks_mut(LANES))
-        {
-            let k = acc.len();
-            let mut idx = [0usize; LANES];
-            if k == LANES {
-                idx = descend_lanes::<LANES, N>(nodes, leaves, xs, dims, h);
-            } else {
-                for (g, i) in idx[..k].iter_mut().enumerate() {
-                    [*i] = descend_lanes::<1, N>(nodes, leaves, &xs[g * dims..][..dims], dims, h);
-                }
-            }
-            for ((a, path), &i) in acc.iter_mut().zip(paths.iter_mut()).zip(&idx[..k]) {
-                *path = i as u32;
-                let leaf = i + 1;
-                let mut above = 0usize;
-                for depth in 0..h {
-                    // SAFETY: `leaf - 1` is a leaf (`nint ≤ leaf - 1 ≤ 2·nint`), `node` its
-                    // ancestor at `depth < h`, an internal node.
-                    unsafe {
-                        let n = nodes.get_unchecked_mut((leaf >> (h - depth)) - 1);
-                        n.mass_mut()[cur].inc();
-                        above += usize::from(n.mass()[rf].get() >= limit);
-                    }
-                }
-                let lm = &mut leaves[i - nint];
-                lm[cur].inc();
-                // `above ≤ h`; at `h` the descent stops at the leaf.
-                let m = if above < h {
-                    nodes[(leaf >> (h - above)) - 1].mass()[rf].get()
-                } else {
-                    lm[rf].get()
-                };
-                *a += u64::from(m) << above;
-            }
-        }
-    }
-
-    /// Add each row's mass in this tree to `acc` (frozen), reading mass slot `rf`.
-    #[inline(never)]
-    fn score<N: Rec>(
-        &self,
-        nodes: &[N],
-        leaves: &[[N::M; 2]],
-        rf: usize,
-        xs: &[f32],
-        dims: usize,
-        acc: &mut [u64],
-    ) {
-        let h = self.height as usize;
-        let nint = (1usize << h) - 1;
-        assert!(nodes.len() == nint && leaves.len() == nint + 1 && rf < 2);
-        assert_eq!(xs.len(), acc.len() * dims);
-        let limit = self.limit;
-        for (xs, acc) in xs.chunks(LANES * dims).zip(acc.chunks_mut(LANES)) {
-            let k = acc.len();
-            let mut idx = [0usize; LANES];
-            let mut open = [true; LANES];
-            let mut tot = [0u64; LANES];
-            let mut depth = 0;
-            while depth < h {
-                let mut any = false;
-                for g in 0..k {
-                    let i = idx[g];
-                    // SAFETY: as in `score_learn`; a stopped row stays at its node.
-                    unsafe {
-                        let n = nodes.get_unchecked(i);
-                        let m = n.mass()[rf].get();
-                        let stop = open[g] & (m < limit);
-                        tot[g] += u64::from(u32::from(stop) * m) << depth;
-                        open[g] &= !stop;
-                        any |= open[g];
-                        let v = *xs.get_unchecked(g * dims + n.dim());
-                        let child = 2 * i + 1 + goes_right(v, n.value());
-                        idx[g] = if open[g] { child } else { i };
-                    }
-                }
-                if !any {
-                    break;
-                }
-                depth += 1;
-            }
-            if depth == h {
-                for g in 0..k {
-                    if open[g] {
-                        tot[g] += u64::from(leaves[idx[g] - nint][rf].get()) << h;
-                    }
-                }
-            }
-            for (a, t) in acc.iter_mut().zip(tot) {
-                *a += t;
-            }
-        }
-    }
-}
-
-impl Model for HalfSpaceTrees {
-    /// `1 − mass / max_mass` in `[0, 1]`; `0.0` before the first window completes. Frozen:
-    /// scoring never changes the model.
-    fn score(&self, x: &[f32]) -> f64 {
-        if !self.warm {
-            assert_eq!(x.len(), self.dims, "row width differs from the model's");
-            return 0.0;
-        }
-        self.to_score(self.mass(x))
-    }
-
-    fn learn(&mut self, x: &[f32]) {
-        self.descend::<false>(x);
-        self.tick();
-    }
-
-    fn score_learn(&mut self, x: &[f32]) -> f64 {
-        let warm = self.warm;
-        let mass = self.descend::<true>(x) as f64;
-        self.tick();
-        if warm { self.to_score(mass) } else { 0.0 }
-    }
-
-    fn name(&self) -> &'static str {
-        "hst"
-    }
 }
 
 #[cfg(test)]
@@ -1392,7 +994,7 @@ mod tests {
         let m = HalfSpaceTrees::new(3, small()).unwrap();
         // Root split = middle of the work range sq ± 2·max(sq, 1−sq) = sq, so in [0, 1].
         for t in 0..m.cfg.trees {
-            let root = m.all_nodes()[t * (m.internal_per_tree + 1) + 1];
+            let root = m.splits[t * m.internal_per_tree];
             assert!((0.0..=1.0).contains(&root.value));
             assert!((root.dim as usize) < 3);
         }
@@ -1423,7 +1025,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let split = m.all_nodes()[1].value;
+        let split = m.splits[0].value;
         let left = [split - 0.1];
         let right = [split + 0.1];
         for x in [&left, &left, &left, &right] {
@@ -1458,7 +1060,7 @@ mod tests {
             seed: 3,
         };
         let mut m = HalfSpaceTrees::new(1, cfg).unwrap();
-        let x = [m.all_nodes()[1].value - 0.1];
+        let x = [m.splits[0].value - 0.1];
         for _ in 0..4 {
             m.learn(&x);
         }
@@ -1644,8 +1246,8 @@ mod tests {
         assert!(short.mass(&[0.1, 0.33, 0.5]) > 0.0);
     }
 
-    /// Windows over 255 rows keep 16-bit masses: batches still equal row by row, across
-    /// window changes and a snapshot round trip.
+    /// Windows over 256 rows (row sets as lists of ids): batches still equal row by row,
+    /// across window changes and a snapshot round trip.
     #[test]
     fn wide_window_batch_equals_row_by_row() {
         let dims = 5;
@@ -1658,8 +1260,8 @@ mod tests {
         };
         let rows = mixed(1500, dims, 8);
         let mut a = HalfSpaceTrees::new(dims, cfg).unwrap();
-        // 16-bit masses, and window changes clear journalled paths.
-        assert!(matches!(a.store, Store::Wide(_)) && a.uses_journal());
+        // Rows of windows over `BITS` are split as lists of ids, not bit sets.
+        assert!(a.cfg.window > BITS);
         let mut b = a.clone();
         let mut got = vec![0.0; 500];
         for (k, part) in rows.chunks(500 * dims).enumerate() {
@@ -1673,5 +1275,233 @@ mod tests {
             assert_eq!(a, b);
         }
         assert!(a.is_warm());
+    }
+
+    /// The paper's model kept the plain way, as the semantics the fast one must match bit
+    /// for bit: both masses at every node of complete trees, the reference read along the
+    /// path, every learned row counted on its whole path, masses swapped at window ends.
+    struct Naive {
+        splits: Vec<Split>,
+        r: Vec<u32>,
+        l: Vec<u32>,
+        h: usize,
+        nint: usize,
+        npt: usize,
+        window: usize,
+        limit: u32,
+        in_window: usize,
+        warm: bool,
+        max_mass: f64,
+    }
+
+    impl Naive {
+        /// The same trees and masses as `m` (read from its snapshot).
+        fn of(m: &HalfSpaceTrees) -> Naive {
+            let s = Snapshot::from(m.clone());
+            Naive {
+                splits: s.splits,
+                r: s.r.iter().map(|&c| u32::from(c)).collect(),
+                l: s.l.iter().map(|&c| u32::from(c)).collect(),
+                h: s.cfg.height as usize,
+                nint: s.internal_per_tree,
+                npt: s.nodes_per_tree,
+                window: s.cfg.window,
+                limit: s.limit,
+                in_window: s.in_window as usize,
+                warm: s.warm,
+                max_mass: s.max_mass,
+            }
+        }
+
+        fn child(&self, t: usize, i: usize, x: &[f32]) -> usize {
+            let sp = self.splits[t * self.nint + i];
+            2 * i + 1 + goes_right(x[sp.dim as usize], sp.value)
+        }
+
+        fn mass(&self, x: &[f32]) -> f64 {
+            let mut total = 0u64;
+            for t in 0..self.splits.len() / self.nint {
+                let mut i = 0;
+                for d in 0..=self.h {
+                    let r = self.r[t * self.npt + i];
+                    if r < self.limit || d == self.h {
+                        total += u64::from(r) << d;
+                        break;
+                    }
+                    i = self.child(t, i, x);
+                }
+            }
+            total as f64
+        }
+
+        fn score(&self, x: &[f32]) -> f64 {
+            if self.warm {
+                1.0 - self.mass(x) / self.max_mass
+            } else {
+                0.0
+            }
+        }
+
+        fn learn(&mut self, x: &[f32]) {
+            for t in 0..self.splits.len() / self.nint {
+                let mut i = 0;
+                for d in 0..=self.h {
+                    self.l[t * self.npt + i] += 1;
+                    if d < self.h {
+                        i = self.child(t, i, x);
+                    }
+                }
+            }
+            self.in_window += 1;
+            if self.in_window == self.window {
+                self.end_window();
+            }
+        }
+
+        fn end_window(&mut self) {
+            if self.in_window > 0 {
+                self.r = std::mem::replace(&mut self.l, vec![0; self.r.len()]);
+                self.in_window = 0;
+                self.warm = true;
+            }
+        }
+
+        /// Same masses and window position as `m`.
+        fn matches(&self, m: &HalfSpaceTrees) -> bool {
+            let s = Snapshot::from(m.clone());
+            let wide = |v: &[u16]| v.iter().map(|&c| u32::from(c)).collect::<Vec<_>>();
+            wide(&s.r) == self.r
+                && wide(&s.l) == self.l
+                && s.in_window as usize == self.in_window
+                && s.warm == self.warm
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Every entry point of the model gives, bit for bit, what the plain model gives,
+        /// for any mix of calls: single rows, batches, guarded batches (learning rows a
+        /// predicate picks), windows ended early, snapshot round trips; over windows with
+        /// row sets as bits (≤ 256 rows) and as id lists, and any size limit (0 included).
+        #[test]
+        fn equals_the_plain_model(
+            seed in 0u64..1000,
+            dims in 1usize..10,
+            trees in 1usize..5,
+            height in 1u32..10,
+            window in proptest::prop_oneof![1usize..60, 240usize..300],
+            limit in proptest::option::of(0.0f64..12.0),
+            ops in proptest::collection::vec((0u8..7, 1usize..400), 1..12),
+        ) {
+            let cfg = HstConfig { trees, height, window, size_limit: limit, seed };
+            let n: usize = ops.iter().map(|o| o.1).sum();
+            let rows = mixed(n, dims, seed ^ 0xbead);
+            let mut m = HalfSpaceTrees::new(dims, cfg).unwrap();
+            let mut p = Naive::of(&m);
+            let mut at = 0;
+            for (op, len) in ops {
+                let xs = &rows[at * dims..(at + len) * dims];
+                at += len;
+                let mut out = vec![f64::NAN; len];
+                match op {
+                    0 => for x in xs.chunks_exact(dims) {
+                        let s = p.score(x);
+                        p.learn(x);
+                        proptest::prop_assert_eq!(m.score_learn(x).to_bits(), s.to_bits());
+                    },
+                    1 => {
+                        m.score_learn_batch(xs, &mut out);
+                        for (x, o) in xs.chunks_exact(dims).zip(&out) {
+                            proptest::prop_assert_eq!(o.to_bits(), p.score(x).to_bits());
+                            p.learn(x);
+                        }
+                    }
+                    2 => {
+                        // Learn rows scoring at most the median of a fixed probe (or every
+                        // third row before warm-up), as guarded learning does.
+                        let cut = if p.warm { p.score(&rows[..dims]) } else { -1.0 };
+                        let mut asked = 0;
+                        m.score_learn_where(xs, &mut out, |j, s| {
+                            asked += 1;
+                            assert_eq!(j + 1, asked);
+                            s <= cut || (cut < 0.0 && j % 3 == 0)
+                        });
+                        proptest::prop_assert_eq!(asked, len);
+                        for (j, (x, o)) in xs.chunks_exact(dims).zip(&out).enumerate() {
+                            let s = p.score(x);
+                            proptest::prop_assert_eq!(o.to_bits(), s.to_bits());
+                            if s <= cut || (cut < 0.0 && j % 3 == 0) {
+                                p.learn(x);
+                            }
+                        }
+                    }
+                    3 => {
+                        m.score_batch(xs, &mut out);
+                        for (x, o) in xs.chunks_exact(dims).zip(&out) {
+                            proptest::prop_assert_eq!(o.to_bits(), p.score(x).to_bits());
+                            proptest::prop_assert_eq!(m.mass(x).to_bits(), p.mass(x).to_bits());
+                        }
+                    }
+                    4 => for x in xs.chunks_exact(dims) {
+                        m.learn(x);
+                        p.learn(x);
+                    },
+                    5 => {
+                        m.end_window();
+                        p.end_window();
+                    }
+                    _ => {
+                        m = postcard::from_bytes(&postcard::to_allocvec(&m).unwrap()).unwrap();
+                    }
+                }
+                proptest::prop_assert!(p.matches(&m));
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_masses_are_refused() {
+        let rows = cluster(120, 3, 8);
+        let mut m = HalfSpaceTrees::new(3, small()).unwrap();
+        for r in &rows {
+            m.learn(r);
+        }
+        let good = Snapshot::from(m.clone());
+        assert!(
+            HalfSpaceTrees::try_from(Snapshot {
+                ..clone_snapshot(&good)
+            })
+            .is_ok()
+        );
+        // A node whose mass is not the sum of its children's.
+        let mut bad = clone_snapshot(&good);
+        bad.r[1] += 1;
+        assert!(HalfSpaceTrees::try_from(bad).is_err());
+        // A latest mass that does not count the window's rows so far.
+        let mut bad = clone_snapshot(&good);
+        bad.in_window += 1;
+        assert!(HalfSpaceTrees::try_from(bad).is_err());
+        // More than a window.
+        let mut bad = clone_snapshot(&good);
+        bad.r[0] = 51;
+        bad.r[1] += 51 - good.r[0];
+        assert!(HalfSpaceTrees::try_from(bad).is_err());
+    }
+
+    fn clone_snapshot(s: &Snapshot) -> Snapshot {
+        Snapshot {
+            cfg: s.cfg.clone(),
+            dims: s.dims,
+            nodes_per_tree: s.nodes_per_tree,
+            internal_per_tree: s.internal_per_tree,
+            splits: s.splits.clone(),
+            r: s.r.clone(),
+            l: s.l.clone(),
+            in_window: s.in_window,
+            warm: s.warm,
+            limit: s.limit,
+            max_mass: s.max_mass,
+        }
     }
 }

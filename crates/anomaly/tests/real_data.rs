@@ -323,3 +323,60 @@ fn zeek_conn_extract_throughput() {
         n as f64 / wall
     );
 }
+
+/// Guarded learning in batches (`score_learn_where`: score each row, learn it only if it
+/// scores under the median warm-up score) equals scoring then learning row by row, on the
+/// Zeek 008 conn features, through ~10 window changes (rows are learned at an uneven pace,
+/// so windows close mid-batch), batches of uneven sizes, and a snapshot round trip of the
+/// batched model mid-stream.
+#[test]
+fn zeek_guarded_batches_equal_row_by_row() {
+    use palisade_anomaly::Model;
+    use palisade_anomaly::hst::{HalfSpaceTrees, HstConfig};
+    let Some(path) = data_file(ZEEK_CONN) else {
+        return;
+    };
+    let events = read(&path, Format::Zeek);
+    let mut x = Extractor::for_kind(SourceKind::ZeekConn);
+    let raw = extract_all(&mut x, &events);
+    let dims = x.width();
+    let mut scaler = x.new_scaler();
+    scaler.fit(raw.iter().take(1000).map(Vec::as_slice));
+    let mut rows = vec![0f32; raw.len() * dims];
+    for (r, out) in raw.iter().zip(rows.chunks_mut(dims)) {
+        scaler.transform(r, out);
+    }
+    let mut one = HalfSpaceTrees::new(dims, HstConfig::default()).unwrap();
+    let mut warm = Vec::new();
+    for x in rows[..1000 * dims].chunks(dims) {
+        warm.push(one.score_learn(x));
+    }
+    warm.sort_by(f64::total_cmp);
+    let below = warm[warm.len() / 2];
+    let mut batched: HalfSpaceTrees =
+        postcard::from_bytes(&postcard::to_allocvec(&one).unwrap()).unwrap();
+    let (mut learned, mut at) = (0, 1000);
+    for (k, size) in [1usize, 7, 250, 1023, 3, 600].iter().cycle().enumerate() {
+        if at == raw.len() {
+            break;
+        }
+        let n = (*size).min(raw.len() - at);
+        let xs = &rows[at * dims..(at + n) * dims];
+        let mut got = vec![f64::NAN; n];
+        batched.score_learn_where(xs, &mut got, |_, s| s <= below);
+        for (x, g) in xs.chunks(dims).zip(&got) {
+            let s = one.score(x);
+            assert_eq!(s.to_bits(), g.to_bits(), "row {at}");
+            if s <= below {
+                one.learn(x);
+                learned += 1;
+            }
+            at += 1;
+        }
+        if k == 4 {
+            batched = postcard::from_bytes(&postcard::to_allocvec(&batched).unwrap()).unwrap();
+        }
+    }
+    assert_eq!(batched, one);
+    assert!(learned > 8 * 250, "{learned} rows learned");
+}

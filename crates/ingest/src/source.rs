@@ -252,7 +252,12 @@ pub fn read_lines(
         while end > 0 && (buf[end - 1] == b'\n' || buf[end - 1] == b'\r') {
             end -= 1;
         }
-        let text = String::from_utf8_lossy(&buf[..end]);
+        // Valid UTF-8 (nearly every line) takes `from_utf8`'s word-at-a-time ASCII path;
+        // only invalid lines pay for the lossy conversion.
+        let text = match std::str::from_utf8(&buf[..end]) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&buf[..end]),
+        };
         match parser.parse_line(&text, Origin::new(source.clone(), line_no)) {
             Ok(Some(event)) => {
                 stats.events += 1;

@@ -166,8 +166,31 @@ impl TsvHeader {
                 self.names.len()
             )));
         }
+        // A one-byte separator (Zeek's tab) is found in one vectorised pass over the line;
+        // a longer one needs the substring searcher. An ASCII separator only splits at
+        // character boundaries.
         let sep = self.separator.as_str();
-        let mut parts = line.split(sep);
+        match sep.as_bytes() {
+            &[b] if b.is_ascii() => {
+                let mut start = 0;
+                let cuts = memchr::memchr_iter(b, line.as_bytes()).chain([line.len()]);
+                let parts = cuts.map(|end| {
+                    let part = line.get(start..end).unwrap_or_default();
+                    start = end + 1;
+                    part
+                });
+                self.fields(parts, event)
+            }
+            _ => self.fields(line.split(sep), event),
+        }
+    }
+
+    /// The record's `parts` (the line split at the separator) into `event`.
+    fn fields<'l>(
+        &self,
+        mut parts: impl Iterator<Item = &'l str>,
+        event: &mut Event,
+    ) -> Result<(), ParseError> {
         for (i, col) in self.columns.iter().enumerate() {
             let Some(raw) = parts.next() else {
                 return Err(self.count_error(i));
