@@ -9,21 +9,16 @@ use std::path::PathBuf;
 use common::{data_file, palisade, s};
 use serde_json::Value as Json;
 
-struct TempDb(PathBuf);
-impl TempDb {
-    fn new(name: &str) -> TempDb {
-        let dir =
-            std::env::temp_dir().join(format!("palisade-triage-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDb(dir.join("t.db"))
-    }
+/// A store in a temporary directory of its own (removed when dropped).
+struct TempDb {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
 }
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        if let Some(d) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(d);
-        }
+impl TempDb {
+    fn new() -> TempDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        TempDb { _dir: dir, path }
     }
 }
 
@@ -34,7 +29,7 @@ fn hunt_json(db: &TempDb) -> Json {
         "--rules",
         "examples/rules",
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
     ]);
@@ -59,7 +54,7 @@ fn points(c: &Json) -> f64 {
 
 #[test]
 fn hunt_ranks_incidents_that_explain_themselves() {
-    let db = TempDb::new("rank");
+    let db = TempDb::new();
     let doc = hunt_json(&db);
     let inc = doc["incidents"].as_array().expect("incidents");
     let detections = doc["detections"].as_array().unwrap().len();
@@ -116,10 +111,17 @@ fn hunt_ranks_incidents_that_explain_themselves() {
 
 #[test]
 fn analysts_work_the_queue_across_processes() {
-    let db = TempDb::new("work");
+    let db = TempDb::new();
     let first = hunt_json(&db);
     let n_first = first["incidents"].as_array().unwrap().len();
-    let listed = json_of(&["incidents", "list", "--store", s(&db.0), "--format", "json"]);
+    let listed = json_of(&[
+        "incidents",
+        "list",
+        "--store",
+        s(&db.path),
+        "--format",
+        "json",
+    ]);
     assert_eq!(listed.as_array().unwrap().len(), n_first);
 
     // The web01 account-creation incident is judged benign (an admin's scripted set-up).
@@ -137,7 +139,7 @@ fn analysts_work_the_queue_across_processes() {
         "show",
         &web01,
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
     ]);
@@ -151,7 +153,7 @@ fn analysts_work_the_queue_across_processes() {
         "--actor",
         "ana",
         "--store",
-        s(&db.0),
+        s(&db.path),
     ]);
     assert_eq!(fp.code, 0, "{}", fp.stderr);
     assert!(fp.stdout.contains("suppression #1 added"), "{}", fp.stdout);
@@ -159,7 +161,7 @@ fn analysts_work_the_queue_across_processes() {
         "suppressions",
         "list",
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
     ]);
@@ -194,12 +196,12 @@ fn analysts_work_the_queue_across_processes() {
             "--actor",
             "bo",
             "--store",
-            s(&db.0),
+            s(&db.path),
         ]);
         assert_eq!(rv.code, 0, "{}", rv.stderr);
     }
     let id = sups[0]["id"].as_u64().unwrap().to_string();
-    let again = palisade(&["suppressions", "revoke", &id, "--store", s(&db.0)]);
+    let again = palisade(&["suppressions", "revoke", &id, "--store", s(&db.path)]);
     assert_eq!(again.code, 2, "revoking twice is an error");
     let third = hunt_json(&db);
     assert_eq!(third["summary"]["suppressed_incidents"], 0);
@@ -210,7 +212,7 @@ fn analysts_work_the_queue_across_processes() {
         "--run",
         "latest",
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
     ]);
@@ -219,7 +221,7 @@ fn analysts_work_the_queue_across_processes() {
         "incidents",
         "list",
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
         "-n",
@@ -232,7 +234,7 @@ fn analysts_work_the_queue_across_processes() {
         "incidents",
         "list",
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
         "-n",
@@ -247,7 +249,7 @@ fn analysts_work_the_queue_across_processes() {
             "--owner",
             "ana",
             "--store",
-            s(&db.0)
+            s(&db.path)
         ])
         .code,
         0
@@ -260,7 +262,7 @@ fn analysts_work_the_queue_across_processes() {
             "--note",
             "isolated the host",
             "--store",
-            s(&db.0)
+            s(&db.path)
         ])
         .code,
         0
@@ -270,7 +272,7 @@ fn analysts_work_the_queue_across_processes() {
         "show",
         &top_id,
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
     ]);
@@ -278,10 +280,17 @@ fn analysts_work_the_queue_across_processes() {
     assert_eq!(shown["owner"], "ana");
     assert_eq!(shown["notes"][0]["text"], "isolated the host");
     assert_eq!(
-        palisade(&["incidents", "resolve", &top_id, "--store", s(&db.0)]).code,
+        palisade(&["incidents", "resolve", &top_id, "--store", s(&db.path)]).code,
         0
     );
-    let open = json_of(&["incidents", "list", "--store", s(&db.0), "--format", "json"]);
+    let open = json_of(&[
+        "incidents",
+        "list",
+        "--store",
+        s(&db.path),
+        "--format",
+        "json",
+    ]);
     assert!(
         open.as_array()
             .unwrap()
@@ -293,7 +302,7 @@ fn analysts_work_the_queue_across_processes() {
         "list",
         "--all",
         "--store",
-        s(&db.0),
+        s(&db.path),
         "--format",
         "json",
     ]);
@@ -307,7 +316,7 @@ fn analysts_work_the_queue_across_processes() {
 
 #[test]
 fn allowlist_entries_and_bad_input() {
-    let db = TempDb::new("allow");
+    let db = TempDb::new();
     hunt_json(&db);
     let add = palisade(&[
         "suppressions",
@@ -319,7 +328,7 @@ fn allowlist_entries_and_bad_input() {
         "--expires",
         "7",
         "--store",
-        s(&db.0),
+        s(&db.path),
     ]);
     assert_eq!(add.code, 0, "{}", add.stderr);
     let doc = hunt_json(&db);
@@ -368,7 +377,7 @@ fn allowlist_entries_and_bad_input() {
         ),
     ] {
         let mut full = args.clone();
-        full.extend_from_slice(&["--store", s(&db.0)]);
+        full.extend_from_slice(&["--store", s(&db.path)]);
         let run = palisade(&full);
         assert_eq!(run.code, 2, "{full:?}");
         assert!(run.stderr.contains(needle), "{full:?}: {}", run.stderr);
