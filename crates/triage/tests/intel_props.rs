@@ -213,6 +213,8 @@ struct Query {
     ip: Option<String>,
     host: Option<String>,
     url: Option<String>,
+    /// A Zeek http record: `host` (maybe with a port) and a path-only `uri`.
+    http: Option<(String, String)>,
     hash: Option<String>,
     time: Option<i64>,
 }
@@ -229,17 +231,28 @@ fn query() -> impl Strategy<Value = Query> {
     });
     let hash =
         (prop::sample::select(HASHES.to_vec()), any::<u64>()).prop_map(|(h, f)| random_case(h, f));
+    let http = (
+        name(),
+        any::<u64>(),
+        prop::sample::select(vec!["", ":80", ":443", ":8080"]),
+        prop::sample::select(vec!["/", "/a", "/a?x=1", "/b", "/a?y"]),
+    )
+        .prop_map(|(h, flips, port, path)| {
+            (format!("{}{port}", random_case(&h, flips)), path.to_owned())
+        });
     (
         prop::option::of(ip),
         prop::option::of(host),
         prop::option::of(url()),
         prop::option::of(hash),
         prop::option::of(-40i64..40),
+        prop::option::of(http),
     )
-        .prop_map(|(ip, host, url, hash, time)| Query {
+        .prop_map(|(ip, host, url, hash, time, http)| Query {
             ip,
             host,
             url,
+            http,
             hash,
             time,
         })
@@ -295,6 +308,18 @@ fn linear(inds: &[Indicator], q: &Query) -> BTreeSet<usize> {
             }
         }
     }
+    if let Some((host, path)) = &q.http {
+        // The host field is a host; the uri joins it.
+        let (h, _) = model::split_host_port(host);
+        domain_hits(h, &mut out);
+        let key = model::normalize_url(&format!("{host}{path}")).unwrap();
+        let no_query = key.split('?').next().unwrap().to_owned();
+        for (i, ind) in inds.iter().enumerate() {
+            if ind.kind == IndicatorKind::Url && (ind.value == key || ind.value == no_query) {
+                out.insert(i);
+            }
+        }
+    }
     if let Some(h) = &q.hash {
         for (i, ind) in inds.iter().enumerate() {
             if ind.kind.is_hash() && ind.value.eq_ignore_ascii_case(h) {
@@ -323,6 +348,10 @@ proptest! {
             if let Some(v) = &q.host { e.insert_named("dns.question.name", v.as_str().into()).unwrap(); }
             if let Some(v) = &q.url { e.insert_named("url.full", v.as_str().into()).unwrap(); }
             if let Some(v) = &q.hash { e.insert_named("file.hash.sha256", v.as_str().into()).unwrap(); }
+            if let Some((h, p)) = &q.http {
+                e.insert_named("host", h.as_str().into()).unwrap();
+                e.insert_named("uri", p.as_str().into()).unwrap();
+            }
             e.timestamp = q.time.map(|d| now() + Duration::days(d));
             let mut hits = Vec::new();
             set.match_event(&e, &mut scratch, &mut hits);

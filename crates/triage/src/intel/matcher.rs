@@ -154,6 +154,9 @@ pub struct IntelSet {
     v6: PrefixTable<u128>,
     domains: FxHashMap<Box<str>, Vec<u32>>,
     urls: FxHashMap<Box<str>, Vec<u32>>,
+    /// The authority (host and non-default port) of every URL key, so a path-only value
+    /// (Zeek's `uri`) is joined to its host only when some URL indicator could match it.
+    url_authorities: rustc_hash::FxHashSet<Box<str>>,
     hashes: FxHashMap<Box<[u8]>, Vec<u32>>,
     fields: FxHashMap<FieldId, FieldEntry>,
     url_hosts: Vec<FieldId>,
@@ -283,6 +286,8 @@ impl IntelSet {
                 },
                 IndicatorKind::Url => match model::normalize_url(&ind.value) {
                     Some(u) => {
+                        let auth = &u[..u.find(['/', '?']).unwrap_or(u.len())];
+                        set.url_authorities.insert(auth.into());
                         set.urls.entry(u.into()).or_default().push(idx);
                         true
                     }
@@ -566,7 +571,11 @@ impl IntelSet {
             return;
         }
         let ok = if t.starts_with('/') {
-            // A path: join it to the request's host.
+            // A path: join it to the request's host — only when a URL indicator has that
+            // host (the authority of `host + path` is the authority of `host` alone).
+            if self.urls.is_empty() {
+                return;
+            }
             let Some(host) = self
                 .url_hosts
                 .iter()
@@ -574,6 +583,13 @@ impl IntelSet {
             else {
                 return;
             };
+            if !model::url_key_into(host.trim(), key)
+                || !self
+                    .url_authorities
+                    .contains(key.strip_suffix('/').unwrap_or(key))
+            {
+                return;
+            }
             buf.clear();
             buf.push_str(host.trim());
             buf.push_str(t);
