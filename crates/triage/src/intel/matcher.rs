@@ -441,7 +441,13 @@ impl IntelSet {
             };
             match value {
                 Value::Str(s) => {
-                    let memo = last_miss.get_mut(pos);
+                    // A path-only URL's hits depend on the record's host too, so its value
+                    // alone cannot be remembered as a miss.
+                    let memo = if matches!(usage, FieldUse::Url) && s.starts_with('/') {
+                        None
+                    } else {
+                        last_miss.get_mut(pos)
+                    };
                     if let Some(m) = &memo
                         && !m.is_empty()
                         && m.as_str() == s.as_str()
