@@ -144,6 +144,22 @@ fn analysts_work_the_queue_across_processes() {
         "json",
     ]);
     assert!(!shown["timeline"].as_array().unwrap().is_empty());
+    // The table view tells the same story in words.
+    let text = palisade(&["incidents", "show", &web01, "--store", s(&db.path)]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    for part in [
+        "Score breakdown:",
+        "Timeline (kill-chain order):",
+        "Entities (",
+        "host:web01",
+    ] {
+        assert!(
+            text.stdout.contains(part),
+            "{part:?} missing from:\n{}",
+            text.stdout
+        );
+    }
+    assert!(text.stdout.contains(shown["title"].as_str().unwrap()));
     let fp = palisade(&[
         "incidents",
         "fp",
