@@ -8,6 +8,9 @@ use compact_str::CompactString;
 use crate::field::{FieldId, InternError};
 use crate::value::Value;
 
+/// Fields naming an event's host, in order of preference ([`Event::host`]).
+pub const HOST_FIELDS: [&str; 3] = ["host.name", "Computer", "host.hostname"];
+
 /// Most fields one event may carry; a record with more is hostile or broken.
 pub const MAX_FIELDS_PER_EVENT: usize = 4096;
 
@@ -177,6 +180,11 @@ impl Event {
     /// The value of a field by name; no allocation. `None` if no event ever used the name.
     pub fn get_by_name(&self, name: &str) -> Option<&Value> {
         self.get(FieldId::lookup(name)?)
+    }
+
+    /// The host the event is about: ECS `host.name`, Windows' `Computer`, or `host.hostname`.
+    pub fn host(&self) -> Option<&Value> {
+        HOST_FIELDS.iter().find_map(|n| self.get_by_name(n))
     }
 
     /// The string value of a field, if it is a string.

@@ -485,11 +485,7 @@ fn scan(
 
 /// Host name of an event: the ECS name or Windows' `Computer`.
 pub fn host_of(event: &Event) -> Option<String> {
-    event
-        .get_by_name("host.name")
-        .or_else(|| event.get_by_name("Computer"))
-        .or_else(|| event.get_by_name("host.hostname"))
-        .map(Value::to_string)
+    event.host().map(Value::to_string)
 }
 
 pub(crate) fn sigma_alert(rule: &palisade_sigma::SigmaRule, event: Arc<Event>) -> Alert {

@@ -221,9 +221,8 @@ fn from_lookup<'a>(
 /// The entities of one event.
 pub fn entities_of_event(event: &Event) -> Vec<Entity> {
     let mut out = Vec::new();
-    let host = ["host.name", "Computer", "host.hostname"]
-        .iter()
-        .find_map(|n| event.get_by_name(n))
+    let host = event
+        .host()
         .and_then(|v| normalise(EntityKind::Host, &v.to_string()));
     from_lookup(host.as_deref(), &mut out, |name| {
         event

@@ -682,7 +682,7 @@ impl IntelSet {
             rule,
             severity: severity_for(ind.confidence),
             timestamp: event.timestamp,
-            host: host_of(&event),
+            host: event.host().map(Value::to_string),
             evidence,
             origins: vec![event.origin.clone()],
             event: Some(event),
@@ -763,13 +763,6 @@ fn rule_for(source: &str) -> RuleInfo {
         author: None,
         path: None,
     }
-}
-
-fn host_of(event: &Event) -> Option<String> {
-    ["host.name", "Computer", "host.hostname"]
-        .iter()
-        .find_map(|n| event.get_by_name(n))
-        .map(Value::to_string)
 }
 
 #[cfg(test)]
