@@ -2,7 +2,7 @@
 //! malicious entity, and does a round of analyst feedback cut false alarms without losing
 //! attacks? Measured on labelled Zeek conn logs (protocol in `--help` and below).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -344,10 +344,6 @@ pub fn run(args: EvalTriageArgs) -> Result<u8> {
     } else {
         0.0
     };
-    let mut by_file: HashMap<String, usize> = HashMap::new();
-    for f in &files {
-        by_file.insert(f.path.display().to_string(), f.window1.len());
-    }
     let doc = json!({
         "alerts": fig1.alerts,
         "incidents": fig1.incidents,

@@ -1,7 +1,6 @@
 //! Triage in the binary: settings and state, the ranked queue after a hunt, and the
 //! `palisade incidents` / `palisade suppressions` commands over the store.
 
-use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -325,8 +324,6 @@ fn show(a: IncidentShowArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
-    let colour = io::stdout().is_terminal();
-    let _ = colour;
     println!("Incident {}: {}", inc.id, inc.title);
     println!(
         "Priority {:.1} ({}), status {}, owner {}, {} alerts, {} → {}",

@@ -395,8 +395,9 @@ impl Triage {
             .map(|(e, _)| e.clone())
             .collect();
 
-        let mut scored: Vec<Option<ScoredAlert>> = vec![None; n];
+        // Scored in time order (risk, breadth and routine accumulate), returned in input order.
         let mut crossed: FxHashMap<Entity, (f64, u32)> = FxHashMap::default();
+        let mut scored: Vec<(usize, ScoredAlert)> = Vec::with_capacity(n);
         for &i in &order {
             let s = self.score_one(
                 &alerts[i],
@@ -406,12 +407,10 @@ impl Triage {
                 &hubs,
                 &mut crossed,
             );
-            scored[i] = Some(s);
+            scored.push((i, s));
         }
-        let scored: Vec<ScoredAlert> = scored
-            .into_iter()
-            .map(|s| s.unwrap_or_else(unreachable_scored))
-            .collect();
+        scored.sort_by_key(|(i, _)| *i);
+        let scored: Vec<ScoredAlert> = scored.into_iter().map(|(_, s)| s).collect();
         self.bound_memory();
 
         // Grouping: link alerts sharing a non-hub entity within the window (suppressed alerts
@@ -934,18 +933,6 @@ fn service_of(a: &Alert) -> Vec<(String, String)> {
         .zip(vals)
         .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
         .collect()
-}
-
-fn unreachable_scored() -> ScoredAlert {
-    // Every index is in `order`, so every slot is filled; this keeps the code panic-free.
-    ScoredAlert {
-        entities: Vec::new(),
-        priority: 0.0,
-        contributions: Vec::new(),
-        tactics: Vec::new(),
-        suppressed_by: None,
-        time: 0,
-    }
 }
 
 /// Severity name for a priority (for tables).
