@@ -143,7 +143,7 @@ fn detect(learned: &mut Learned, rules: Option<&RuleSet>, events: &[Event]) -> V
             hits.clear();
             rules.match_event(ev, &mut scratch, &mut hits);
             for &h in &hits {
-                out.push(crate::hunt::sigma_alert(
+                out.push(palisade_sigma::alert::sigma_alert(
                     rules.rule(h),
                     Arc::new(ev.clone()),
                 ));

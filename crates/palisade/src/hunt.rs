@@ -18,11 +18,10 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use palisade_anomaly::detector::Learned;
-use palisade_event::{Alert, Event, FieldId, Severity, Value};
+use palisade_event::{Alert, Event};
 use palisade_ingest::{
     EventSink, IngestError, IngestOptions, Input, RecordError, discover_inputs, read_input,
 };
-use palisade_sigma::correlation::{CompiledCorrelation, CorrelationAlert};
 use palisade_sigma::{
     EngineOptions, HitSource, LoadOptions, LoadedRules, RuleRef, RuleSet, Scratch, load_rules,
 };
@@ -483,76 +482,6 @@ fn scan(
     Ok((all, learned_alerts, stats))
 }
 
-/// Host name of an event: the ECS name or Windows' `Computer`.
-pub fn host_of(event: &Event) -> Option<String> {
-    event.host().map(Value::to_string)
-}
-
-pub(crate) fn sigma_alert(rule: &palisade_sigma::SigmaRule, event: Arc<Event>) -> Alert {
-    let evidence = rule
-        .fields
-        .iter()
-        .filter_map(|f: &FieldId| {
-            event
-                .get(*f)
-                .map(|v| (f.as_str().to_owned(), v.to_string()))
-        })
-        .collect();
-    Alert {
-        detector: "sigma",
-        rule: Arc::clone(&rule.info),
-        severity: rule.info.level.unwrap_or(Severity::Medium),
-        timestamp: event.timestamp,
-        host: host_of(&event),
-        evidence,
-        origins: vec![event.origin.clone()],
-        event: Some(event),
-    }
-}
-
-fn correlation_alert(
-    c: &CompiledCorrelation,
-    a: CorrelationAlert,
-    rules: &RuleSet,
-    correlations: &[CompiledCorrelation],
-) -> Alert {
-    let mut evidence: Vec<(String, String)> = a.group.clone();
-    evidence.push(("count".into(), a.count.to_string()));
-    evidence.push(("first".into(), a.first.to_rfc3339()));
-    evidence.push(("last".into(), a.last.to_rfc3339()));
-    let referenced: Vec<String> = c
-        .refs
-        .iter()
-        .map(|r| match r {
-            RuleRef::Detection(d) => rules.rule(*d).info.title.clone(),
-            RuleRef::Correlation(k) => correlations
-                .get(*k as usize)
-                .map_or_else(|| format!("correlation #{k}"), |c| c.info.title.clone()),
-        })
-        .collect();
-    evidence.push(("rules".into(), referenced.join(", ")));
-    let host = a
-        .group
-        .iter()
-        .find(|(k, _)| {
-            matches!(
-                k.as_str(),
-                "Computer" | "host.name" | "ComputerName" | "Hostname"
-            )
-        })
-        .map(|(_, v)| v.clone());
-    Alert {
-        detector: "sigma-correlation",
-        rule: Arc::clone(&c.info),
-        severity: c.info.level.unwrap_or(Severity::Medium),
-        timestamp: Some(a.last),
-        host,
-        evidence,
-        event: None,
-        origins: a.origins,
-    }
-}
-
 /// Turns hits into alerts: single-event alerts for alerting rules, then correlations over the
 /// time-ordered hits of the rules they reference. Sorted by time, then file position.
 fn to_alerts(
@@ -581,14 +510,12 @@ fn to_alerts(
     let mut alerts: Vec<Alert> = hits
         .into_iter()
         .filter(|h| rules.rule(h.rule).alerting)
-        .map(|h| sigma_alert(rules.rule(h.rule), h.event))
+        .map(|h| palisade_sigma::alert::sigma_alert(rules.rule(h.rule), h.event))
         .collect();
     let corrs = engine.correlations().to_vec();
-    alerts.extend(
-        fired
-            .into_iter()
-            .map(|a| correlation_alert(&corrs[a.correlation as usize], a, rules, &corrs)),
-    );
+    alerts.extend(fired.into_iter().map(|a| {
+        palisade_sigma::alert::correlation_alert(&corrs[a.correlation as usize], a, rules, &corrs)
+    }));
     alerts.sort_by(|a, b| {
         a.timestamp
             .cmp(&b.timestamp)

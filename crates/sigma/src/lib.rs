@@ -7,6 +7,7 @@
 //!
 //! Not here: reading logs (see `palisade-ingest`) and presenting results (the binary).
 
+pub mod alert;
 pub mod compile;
 pub mod condition;
 pub mod correlation;

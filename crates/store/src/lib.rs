@@ -173,6 +173,85 @@ pub enum IndicatorFilter<'a> {
     Id(&'a str),
 }
 
+/// One event as `palisade serve` keeps it for search: its write-ahead-log sequence number (the
+/// primary key, so replaying a record never stores it twice), the entity columns searches use,
+/// and the whole event as JSON.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub seq: i64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub source: String,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub source_ip: Option<String>,
+    pub destination_ip: Option<String>,
+    /// The event's fields as a JSON object.
+    pub body: String,
+}
+
+/// A stored event as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub source: String,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub source_ip: Option<String>,
+    pub destination_ip: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// Which events to return (newest first); every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// A host, user or IP address, matched against the entity columns.
+    pub entity: Option<String>,
+    /// Exact field values (`field`, `value`), e.g. (`event.outcome`, `failure`).
+    pub fields: Vec<(String, String)>,
+    /// Case-insensitive substring of the whole event.
+    pub text: Option<String>,
+    /// Only events older than this sequence number (paging).
+    pub before_seq: Option<i64>,
+    pub limit: usize,
+}
+
+/// What one pipeline batch of `palisade serve` stores, in one transaction: its events, its
+/// alerts, and the sequence number up to which the write-ahead log has been applied.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeCommit<'a> {
+    pub run_id: i64,
+    pub events: &'a [EventRow],
+    /// Events the batch parsed (stored or not).
+    pub event_count: u64,
+    pub skipped: u64,
+    pub alerts: &'a [Alert],
+    /// State name the checkpoint is kept under, and its value (little-endian `i64`).
+    pub checkpoint_name: &'a str,
+    pub checkpoint: i64,
+}
+
+/// An API token to create; only its hash is stored.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub role: String,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+}
+
+/// A stored API token (never its secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created: DateTime<Utc>,
+    pub revoked: Option<DateTime<Utc>>,
+}
+
 /// Where Palisade keeps its results.
 pub trait Store {
     /// Records a run and its alerts in one transaction; returns the run id.
@@ -218,4 +297,27 @@ pub trait Store {
     fn indicators(&self, source: Option<&str>) -> Result<Vec<StoredIndicator>, StoreError>;
     /// Removes indicators; returns how many.
     fn remove_indicators(&mut self, filter: IndicatorFilter<'_>) -> Result<u64, StoreError>;
+    /// Records the start of a long-running run (a service session); its counters grow with
+    /// each [`Store::commit_serve`].
+    fn start_run(&mut self, run: &RunRecord) -> Result<i64, StoreError>;
+    /// Stores one pipeline batch (events, alerts, the applied checkpoint) atomically; returns
+    /// the alerts' ids in order.
+    fn commit_serve(&mut self, commit: &ServeCommit<'_>) -> Result<Vec<i64>, StoreError>;
+    /// Stored events matching `filter`, newest first.
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Deletes all but the newest `keep` events; returns how many went.
+    fn prune_events(&mut self, keep: u64) -> Result<u64, StoreError>;
+    /// How many events are stored.
+    fn event_count(&self) -> Result<u64, StoreError>;
+    /// Updates an incident's scores, summary and body (status, owner and notes stay) and links
+    /// further alerts; false if no such incident.
+    fn replace_incident(&mut self, id: i64, incident: &NewIncident) -> Result<bool, StoreError>;
+    /// Stores a new API token; returns its id.
+    fn create_token(&mut self, token: &NewToken) -> Result<i64, StoreError>;
+    /// The token with this hash (revoked or not).
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token, oldest first.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Revokes a token; false if there is no such live token.
+    fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError>;
 }

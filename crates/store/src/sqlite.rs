@@ -7,8 +7,9 @@ use palisade_event::{Alert, Severity};
 use rusqlite::{Connection, params};
 
 use crate::{
-    AuditRecord, IncidentChange, IncidentFilter, IncidentRecord, IndicatorFilter, IndicatorSave,
-    NewIncident, NoteRecord, RunRecord, Store, StoreError, StoredAlert, StoredIndicator,
+    AuditRecord, EventFilter, IncidentChange, IncidentFilter, IncidentRecord, IndicatorFilter,
+    IndicatorSave, NewIncident, NewToken, NoteRecord, RunRecord, ServeCommit, Store, StoreError,
+    StoredAlert, StoredEvent, StoredIndicator, TokenRecord,
 };
 
 /// Each entry migrates the schema from version `i` to `i + 1`.
@@ -102,6 +103,31 @@ const MIGRATIONS: &[&str] = &[
         origin TEXT
     );
     CREATE INDEX indicators_by_source ON indicators(source);",
+    // 5: `palisade serve`: events kept for search (by WAL sequence number, so a replayed
+    // record can never be stored twice), and API tokens (only their SHA-256 is stored).
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT,
+        source TEXT NOT NULL,
+        host TEXT,
+        user TEXT,
+        source_ip TEXT,
+        destination_ip TEXT,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX events_by_time ON events(ts);
+    CREATE INDEX events_by_host ON events(host);
+    CREATE INDEX events_by_user ON events(user);
+    CREATE INDEX events_by_source_ip ON events(source_ip);
+    CREATE INDEX events_by_destination_ip ON events(destination_ip);
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        revoked TEXT
+    );",
 ];
 
 /// One SQLite database file.
@@ -178,6 +204,61 @@ fn stored_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAlert> {
     })
 }
 
+/// Inserts alerts of a run; returns their ids in order.
+fn insert_alerts(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: i64,
+    alerts: &[Alert],
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO alerts (run_id, detector, rule_id, rule_title, severity, ts, host, source, position, event, evidence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let mut ids = Vec::with_capacity(alerts.len());
+    for a in alerts {
+        let origin = a.origins.first();
+        stmt.execute(params![
+            run_id,
+            a.detector,
+            a.rule.id,
+            a.rule.title,
+            a.severity.as_str(),
+            a.timestamp.as_ref().map(ts),
+            a.host,
+            origin.map(|o| o.source.to_string()),
+            origin.map(|o| o.position as i64),
+            a.event.as_ref().map(|e| e.fields_json().to_string()),
+            serde_json::to_string(&a.evidence).unwrap_or_default(),
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
+    Ok(ids)
+}
+
+fn stored_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let body: String = r.get(7)?;
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        timestamp: parse_ts_opt(r.get(1)?),
+        source: r.get(2)?,
+        host: r.get(3)?,
+        user: r.get(4)?,
+        source_ip: r.get(5)?,
+        destination_ip: r.get(6)?,
+        body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+fn token_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        created: parse_ts_opt(r.get(3)?).unwrap_or_default(),
+        revoked: parse_ts_opt(r.get(4)?),
+    })
+}
+
 fn parse_ts_opt(t: Option<String>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|d| d.with_timezone(&Utc))
@@ -200,28 +281,7 @@ impl Store for SqliteStore {
             ],
         )?;
         let run_id = tx.last_insert_rowid();
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO alerts (run_id, detector, rule_id, rule_title, severity, ts, host, source, position, event, evidence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for a in alerts {
-                let origin = a.origins.first();
-                stmt.execute(params![
-                    run_id,
-                    a.detector,
-                    a.rule.id,
-                    a.rule.title,
-                    a.severity.as_str(),
-                    a.timestamp.as_ref().map(ts),
-                    a.host,
-                    origin.map(|o| o.source.to_string()),
-                    origin.map(|o| o.position as i64),
-                    a.event.as_ref().map(|e| e.fields_json().to_string()),
-                    serde_json::to_string(&a.evidence).unwrap_or_default(),
-                ])?;
-            }
-        }
+        insert_alerts(&tx, run_id, alerts)?;
         tx.commit()?;
         Ok(run_id)
     }
@@ -540,6 +600,171 @@ impl Store for SqliteStore {
             None => Ok(None),
         }
     }
+    fn start_run(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
+        self.save_run(run, &[])
+    }
+
+    fn commit_serve(&mut self, c: &ServeCommit<'_>) -> Result<Vec<i64>, StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ev = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (seq, ts, source, host, user, source_ip, destination_ip, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for e in c.events {
+                ev.execute(params![
+                    e.seq,
+                    e.timestamp.as_ref().map(ts),
+                    e.source,
+                    e.host,
+                    e.user,
+                    e.source_ip,
+                    e.destination_ip,
+                    e.body,
+                ])?;
+            }
+        }
+        let ids = insert_alerts(&tx, c.run_id, c.alerts)?;
+        tx.execute(
+            "UPDATE runs SET finished = ?2, events = events + ?3, skipped_records = skipped_records + ?4
+             WHERE id = ?1",
+            params![
+                c.run_id,
+                ts(&Utc::now()),
+                c.event_count as i64,
+                c.skipped as i64
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO state (name, bytes, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET bytes = excluded.bytes, updated = excluded.updated",
+            params![
+                c.checkpoint_name,
+                c.checkpoint.to_le_bytes().to_vec(),
+                ts(&Utc::now())
+            ],
+        )?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, ts, source, host, user, source_ip, destination_ip, body FROM events WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(from) = &f.from {
+            sql.push_str(" AND ts >= ?");
+            args.push(ts(from).into());
+        }
+        if let Some(to) = &f.to {
+            sql.push_str(" AND ts < ?");
+            args.push(ts(to).into());
+        }
+        if let Some(before) = f.before_seq {
+            sql.push_str(" AND seq < ?");
+            args.push(before.into());
+        }
+        if let Some(entity) = &f.entity {
+            sql.push_str(" AND (host = ? OR user = ? OR source_ip = ? OR destination_ip = ?)");
+            for _ in 0..4 {
+                args.push(entity.clone().into());
+            }
+        }
+        for (field, value) in &f.fields {
+            // The body is the event's flat field map: keys are whole field names, dots and
+            // all, so the JSON path quotes them.
+            sql.push_str(" AND CAST(json_extract(body, ?) AS TEXT) = ?");
+            args.push(format!("$.\"{}\"", field.replace('"', "")).into());
+            args.push(value.clone().into());
+        }
+        if let Some(text) = &f.text {
+            sql.push_str(" AND instr(lower(body), lower(?)) > 0");
+            args.push(text.clone().into());
+        }
+        sql.push_str(" ORDER BY seq DESC LIMIT ?");
+        args.push((f.limit.max(1) as i64).into());
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), stored_event)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn prune_events(&mut self, keep: u64) -> Result<u64, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
+            params![keep as i64],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn event_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    fn replace_incident(&mut self, id: i64, i: &NewIncident) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE incidents SET updated = ?2, priority = ?3, title = ?4, reason = ?5,
+                 first_seen = ?6, last_seen = ?7, alert_count = ?8, body = ?9
+             WHERE id = ?1",
+            params![
+                id,
+                ts(&Utc::now()),
+                i.priority,
+                i.title,
+                i.reason,
+                i.first_seen.as_ref().map(ts),
+                i.last_seen.as_ref().map(ts),
+                i.alert_count,
+                i.body.to_string(),
+            ],
+        )?;
+        if n == 1 {
+            let mut link = tx.prepare(
+                "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
+            )?;
+            for a in &i.alert_ids {
+                link.execute(params![id, a])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn create_token(&mut self, t: &NewToken) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO tokens (name, role, hash, created) VALUES (?1, ?2, ?3, ?4)",
+            params![t.name, t.role, t.hash, ts(&Utc::now())],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, role, created, revoked FROM tokens WHERE hash = ?1",
+        )?;
+        let mut rows = stmt.query_map(params![hash], token_record)?;
+        Ok(rows.next().transpose()?)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, role, created, revoked FROM tokens ORDER BY id")?;
+        let rows = stmt.query_map([], token_record)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+            params![id, ts(&Utc::now())],
+        )?;
+        Ok(n == 1)
+    }
 }
 
 #[cfg(test)]
@@ -799,5 +1024,94 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].actor, "bo");
         assert_eq!(log[1].target, format!("incident:{}", made[1]));
+    }
+
+    fn row(seq: i64, host: &str, outcome: &str) -> crate::EventRow {
+        crate::EventRow {
+            seq,
+            timestamp: Some(Utc::now()),
+            source: "http".into(),
+            host: Some(host.into()),
+            user: None,
+            source_ip: Some("10.0.0.9".into()),
+            destination_ip: None,
+            body: serde_json::json!({"host.name": host, "event.outcome": outcome}).to_string(),
+        }
+    }
+
+    #[test]
+    fn serve_commits_are_idempotent_per_sequence_number_and_searchable() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let run = s
+            .start_run(&RunRecord {
+                command: "serve".into(),
+                started: Utc::now(),
+                finished: Utc::now(),
+                inputs: vec![],
+                rule_count: 0,
+                events: 0,
+                skipped_records: 0,
+            })
+            .unwrap();
+        let rows = [row(1, "a", "failure"), row(2, "b", "success")];
+        let alerts = [alert()];
+        let commit = ServeCommit {
+            run_id: run,
+            events: &rows,
+            event_count: 2,
+            skipped: 0,
+            alerts: &alerts,
+            checkpoint_name: "serve.applied",
+            checkpoint: 2,
+        };
+        assert_eq!(s.commit_serve(&commit).unwrap().len(), 1);
+        // The same records again (a replay) add no event.
+        s.commit_serve(&ServeCommit {
+            alerts: &[],
+            ..commit
+        })
+        .unwrap();
+        assert_eq!(s.event_count().unwrap(), 2);
+        assert_eq!(
+            s.load_state("serve.applied").unwrap(),
+            Some(2i64.to_le_bytes().to_vec())
+        );
+        let by_field = s
+            .events(&EventFilter {
+                fields: vec![("event.outcome".into(), "failure".into())],
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .unwrap();
+        assert_eq!(by_field.len(), 1);
+        assert_eq!(by_field[0].host.as_deref(), Some("a"));
+        let by_entity = s
+            .events(&EventFilter {
+                entity: Some("10.0.0.9".into()),
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .unwrap();
+        assert_eq!(by_entity.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(s.prune_events(1).unwrap(), 1);
+        assert_eq!(s.event_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn tokens_are_found_by_hash_and_revoked_once() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let id = s
+            .create_token(&NewToken {
+                name: "ci".into(),
+                role: "analyst".into(),
+                hash: "ab".repeat(32),
+            })
+            .unwrap();
+        let t = s.token_by_hash(&"ab".repeat(32)).unwrap().unwrap();
+        assert_eq!((t.id, t.role.as_str(), t.revoked), (id, "analyst", None));
+        assert!(s.token_by_hash("00").unwrap().is_none());
+        assert!(s.revoke_token(id).unwrap());
+        assert!(!s.revoke_token(id).unwrap());
+        assert!(s.tokens().unwrap()[0].revoked.is_some());
     }
 }
