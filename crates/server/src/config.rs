@@ -1,0 +1,496 @@
+//! `palisade.toml`: what `palisade serve` listens on, where it keeps its data, which detectors
+//! run and which sources feed it.
+//!
+//! Every key may be overridden from the environment as `PALISADE_<SECTION>__<KEY>` (for
+//! example `PALISADE_SERVER__LISTEN=0.0.0.0:8080`, `PALISADE_WAL__FSYNC=false`); the value is
+//! read as TOML when it parses (numbers, booleans, arrays) and as a string otherwise. The file
+//! is validated at start: unknown keys, bad addresses, missing rule paths and impossible limits
+//! are errors naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use palisade_ingest::Format;
+use serde::{Deserialize, Serialize};
+
+/// Environment variable prefix for overrides.
+pub const ENV_PREFIX: &str = "PALISADE_";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    pub server: ServerSection,
+    pub store: StoreSection,
+    pub wal: WalSection,
+    pub pipeline: PipelineSection,
+    pub sources: SourcesSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address of the API, web UI and metrics. Loopback unless told otherwise.
+    pub listen: String,
+    /// Directory for the store, the write-ahead log and tailing offsets.
+    pub data_dir: PathBuf,
+    /// TLS certificate and key (PEM); both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted (after gzip decompression), bytes.
+    pub max_body_bytes: usize,
+    /// Longest single record accepted, bytes.
+    pub max_record_bytes: usize,
+    /// Web UI session lifetime, minutes.
+    pub session_minutes: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("palisade-data"),
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 32 << 20,
+            max_record_bytes: 1 << 20,
+            session_minutes: 8 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// SQLite file, relative to `data_dir` unless absolute.
+    pub path: PathBuf,
+    /// Events kept for search (older ones are pruned); alerts and incidents are kept.
+    pub keep_events: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            path: PathBuf::from("palisade.db"),
+            keep_events: 2_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalSection {
+    /// Sync each group commit to disk before acknowledging (survives power loss).
+    pub fsync: bool,
+    pub segment_bytes: u64,
+    /// Records acknowledged but not yet applied before sources are pushed back (HTTP 429).
+    pub queue_records: u64,
+}
+
+impl Default for WalSection {
+    fn default() -> Self {
+        WalSection {
+            fsync: true,
+            segment_bytes: 64 << 20,
+            queue_records: 200_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineSection {
+    /// sigma, ioc, anomaly, ueba, beacon.
+    pub detectors: Vec<String>,
+    /// Sigma rule files or directories.
+    pub rules: Vec<PathBuf>,
+    /// Threat-intel files (STIX, MISP, CSV/lists) besides what `palisade intel import` stored.
+    pub intel: Vec<PathBuf>,
+    /// Triage configuration (TOML/JSON); the defaults otherwise.
+    pub triage_config: Option<PathBuf>,
+    /// Baselines (anomaly, UEBA, beacon, triage) are snapshotted this often, seconds.
+    pub snapshot_secs: u64,
+    /// Most records per pipeline batch.
+    pub batch_records: usize,
+    /// Store events for search (`false` keeps only alerts and incidents).
+    pub store_events: bool,
+}
+
+impl Default for PipelineSection {
+    fn default() -> Self {
+        PipelineSection {
+            detectors: ["sigma", "ioc", "anomaly", "ueba", "beacon"]
+                .map(String::from)
+                .to_vec(),
+            rules: Vec::new(),
+            intel: Vec::new(),
+            triage_config: None,
+            snapshot_secs: 30,
+            batch_records: 4096,
+            store_events: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcesSection {
+    pub syslog: Vec<SyslogSource>,
+    pub file: Vec<FileSource>,
+    pub dir: Vec<DirSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSource {
+    pub name: String,
+    /// UDP address to receive datagrams on.
+    pub udp: Option<String>,
+    /// TCP address; octet-counted (RFC 6587) and newline framing are both accepted.
+    pub tcp: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    pub name: Option<String>,
+    pub path: PathBuf,
+    /// Format of its lines (detected from the first line when absent).
+    pub format: Option<String>,
+    /// Start at the beginning of a file seen for the first time (default: its end).
+    #[serde(default)]
+    pub from_start: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DirSource {
+    pub name: Option<String>,
+    pub path: PathBuf,
+    /// File-name glob (`*.log`); every file when absent.
+    pub pattern: Option<String>,
+    pub format: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            server: ServerSection::default(),
+            store: StoreSection::default(),
+            wal: WalSection::default(),
+            pipeline: PipelineSection::default(),
+            sources: SourcesSection::default(),
+        }
+    }
+}
+
+/// A configuration problem, naming the file and key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    pub origin: String,
+    pub message: String,
+}
+
+/// Detectors `pipeline.detectors` may name.
+pub const DETECTORS: [&str; 5] = ["sigma", "ioc", "anomaly", "ueba", "beacon"];
+
+impl ServeConfig {
+    /// Reads `path` (the defaults when `None`), applies environment overrides from `env`
+    /// (pairs of name and value), and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<ServeConfig, ConfigError> {
+        let origin = path.map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError {
+                origin: origin.clone(),
+                message: format!("cannot read: {e}"),
+            })?,
+            None => String::new(),
+        };
+        let mut doc: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+            origin: origin.clone(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let section = section.to_ascii_lowercase();
+            let key = key.to_ascii_lowercase();
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value.clone()));
+            let table = doc
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match table {
+                toml::Value::Table(t) => {
+                    t.insert(key, parsed);
+                }
+                _ => {
+                    return Err(ConfigError {
+                        origin: format!("environment {name}"),
+                        message: format!("[{section}] is not a table"),
+                    });
+                }
+            }
+        }
+        let cfg: ServeConfig =
+            toml::Value::Table(doc)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError {
+                    origin: origin.clone(),
+                    message: e.to_string().trim().to_string(),
+                })?;
+        let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
+        let cfg = cfg.resolve(base);
+        cfg.validate()
+            .map_err(|message| ConfigError { origin, message })?;
+        Ok(cfg)
+    }
+
+    /// Relative paths in the file are relative to the file's folder.
+    fn resolve(mut self, base: &Path) -> ServeConfig {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && !base.as_os_str().is_empty() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.server.data_dir);
+        for p in &mut self.pipeline.rules {
+            fix(p);
+        }
+        for p in &mut self.pipeline.intel {
+            fix(p);
+        }
+        if let Some(p) = &mut self.pipeline.triage_config {
+            fix(p);
+        }
+        if let Some(p) = &mut self.server.tls_cert {
+            fix(p);
+        }
+        if let Some(p) = &mut self.server.tls_key {
+            fix(p);
+        }
+        for f in &mut self.sources.file {
+            fix(&mut f.path);
+        }
+        for d in &mut self.sources.dir {
+            fix(&mut d.path);
+        }
+        self
+    }
+
+    /// Checks what types cannot: addresses, paths, limits, names.
+    pub fn validate(&self) -> Result<(), String> {
+        let addr = |key: &str, v: &str| -> Result<SocketAddr, String> {
+            v.parse::<SocketAddr>()
+                .map_err(|_| format!("{key} = {v:?} is not an address such as 127.0.0.1:8080"))
+        };
+        addr("server.listen", &self.server.listen)?;
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err("server.tls_cert and server.tls_key must be given together".into());
+        }
+        for (key, p) in [
+            ("server.tls_cert", &self.server.tls_cert),
+            ("server.tls_key", &self.server.tls_key),
+            ("pipeline.triage_config", &self.pipeline.triage_config),
+        ] {
+            if let Some(p) = p
+                && !p.exists()
+            {
+                return Err(format!("{key}: {} does not exist", p.display()));
+            }
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.server.max_record_bytes < 256
+            || self.server.max_record_bytes > crate::wal::MAX_PAYLOAD / 2
+        {
+            return Err(format!(
+                "server.max_record_bytes must be between 256 and {}",
+                crate::wal::MAX_PAYLOAD / 2
+            ));
+        }
+        if self.wal.queue_records == 0 {
+            return Err("wal.queue_records must be at least 1".into());
+        }
+        if self.wal.segment_bytes < 4096 {
+            return Err("wal.segment_bytes must be at least 4096".into());
+        }
+        if self.pipeline.batch_records == 0 {
+            return Err("pipeline.batch_records must be at least 1".into());
+        }
+        if self.pipeline.snapshot_secs == 0 {
+            return Err("pipeline.snapshot_secs must be at least 1".into());
+        }
+        for d in &self.pipeline.detectors {
+            if !DETECTORS.contains(&d.as_str()) {
+                return Err(format!(
+                    "pipeline.detectors: unknown detector {d:?} (known: {})",
+                    DETECTORS.join(", ")
+                ));
+            }
+        }
+        if self.has_detector("sigma") && self.pipeline.rules.is_empty() {
+            return Err(
+                "pipeline.rules: the sigma detector needs at least one rule path (or drop \"sigma\" from pipeline.detectors)"
+                    .into(),
+            );
+        }
+        for (k, p) in self.pipeline.rules.iter().enumerate() {
+            if !p.exists() {
+                return Err(format!(
+                    "pipeline.rules[{k}]: {} does not exist",
+                    p.display()
+                ));
+            }
+        }
+        for (k, p) in self.pipeline.intel.iter().enumerate() {
+            if !p.exists() {
+                return Err(format!(
+                    "pipeline.intel[{k}]: {} does not exist",
+                    p.display()
+                ));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (k, s) in self.sources.syslog.iter().enumerate() {
+            if s.udp.is_none() && s.tcp.is_none() {
+                return Err(format!(
+                    "sources.syslog[{k}] ({}): give udp, tcp or both",
+                    s.name
+                ));
+            }
+            if let Some(a) = &s.udp {
+                addr(&format!("sources.syslog[{k}].udp"), a)?;
+            }
+            if let Some(a) = &s.tcp {
+                addr(&format!("sources.syslog[{k}].tcp"), a)?;
+            }
+            if !names.insert(s.name.clone()) {
+                return Err(format!(
+                    "sources.syslog[{k}]: name {:?} is used twice",
+                    s.name
+                ));
+            }
+        }
+        for (k, f) in self.sources.file.iter().enumerate() {
+            if let Some(fmt) = &f.format {
+                parse_format(fmt).map_err(|e| format!("sources.file[{k}].format: {e}"))?;
+            }
+        }
+        for (k, d) in self.sources.dir.iter().enumerate() {
+            if !d.path.is_dir() {
+                return Err(format!(
+                    "sources.dir[{k}]: {} is not a directory",
+                    d.path.display()
+                ));
+            }
+            if let Some(fmt) = &d.format {
+                parse_format(fmt).map_err(|e| format!("sources.dir[{k}].format: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has_detector(&self, name: &str) -> bool {
+        self.pipeline.detectors.iter().any(|d| d == name)
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server
+            .listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        if self.store.path.is_absolute() {
+            self.store.path.clone()
+        } else {
+            self.server.data_dir.join(&self.store.path)
+        }
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.server.data_dir.join("wal")
+    }
+}
+
+/// A line format by name (`json`, `syslog`, `zeek`, `cef`, …); EVTX is not a line format.
+pub fn parse_format(name: &str) -> Result<Format, String> {
+    let f: Format = name.parse()?;
+    if f == Format::Evtx {
+        return Err("evtx files are binary; use palisade hunt for them".into());
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<ServeConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("palisade.toml");
+        std::fs::write(&p, text).unwrap();
+        ServeConfig::load(
+            Some(&p),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let c = load("[pipeline]\ndetectors = [\"anomaly\"]\n", &[]).unwrap();
+        assert!(c.listen_addr().ip().is_loopback());
+        assert!(c.wal.fsync);
+    }
+
+    #[test]
+    fn environment_overrides_keys_with_typed_values() {
+        let c = load(
+            "[pipeline]\ndetectors = [\"ueba\"]\n",
+            &[
+                ("PALISADE_SERVER__LISTEN", "127.0.0.1:9999"),
+                ("PALISADE_WAL__FSYNC", "false"),
+                ("PALISADE_WAL__QUEUE_RECORDS", "77"),
+                ("OTHER", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9999");
+        assert!(!c.wal.fsync);
+        assert_eq!(c.wal.queue_records, 77);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let e = load("[server]\nlisten = \"nowhere\"\n", &[]).unwrap_err();
+        assert!(e.origin.ends_with("palisade.toml"));
+        assert!(e.message.contains("server.listen"), "{e}");
+        let e = load("[server]\nlisen = \"127.0.0.1:1\"\n", &[]).unwrap_err();
+        assert!(e.message.contains("lisen"), "{e}");
+        let e = load("[pipeline]\ndetectors = [\"sigma\"]\n", &[]).unwrap_err();
+        assert!(e.message.contains("pipeline.rules"), "{e}");
+        let e = load("[pipeline]\ndetectors = [\"magic\"]\n", &[]).unwrap_err();
+        assert!(e.message.contains("magic"), "{e}");
+        let e = load(
+            "[pipeline]\ndetectors = []\n[[sources.syslog]]\nname = \"s\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("sources.syslog[0]"), "{e}");
+        let e = load("[wal]\nqueue_records = 0\n[pipeline]\ndetectors=[]\n", &[]).unwrap_err();
+        assert!(e.message.contains("wal.queue_records"), "{e}");
+    }
+}

@@ -1,0 +1,18 @@
+//! `palisade serve`: the always-on service.
+//!
+//! ```text
+//! sources (HTTP, syslog UDP/TCP, file tail, dir watch)
+//!    └─► Ingress ─► write-ahead log (group commit; ack after this) ─► pipeline thread
+//!                                                    parse → sigma, ioc, anomaly/ueba/beacon
+//!                                                    → triage → store (one transaction per
+//!                                                    batch, with the applied sequence number)
+//! HTTP: /api/v1/… (tokens with roles, OpenAPI), web UI, /metrics
+//! ```
+//!
+//! Library code never prints; it logs through `tracing`, and the binary decides where logs go.
+
+pub mod auth;
+pub mod config;
+pub mod ingress;
+pub mod metrics;
+pub mod wal;
