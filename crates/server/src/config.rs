@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Environment variable prefix for overrides.
 pub const ENV_PREFIX: &str = "PALISADE_";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
     pub server: ServerSection,
@@ -169,18 +169,6 @@ pub struct DirSource {
     /// File-name glob (`*.log`); every file when absent.
     pub pattern: Option<String>,
     pub format: Option<String>,
-}
-
-impl Default for ServeConfig {
-    fn default() -> Self {
-        ServeConfig {
-            server: ServerSection::default(),
-            store: StoreSection::default(),
-            wal: WalSection::default(),
-            pipeline: PipelineSection::default(),
-            sources: SourcesSection::default(),
-        }
-    }
 }
 
 /// A configuration problem, naming the file and key.
