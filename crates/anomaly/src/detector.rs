@@ -733,6 +733,24 @@ impl Learned {
         })
     }
 
+    /// The UEBA baseline of one entity, if UEBA is on and knows it.
+    pub fn profile(
+        &self,
+        kind: crate::ueba::EntityKind,
+        name: &str,
+    ) -> Option<crate::ueba::ProfileSummary> {
+        self.ueba.as_ref()?.profile(kind, name)
+    }
+
+    /// Which detectors are on: (anomaly, UEBA, beacon).
+    pub fn enabled(&self) -> (bool, bool, bool) {
+        (
+            self.anomaly.is_some(),
+            self.ueba.is_some(),
+            self.beacon.is_some(),
+        )
+    }
+
     /// Turns the beacon detector on (default settings, unless already on) or off.
     pub fn enable_beacon(&mut self, on: bool) {
         if on {

@@ -38,6 +38,23 @@ runs every rule on every event.\n\n\
 Exit status: 0 when done, 1 when a detection at or above --fail-on fired, 2 on usage or input errors."
     )]
     Hunt(HuntArgs),
+    /// Run the always-on service: ingest, detect, triage, API, web UI, metrics.
+    #[command(long_about = "Run the always-on service.\n\n\
+Events arrive over HTTP (POST /api/v1/events, NDJSON, gzip accepted), syslog UDP/TCP, tailed files \
+and watched directories (see the [sources] of the config). Each record is written to a write-ahead \
+log before it is acknowledged, then parsed and run through Sigma, IOC, anomaly/UEBA/beacon and \
+triage; results go to the SQLite store under server.data_dir. The API and web UI listen on \
+127.0.0.1:8080 unless server.listen says otherwise; every request needs a token from \
+`palisade token create`.\n\n\
+Configuration: palisade.toml (see examples/palisade.toml); any key can be overridden with \
+PALISADE_<SECTION>__<KEY>, e.g. PALISADE_SERVER__LISTEN=0.0.0.0:8080.\n\n\
+Examples:\n  palisade serve --config palisade.toml --check-config\n  palisade serve --config palisade.toml")]
+    Serve(ServeArgs),
+    /// API tokens for `palisade serve`: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -658,4 +675,60 @@ pub struct BenchHuntArgs {
     /// Write the results as JSON to this file as well.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); built-in defaults when absent.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration (and that rules and intel load), print the result and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// Override server.listen (e.g. 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Override server.data_dir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; prints the secret once (only its hash is stored).
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets).
+    List(TokenStoreArgs),
+    /// Revoke a token by id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        store: TokenStoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenStoreArgs {
+    /// The service's configuration (its store is used).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// The store directly (instead of --config).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenCreateArgs {
+    /// viewer (read), analyst (also triage incidents, rules, suppressions, ingest) or admin
+    /// (also tokens and the audit log).
+    #[arg(long)]
+    pub role: String,
+    /// A name for the token (who or what uses it).
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+    /// Print JSON ({"id", "name", "role", "token"}).
+    #[arg(long)]
+    pub json: bool,
 }

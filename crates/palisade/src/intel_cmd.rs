@@ -6,14 +6,11 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use palisade_store::{IndicatorFilter, SqliteStore, Store, StoredIndicator};
-use palisade_triage::intel::{
-    ImportOptions, Imported, Indicator, IndicatorKind, IntelFormat, IntelSet, import,
-};
+use palisade_triage::intel::{ImportOptions, Imported, Indicator, IntelFormat, IntelSet};
 
 use crate::cli::{IntelFileFormat, IntelImportArgs, IntelListArgs, IntelRemoveArgs, OutputFormat};
 
 /// Largest intel file read (a bound on memory; real feeds are far smaller).
-const MAX_INTEL_FILE: u64 = 512 << 20;
 /// Per-record warnings printed per file before only counting them.
 const MAX_PRINTED_WARNINGS: usize = 20;
 
@@ -68,19 +65,7 @@ pub fn read_files(files: &[PathBuf], opts: &ImportOptions) -> Result<Vec<(String
 }
 
 fn read_one(path: &Path, name: &str, opts: &ImportOptions) -> Result<Imported> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{name}: cannot read"))?;
-    if meta.is_dir() {
-        bail!("{name}: is a directory (give intel files)");
-    }
-    if meta.len() > MAX_INTEL_FILE {
-        bail!(
-            "{name}: {} bytes is larger than the {} MiB limit for intel files",
-            meta.len(),
-            MAX_INTEL_FILE >> 20
-        );
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
-    Ok(import(&bytes, name, opts)?)
+    palisade_server::intel::read_one(path, name, opts)
 }
 
 /// Prints a file's warnings (the first few) and counts.
@@ -126,18 +111,7 @@ fn to_stored(i: &Indicator, imported: DateTime<Utc>, origin: &str) -> StoredIndi
 }
 
 fn from_stored(s: StoredIndicator) -> Option<Indicator> {
-    Some(Indicator {
-        kind: s.kind.parse::<IndicatorKind>().ok()?,
-        id: s.id,
-        value: s.value,
-        source: s.source,
-        confidence: s.confidence,
-        valid_from: s.valid_from,
-        valid_until: s.valid_until,
-        description: s.description,
-        labels: s.labels,
-        reference: s.reference,
-    })
+    palisade_server::intel::from_stored(s)
 }
 
 pub fn import_cmd(args: IntelImportArgs) -> Result<u8> {

@@ -11,6 +11,7 @@ mod hunt;
 mod intel_cmd;
 mod output;
 mod rules_cmd;
+mod serve_cmd;
 mod sysinfo;
 mod triage_cmd;
 
@@ -35,6 +36,8 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Token { command } => serve_cmd::token(command),
         Command::Rules {
             command: RulesCommand::Lint(args),
         } => rules_cmd::lint(args),

@@ -59,6 +59,9 @@ struct Shared {
     in_flight: AtomicU64,
     capacity: u64,
     closed: AtomicBool,
+    /// The log may drop segments whose records are all at or below this (applied and in a
+    /// baseline snapshot).
+    truncate_through: AtomicU64,
     metrics: Arc<Metrics>,
 }
 
@@ -67,6 +70,11 @@ struct Shared {
 pub struct Done(Arc<Shared>);
 
 impl Done {
+    /// Records up to `seq` are applied and in a snapshot: the log may drop them.
+    pub fn snapshotted(&self, seq: u64) {
+        self.0.truncate_through.fetch_max(seq, Ordering::AcqRel);
+    }
+
     pub fn applied(&self, n: u64) {
         let left = self
             .0
@@ -91,6 +99,7 @@ impl Ingress {
             in_flight: AtomicU64::new(0),
             capacity: capacity.max(1),
             closed: AtomicBool::new(false),
+            truncate_through: AtomicU64::new(0),
             metrics,
         });
         let writer_shared = Arc::clone(&shared);
@@ -268,7 +277,12 @@ fn writer(
             .metrics
             .wal_append_seconds
             .observe(started.elapsed().as_secs_f64());
+        let mark = shared.truncate_through.load(Ordering::Acquire);
+        if mark > 0 {
+            wal.truncate_through(mark);
+        }
         shared.metrics.wal_bytes.set(wal.size_bytes() as i64);
+        shared.metrics.wal_segments.set(wal.segment_count() as i64);
         match result {
             Ok(first_seq) => {
                 // The records are in the log: answer the submitters, then pass them on.

@@ -11,8 +11,15 @@
 //!
 //! Library code never prints; it logs through `tracing`, and the binary decides where logs go.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod ingress;
+pub mod intel;
 pub mod metrics;
+pub mod pipeline;
+pub mod serve;
+pub mod session;
+pub mod state;
+pub mod ui;
 pub mod wal;

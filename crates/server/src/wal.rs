@@ -349,6 +349,16 @@ impl Wal {
         self.next_seq
     }
 
+    /// Makes the next sequence number at least `seq` (the store has seen numbers up to
+    /// `seq - 1`; a deleted or replaced log must not reuse them). Starts a new segment so
+    /// segment names stay in order.
+    pub fn ensure_next(&mut self, seq: u64) {
+        if self.next_seq < seq {
+            self.next_seq = seq;
+            self.current = None;
+        }
+    }
+
     /// Bytes on disk over all segments.
     pub fn size_bytes(&self) -> u64 {
         self.total_bytes

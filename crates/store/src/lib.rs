@@ -233,6 +233,25 @@ pub struct ServeCommit<'a> {
     pub checkpoint: i64,
 }
 
+/// Which alerts to list (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub rule: Option<String>,
+    pub host: Option<String>,
+    pub detector: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    /// Only alerts with a smaller id (paging).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// A time series the store can count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Events,
+    Alerts,
+}
+
 /// An API token to create; only its hash is stored.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -312,6 +331,23 @@ pub trait Store {
     /// Updates an incident's scores, summary and body (status, owner and notes stay) and links
     /// further alerts; false if no such incident.
     fn replace_incident(&mut self, id: i64, incident: &NewIncident) -> Result<bool, StoreError>;
+    /// Appends entity risk samples (entity as `kind:value`, time, risk).
+    fn record_risk(&mut self, samples: &[(String, DateTime<Utc>, f64)]) -> Result<(), StoreError>;
+    /// An entity's risk samples since `since`, oldest first.
+    fn risk_history(
+        &self,
+        entity: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError>;
+    /// Alerts matching `filter`, newest first.
+    fn recent_alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Counts per time bucket (event or alert time) since `since`.
+    fn histogram(
+        &self,
+        what: Series,
+        since: DateTime<Utc>,
+        bucket_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, u64)>, StoreError>;
     /// Stores a new API token; returns its id.
     fn create_token(&mut self, token: &NewToken) -> Result<i64, StoreError>;
     /// The token with this hash (revoked or not).

@@ -7,9 +7,9 @@ use palisade_event::{Alert, Severity};
 use rusqlite::{Connection, params};
 
 use crate::{
-    AuditRecord, EventFilter, IncidentChange, IncidentFilter, IncidentRecord, IndicatorFilter,
-    IndicatorSave, NewIncident, NewToken, NoteRecord, RunRecord, ServeCommit, Store, StoreError,
-    StoredAlert, StoredEvent, StoredIndicator, TokenRecord,
+    AlertFilter, AuditRecord, EventFilter, IncidentChange, IncidentFilter, IncidentRecord,
+    IndicatorFilter, IndicatorSave, NewIncident, NewToken, NoteRecord, RunRecord, Series,
+    ServeCommit, Store, StoreError, StoredAlert, StoredEvent, StoredIndicator, TokenRecord,
 };
 
 /// Each entry migrates the schema from version `i` to `i + 1`.
@@ -127,7 +127,13 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL UNIQUE,
         created TEXT NOT NULL,
         revoked TEXT
-    );",
+    );
+    CREATE TABLE entity_risk (
+        entity TEXT NOT NULL,
+        at TEXT NOT NULL,
+        risk REAL NOT NULL
+    );
+    CREATE INDEX entity_risk_by_entity ON entity_risk(entity, at);",
 ];
 
 /// One SQLite database file.
@@ -732,6 +738,93 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(n == 1)
+    }
+
+    fn record_risk(&mut self, samples: &[(String, DateTime<Utc>, f64)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO entity_risk (entity, at, risk) VALUES (?1, ?2, ?3)")?;
+            for (e, at, r) in samples {
+                stmt.execute(params![e, ts(at), r])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn risk_history(
+        &self,
+        entity: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, risk FROM entity_risk WHERE entity = ?1 AND at >= ?2 ORDER BY at LIMIT 10000",
+        )?;
+        let rows = stmt.query_map(params![entity, ts(&since)], |r| {
+            let at: String = r.get(0)?;
+            Ok((parse_ts(&at).unwrap_or_default(), r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn recent_alerts(&self, f: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, run_id, detector, rule_id, rule_title, severity, ts, host, source, position, event
+             FROM alerts WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(rule) = &f.rule {
+            sql.push_str(" AND rule_id = ?");
+            args.push(rule.clone().into());
+        }
+        if let Some(host) = &f.host {
+            sql.push_str(" AND host = ?");
+            args.push(host.clone().into());
+        }
+        if let Some(d) = &f.detector {
+            sql.push_str(" AND detector = ?");
+            args.push(d.clone().into());
+        }
+        if let Some(from) = &f.from {
+            sql.push_str(" AND ts >= ?");
+            args.push(ts(from).into());
+        }
+        if let Some(b) = f.before_id {
+            sql.push_str(" AND id < ?");
+            args.push(b.into());
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        args.push((f.limit.max(1) as i64).into());
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), stored_alert)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn histogram(
+        &self,
+        what: Series,
+        since: DateTime<Utc>,
+        bucket_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, u64)>, StoreError> {
+        let table = match what {
+            Series::Events => "events",
+            Series::Alerts => "alerts",
+        };
+        let sql = format!(
+            "SELECT CAST(strftime('%s', ts) AS INTEGER) / ?2 AS b, count(*) FROM {table}
+             WHERE ts >= ?1 GROUP BY b ORDER BY b"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![ts(&since), bucket_secs.max(1)], |r| {
+            let b: i64 = r.get(0)?;
+            let n: i64 = r.get(1)?;
+            Ok((
+                DateTime::from_timestamp(b * bucket_secs.max(1), 0).unwrap_or_default(),
+                n as u64,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn create_token(&mut self, t: &NewToken) -> Result<i64, StoreError> {

@@ -216,6 +216,28 @@ impl Triage {
         }
     }
 
+    /// An entity's accumulated risk at `at` (seconds), decayed; `None` if it never had any.
+    pub fn entity_risk(&self, e: &Entity, at: i64) -> Option<f64> {
+        let half = self.cfg.risk_half_life_hours * 3600.0;
+        self.entities
+            .get(e)
+            .map(|s| decayed(s.risk, s.at, at, half))
+    }
+
+    /// The `n` entities with the highest risk at `at`, highest first.
+    pub fn riskiest(&self, at: i64, n: usize) -> Vec<(Entity, f64)> {
+        let half = self.cfg.risk_half_life_hours * 3600.0;
+        let mut v: Vec<(Entity, f64)> = self
+            .entities
+            .iter()
+            .map(|(e, s)| (e.clone(), decayed(s.risk, s.at, at, half)))
+            .filter(|(_, r)| *r >= 0.5)
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
     pub fn suppressions(&self) -> &[Suppression] {
         &self.suppressions
     }

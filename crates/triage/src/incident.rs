@@ -144,6 +144,81 @@ impl Incident {
     pub fn alert_indices(&self) -> impl Iterator<Item = usize> + '_ {
         self.timeline.iter().flat_map(|g| g.alerts.iter().copied())
     }
+
+    /// Takes in a later incident about the same entity (a service processes alerts batch by
+    /// batch; one open incident grows instead of a new one per batch). Identical alert groups
+    /// (same rule, same entities) add their counts; entities, tactics and the time span widen;
+    /// the priority is the per-rule noisy-or over the merged groups, never below either
+    /// incident's own, and the title, reason and breakdown are those of whichever scored
+    /// higher. Alert indices of `other` refer to its own batch and are dropped.
+    pub fn absorb(&mut self, other: Incident) {
+        let before = self.priority;
+        for mut g in other.timeline {
+            g.alerts.clear();
+            match self
+                .timeline
+                .iter_mut()
+                .find(|h| h.rule_id == g.rule_id && h.entities == g.entities)
+            {
+                Some(h) => {
+                    h.count += g.count;
+                    h.first = min_opt(h.first, g.first);
+                    h.last = h.last.max(g.last);
+                    if g.priority > h.priority {
+                        h.priority = g.priority;
+                        h.contributions = g.contributions;
+                    }
+                    if g.suppressed_by.is_none() {
+                        h.suppressed_by = None;
+                    }
+                }
+                None => self.timeline.push(g),
+            }
+        }
+        for g in &mut self.timeline {
+            g.alerts.clear();
+        }
+        self.timeline.sort_by_key(|g| {
+            (
+                g.tactics.first().copied().map_or(u16::MAX, u16::from),
+                g.first,
+            )
+        });
+        for e in other.entities {
+            if !self.entities.contains(&e) {
+                self.entities.push(e);
+            }
+        }
+        self.entities.sort();
+        self.tactics.extend(other.tactics);
+        self.tactics.sort_unstable();
+        self.tactics.dedup();
+        self.first = min_opt(self.first, other.first);
+        self.last = self.last.max(other.last);
+        self.alert_count += other.alert_count;
+        self.risk_triggered |= other.risk_triggered;
+        self.suppressed &= other.suppressed;
+        let mut per_rule: std::collections::BTreeMap<&str, f64> = Default::default();
+        for g in self.timeline.iter().filter(|g| g.suppressed_by.is_none()) {
+            let m = per_rule.entry(g.rule_id.as_str()).or_insert(0.0);
+            *m = m.max(g.priority);
+        }
+        let combined = crate::score::combine(per_rule.values().copied());
+        if other.priority > before {
+            self.title = other.title;
+            self.reason = other.reason;
+            self.contributions = other.contributions;
+        }
+        self.priority = combined.max(before).max(other.priority);
+    }
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
 }
 
 #[cfg(test)]

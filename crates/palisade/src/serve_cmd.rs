@@ -1,0 +1,234 @@
+//! `palisade serve` and `palisade token`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use palisade_server::auth::{Role, hash_secret, new_secret};
+use palisade_server::config::ServeConfig;
+use palisade_server::serve;
+use palisade_store::{NewToken, SqliteStore, Store};
+
+use crate::cli::{ServeArgs, TokenCommand, TokenStoreArgs};
+
+/// Reads the configuration with environment overrides and command-line overrides.
+pub fn load_config(
+    path: Option<&Path>,
+    listen: Option<&str>,
+    data_dir: Option<&Path>,
+) -> Result<ServeConfig> {
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(palisade_server::config::ENV_PREFIX))
+        .collect();
+    if let Some(l) = listen {
+        env.push(("PALISADE_SERVER__LISTEN".into(), format!("{l:?}")));
+    }
+    if let Some(d) = data_dir {
+        env.push((
+            "PALISADE_SERVER__DATA_DIR".into(),
+            format!("{:?}", d.display().to_string()),
+        ));
+    }
+    Ok(ServeConfig::load(path, env)?)
+}
+
+pub fn serve(args: ServeArgs) -> Result<u8> {
+    let cfg = load_config(
+        args.config.as_deref(),
+        args.listen.as_deref(),
+        args.data_dir.as_deref(),
+    )?;
+    if args.check_config {
+        return check(&cfg);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("palisade-http")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(cfg, None))
+}
+
+/// Checks what start-up would: the file, rules, intel, the store.
+fn check(cfg: &ServeConfig) -> Result<u8> {
+    if cfg.has_detector("sigma") {
+        let loaded = palisade_sigma::load_rules(
+            &cfg.pipeline.rules,
+            &palisade_sigma::LoadOptions::default(),
+        );
+        for f in &loaded.report.failures {
+            eprintln!("palisade: rule not loaded: {f}");
+        }
+        if loaded.rules.is_empty() && loaded.correlations.is_empty() {
+            bail!("pipeline.rules: no usable Sigma rules found");
+        }
+        println!(
+            "rules: {} detection, {} correlation, {} failed",
+            loaded.report.detection_rules,
+            loaded.report.correlation_rules,
+            loaded.report.failures.len()
+        );
+    }
+    println!("listen: {}", cfg.server.listen);
+    println!("data dir: {}", cfg.server.data_dir.display());
+    println!("detectors: {}", cfg.pipeline.detectors.join(", "));
+    println!(
+        "sources: http, {} syslog, {} file, {} dir",
+        cfg.sources.syslog.len(),
+        cfg.sources.file.len(),
+        cfg.sources.dir.len()
+    );
+    println!("configuration OK");
+    Ok(0)
+}
+
+/// Runs the service until Ctrl-C / SIGTERM. `banner` adds lines printed once it listens.
+pub async fn run(cfg: ServeConfig, banner: Option<String>) -> Result<u8> {
+    let (running, report) = serve::start(cfg.clone()).await?;
+    for f in &report.rule_failures {
+        eprintln!("palisade: rule not loaded: {f}");
+    }
+    let scheme = "http";
+    eprintln!(
+        "palisade: serving on {scheme}://{} ({} rules, {} indicators; store {}; replayed the log from #{} to #{})",
+        running.addr,
+        report.rules,
+        report.indicators,
+        cfg.store_path().display(),
+        report.replayed_from,
+        report.wal_last_seq,
+    );
+    if report.torn_bytes > 0 {
+        eprintln!(
+            "palisade: cut {} bytes of a torn write at the end of the write-ahead log (never acknowledged)",
+            report.torn_bytes
+        );
+    }
+    if let Some(b) = banner {
+        println!("{b}");
+    } else {
+        let store = SqliteStore::open(&cfg.store_path())?;
+        if !serve::has_tokens(&store)? {
+            eprintln!(
+                "palisade: no API tokens yet; create one with: palisade token create --role admin --config <your palisade.toml>"
+            );
+        }
+    }
+    wait_for_signal().await;
+    eprintln!("palisade: stopping (applying what was acknowledged, saving baselines)…");
+    running.stop().await;
+    eprintln!("palisade: stopped");
+    Ok(0)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn store_path(s: &TokenStoreArgs) -> Result<PathBuf> {
+    match (&s.store, &s.config) {
+        (Some(p), None) => Ok(p.clone()),
+        (None, c) => Ok(load_config(c.as_deref(), None, None)?.store_path()),
+        (Some(_), Some(_)) => bail!("give --config or --store, not both"),
+    }
+}
+
+fn open(s: &TokenStoreArgs) -> Result<SqliteStore> {
+    let path = store_path(s)?;
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
+}
+
+/// Creates a token in `store`; returns (id, secret).
+pub fn create_token(store: &mut SqliteStore, name: &str, role: Role) -> Result<(i64, String)> {
+    let secret = new_secret();
+    let id = store.create_token(&NewToken {
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        hash: hash_secret(&secret),
+    })?;
+    store.audit(
+        "cli",
+        "token.create",
+        &format!("token:{id}"),
+        &serde_json::json!({"name": name, "role": role.as_str()}).to_string(),
+    )?;
+    Ok((id, secret))
+}
+
+pub fn token(cmd: TokenCommand) -> Result<u8> {
+    match cmd {
+        TokenCommand::Create(a) => {
+            let role: Role = a.role.parse().map_err(anyhow::Error::msg)?;
+            let name = a.name.trim();
+            if name.is_empty() || name.len() > 64 || name.contains(char::is_control) {
+                bail!("--name must be 1–64 printable characters");
+            }
+            let mut store = open(&a.store)?;
+            let (id, secret) = create_token(&mut store, name, role)?;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"id": id, "name": name, "role": role.as_str(), "token": secret})
+                );
+            } else {
+                eprintln!("palisade: token #{id} ({name}, {role}) created; it is shown only now:");
+                println!("token: {secret}");
+            }
+            Ok(0)
+        }
+        TokenCommand::List(s) => {
+            let store = open(&s)?;
+            let mut t = Table::new();
+            t.load_style(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_header(["id", "name", "role", "created", "revoked"]);
+            for r in store.tokens()? {
+                t.add_row([
+                    r.id.to_string(),
+                    r.name,
+                    r.role,
+                    r.created.format("%Y-%m-%d %H:%M").to_string(),
+                    r.revoked
+                        .map(|x| x.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
+            Ok(0)
+        }
+        TokenCommand::Revoke { id, store } => {
+            let mut s = open(&store)?;
+            if !s.revoke_token(id)? {
+                bail!("no live token #{id}");
+            }
+            s.audit("cli", "token.revoke", &format!("token:{id}"), "{}")?;
+            eprintln!(
+                "palisade: token #{id} revoked (a running service stops accepting it at once)"
+            );
+            Ok(0)
+        }
+    }
+}

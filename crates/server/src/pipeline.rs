@@ -1,0 +1,746 @@
+//! The continuous pipeline: numbered records from the write-ahead log → parse → Sigma, IOC,
+//! anomaly/UEBA/beacon → alerts → store, then triage → incidents.
+//!
+//! **Exactly once.** Each batch's events, alerts and the highest sequence number it applied
+//! are stored in one transaction (`serve.applied`). Baselines (learned detectors and triage)
+//! are snapshotted every `snapshot_secs` with the sequence number they include
+//! (`serve.snapshot`). On start the pipeline restores the snapshot and replays the log from
+//! just after it: records up to `serve.applied` only rebuild detector state (their results are
+//! already stored), later ones are applied normally. So a killed process loses no
+//! acknowledged record, stores none twice, and its baselines lose nothing at all (they are
+//! rebuilt from the log, which is kept back to the last snapshot).
+//!
+//! **Incidents.** Triage scores each batch's alerts with everything it remembers (entity risk,
+//! routine, fidelity, suppressions). An incident whose primary entity already has an open
+//! incident within the triage window grows that incident ([`Incident::absorb`]) instead of
+//! opening another.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use palisade_anomaly::detector::Learned;
+use palisade_event::{Alert, Event, FieldId, Origin, Value};
+use palisade_ingest::{Format, LineFormat};
+use palisade_sigma::correlation::CorrelationEngine;
+use palisade_sigma::{HitSource, LoadedRules, RuleRef, Scratch};
+use palisade_store::{
+    EventRow, IncidentFilter, NewIncident, RunRecord, ServeCommit, SqliteStore, Store,
+};
+use palisade_triage::incident::{Incident, Status};
+use palisade_triage::intel::{IntelHit, IntelScratch, IntelSet};
+use palisade_triage::{Entity, Triage};
+use serde::{Deserialize, Serialize};
+
+use crate::ingress::{Batch, Done};
+use crate::metrics::{DetectorLabel, Metrics};
+use crate::wal::{self, WalRecord};
+
+/// Store state holding the highest applied sequence number.
+pub const APPLIED: &str = "serve.applied";
+/// Store state holding the baseline snapshot.
+pub const SNAPSHOT: &str = "serve.snapshot";
+/// Store state holding the disabled rule ids.
+pub const DISABLED_RULES: &str = "serve.disabled_rules";
+/// Most per-source parsers kept (Zeek TSV headers are per source).
+const MAX_PARSERS: usize = 4096;
+/// Parse warnings logged before only counting.
+const LOGGED_WARNINGS: u64 = 50;
+
+/// The detectors a pipeline runs; shared pieces are also used by the API.
+pub struct Detectors {
+    pub rules: Option<Arc<LoadedRules>>,
+    pub intel: Option<Arc<IntelSet>>,
+    pub learned: Option<Arc<Mutex<Learned>>>,
+    pub triage: Arc<Mutex<Triage>>,
+    /// Rule ids that raise no alerts (`PUT /api/v1/rules/{id}`).
+    pub disabled: Arc<RwLock<std::collections::HashSet<String>>>,
+}
+
+/// What the baselines snapshot holds.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    /// The last sequence number the snapshot includes.
+    seq: u64,
+    learned: Option<Vec<u8>>,
+    /// Triage state as JSON.
+    triage: Vec<u8>,
+}
+
+/// Counters the API and tests read.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Highest sequence number applied (stored).
+    pub applied: AtomicU64,
+    /// Highest sequence number in the last snapshot.
+    pub snapshot: AtomicU64,
+    pub events: AtomicU64,
+    pub alerts: AtomicU64,
+    pub parse_errors: AtomicU64,
+    /// Records replayed from the log at start (state rebuilt, results already stored).
+    pub replayed: AtomicU64,
+    /// Incidents an analyst closed (the pipeline stops growing them).
+    closed: Mutex<Vec<i64>>,
+    /// An analyst changed triage state (verdict, suppression): snapshot soon.
+    snapshot_wanted: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// An analyst closed incident `id`: later alerts open a new incident.
+    pub fn close(&self, id: i64) {
+        let mut c = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if c.len() < 10_000 {
+            c.push(id);
+        }
+    }
+
+    /// Asks the pipeline to snapshot at its next turn (triage state changed).
+    pub fn request_snapshot(&self) {
+        self.snapshot_wanted.store(true, Ordering::Release);
+    }
+}
+
+pub struct Settings {
+    pub store_events: bool,
+    pub keep_events: u64,
+    pub snapshot_every: Duration,
+    pub batch_records: usize,
+    pub rule_count: u64,
+}
+
+pub struct Pipeline {
+    store: SqliteStore,
+    det: Detectors,
+    correlation: Option<CorrelationEngine>,
+    run_id: i64,
+    /// Highest sequence number whose results are stored.
+    applied: u64,
+    /// Highest sequence number the detectors have seen.
+    seen: u64,
+    snapshot_seq: u64,
+    last_snapshot: Instant,
+    parsers: HashMap<(Arc<str>, Format), Box<dyn LineFormat>>,
+    /// Open incidents by primary entity: (store id, the incident).
+    live: HashMap<Entity, (i64, Incident)>,
+    metrics: Arc<Metrics>,
+    progress: Arc<Progress>,
+    settings: Settings,
+    scratch: Scratch,
+    intel_scratch: IntelScratch,
+    done: Option<Done>,
+    since_prune: u64,
+}
+
+impl Pipeline {
+    /// Opens the store, restores the baseline snapshot and the live incidents.
+    pub fn open(
+        store_path: &Path,
+        det: Detectors,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        progress: Arc<Progress>,
+    ) -> Result<Pipeline> {
+        let mut store = SqliteStore::open(store_path)
+            .with_context(|| format!("opening {}", store_path.display()))?;
+        let applied = read_u64(&store, APPLIED)?;
+        let mut snapshot_seq = 0;
+        if let Some(bytes) = store.load_state(SNAPSHOT)? {
+            let snap: Snapshot = postcard::from_bytes(&bytes)
+                .context("the stored baseline snapshot is unreadable")?;
+            snapshot_seq = snap.seq;
+            if let (Some(bytes), Some(learned)) = (snap.learned, det.learned.as_ref()) {
+                let mut learned = learned.lock().unwrap_or_else(|e| e.into_inner());
+                let restored = Learned::restore(&bytes)
+                    .map_err(|e| anyhow::anyhow!("restoring learned baselines: {e}"))?;
+                let (anomaly, ueba, beacon) = learned.enabled();
+                *learned = restored;
+                learned.enable(anomaly, ueba);
+                learned.enable_beacon(beacon);
+            }
+            if !snap.triage.is_empty() {
+                let state = serde_json::from_slice(&snap.triage)
+                    .context("the stored triage state is unreadable")?;
+                let mut t = det.triage.lock().unwrap_or_else(|e| e.into_inner());
+                let cfg = t.config().clone();
+                *t = Triage::restore(cfg, state).map_err(|e| anyhow::anyhow!(e))?;
+            }
+        }
+        if let Some(bytes) = store.load_state(DISABLED_RULES)?
+            && let Ok(ids) = serde_json::from_slice::<Vec<String>>(&bytes)
+        {
+            det.disabled
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(ids);
+        }
+        let now = Utc::now();
+        let run_id = store.start_run(&RunRecord {
+            command: "serve".into(),
+            started: now,
+            finished: now,
+            inputs: Vec::new(),
+            rule_count: settings.rule_count,
+            events: 0,
+            skipped_records: 0,
+        })?;
+        let correlation = det.rules.as_ref().map(|r| r.correlation_engine());
+        progress.applied.store(applied, Ordering::Release);
+        progress.snapshot.store(snapshot_seq, Ordering::Release);
+        let mut p = Pipeline {
+            store,
+            det,
+            correlation,
+            run_id,
+            applied,
+            seen: snapshot_seq,
+            snapshot_seq,
+            last_snapshot: Instant::now(),
+            parsers: HashMap::new(),
+            live: HashMap::new(),
+            metrics,
+            progress,
+            settings,
+            scratch: Scratch::default(),
+            intel_scratch: IntelScratch::default(),
+            done: None,
+            since_prune: 0,
+        };
+        p.load_live()?;
+        Ok(p)
+    }
+
+    /// The sequence number replay must start after.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot_seq
+    }
+
+    pub fn set_done(&mut self, done: Done) {
+        self.done = Some(done);
+    }
+
+    fn load_live(&mut self) -> Result<()> {
+        let window = self.triage_window();
+        let cutoff = Utc::now() - window;
+        let open = self.store.incidents(&IncidentFilter {
+            statuses: vec!["new".into(), "acknowledged".into()],
+            ..IncidentFilter::default()
+        })?;
+        for rec in open {
+            let Ok(inc) = serde_json::from_value::<Incident>(rec.body.clone()) else {
+                continue;
+            };
+            let recent = rec.last_seen.is_none_or(|t| t >= cutoff) || rec.updated >= cutoff;
+            if let (Some(p), true) = (inc.primary.clone(), recent) {
+                self.live.entry(p).or_insert((rec.id, inc));
+            }
+        }
+        Ok(())
+    }
+
+    fn triage_window(&self) -> chrono::Duration {
+        let t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
+        chrono::Duration::seconds(t.config().group_window_secs)
+    }
+
+    /// Replays the log after the snapshot up to `until` (inclusive).
+    pub fn replay(&mut self, wal_dir: &Path, until: u64) -> Result<()> {
+        let mut batch: Batch = Vec::new();
+        let mut err = None;
+        let cap = self.settings.batch_records;
+        wal::read_after(
+            wal_dir,
+            self.snapshot_seq,
+            |r| {
+                if r.seq > until {
+                    return false;
+                }
+                batch.push(r);
+                if batch.len() >= cap {
+                    let b = std::mem::take(&mut batch);
+                    if let Err(e) = self.apply(&b) {
+                        err = Some(e);
+                        return false;
+                    }
+                }
+                true
+            },
+            |p| {
+                tracing::error!(
+                    "write-ahead log {} at byte {}: {}; the rest of that segment is lost",
+                    p.path,
+                    p.offset,
+                    p.why
+                )
+            },
+        )?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        if !batch.is_empty() {
+            self.apply(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// Runs until the ingress side hangs up: applies batches, snapshots on schedule.
+    pub fn run(mut self, rx: Receiver<Batch>) {
+        let mut pending: Batch = Vec::new();
+        loop {
+            let timeout = Duration::from_millis(100);
+            match rx.recv_timeout(timeout) {
+                Ok(mut b) => {
+                    pending.append(&mut b);
+                    while pending.len() < self.settings.batch_records {
+                        match rx.try_recv() {
+                            Ok(mut more) => pending.append(&mut more),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.flush_and_snapshot(&mut pending);
+                    return;
+                }
+            }
+            if !pending.is_empty() {
+                let n = pending.len() as u64;
+                if let Err(e) = self.apply(&pending) {
+                    tracing::error!("pipeline batch failed: {e:#}");
+                }
+                pending.clear();
+                if let Some(d) = &self.done {
+                    d.applied(n);
+                }
+            }
+            let closed: Vec<i64> = std::mem::take(
+                &mut *self
+                    .progress
+                    .closed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            for id in closed {
+                self.forget(id);
+            }
+            let wanted = self.progress.snapshot_wanted.swap(false, Ordering::AcqRel);
+            if (wanted || self.last_snapshot.elapsed() >= self.settings.snapshot_every)
+                && let Err(e) = self.snapshot()
+            {
+                tracing::error!("baseline snapshot failed: {e:#}");
+            }
+        }
+    }
+
+    fn flush_and_snapshot(&mut self, pending: &mut Batch) {
+        if !pending.is_empty() {
+            let n = pending.len() as u64;
+            if let Err(e) = self.apply(pending) {
+                tracing::error!("pipeline batch failed: {e:#}");
+            }
+            pending.clear();
+            if let Some(d) = &self.done {
+                d.applied(n);
+            }
+        }
+        if let Err(e) = self.snapshot() {
+            tracing::error!("baseline snapshot failed: {e:#}");
+        }
+    }
+
+    /// Saves the baselines with the sequence number they include, then lets the log drop
+    /// what is older.
+    pub fn snapshot(&mut self) -> Result<()> {
+        self.last_snapshot = Instant::now();
+        let learned = match &self.det.learned {
+            Some(l) => Some(
+                l.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .snapshot()
+                    .context("encoding learned baselines")?,
+            ),
+            None => None,
+        };
+        let triage = {
+            let t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec(&t.state())?
+        };
+        let snap = Snapshot {
+            version: 1,
+            seq: self.seen,
+            learned,
+            triage,
+        };
+        let bytes = postcard::to_allocvec(&snap).context("encoding the snapshot")?;
+        self.store.save_state(SNAPSHOT, &bytes)?;
+        self.snapshot_seq = self.seen;
+        self.progress
+            .snapshot
+            .store(self.snapshot_seq, Ordering::Release);
+        self.metrics.snapshots.inc();
+        if let Some(d) = &self.done {
+            d.snapshotted(self.snapshot_seq.min(self.applied));
+        }
+        Ok(())
+    }
+
+    fn parser(&mut self, source: &Arc<str>, format: Format) -> Option<&mut Box<dyn LineFormat>> {
+        let key = (Arc::clone(source), format);
+        if self.parsers.len() >= MAX_PARSERS && !self.parsers.contains_key(&key) {
+            self.parsers.clear();
+        }
+        match self.parsers.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(v) => Some(v.insert(format.line_parser()?)),
+        }
+    }
+
+    /// Applies one batch: every record through every detector; results stored unless the
+    /// records were applied before (replay).
+    pub fn apply(&mut self, batch: &[WalRecord]) -> Result<()> {
+        let started = Instant::now();
+        let Some(last) = batch.last().map(|r| r.seq) else {
+            return Ok(());
+        };
+        let store_results = last > self.applied;
+        let now = Utc::now();
+        // Parse.
+        let t = Instant::now();
+        let mut events: Vec<Event> = Vec::with_capacity(batch.len());
+        let mut seqs: Vec<u64> = Vec::with_capacity(batch.len());
+        let mut skipped = 0u64;
+        for r in batch {
+            let source = r.record.source.clone();
+            let line = String::from_utf8_lossy(&r.record.line);
+            let line = line.trim_end_matches(['\r', '\n']);
+            let Some(parser) = self.parser(&source, r.record.format) else {
+                skipped += 1;
+                continue;
+            };
+            match parser.parse_line(line, Origin::new(source.clone(), r.seq)) {
+                Ok(Some(mut ev)) => {
+                    if ev.timestamp.is_none() {
+                        // A live record without its own time happened when it arrived.
+                        ev.timestamp = Some(now);
+                    }
+                    events.push(ev);
+                    seqs.push(r.seq);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    skipped += 1;
+                    let n = self.progress.parse_errors.fetch_add(1, Ordering::Relaxed);
+                    if store_results {
+                        self.metrics
+                            .parse_errors
+                            .get_or_create(&self.metrics.source(source_label(&source)))
+                            .inc();
+                        if n < LOGGED_WARNINGS {
+                            tracing::warn!("skipped {source} record {}: {e}", r.seq);
+                        }
+                    }
+                }
+            }
+        }
+        self.observe("parse", t);
+
+        // Single-event detectors.
+        let mut alerts: Vec<Alert> = Vec::new();
+        let t = Instant::now();
+        let mut shared: Vec<Option<Arc<Event>>> = vec![None; events.len()];
+        if let Some(rules) = self.det.rules.clone() {
+            let disabled = self.det.disabled.read().unwrap_or_else(|e| e.into_inner());
+            let mut hits = Vec::new();
+            let mut corr_hits: Vec<(u32, usize)> = Vec::new();
+            for (k, ev) in events.iter().enumerate() {
+                hits.clear();
+                rules.rules.match_event(ev, &mut self.scratch, &mut hits);
+                for &h in &hits {
+                    let rule = rules.rules.rule(h);
+                    if disabled.contains(&rule.info.id) {
+                        continue;
+                    }
+                    let arc = shared[k]
+                        .get_or_insert_with(|| Arc::new(ev.clone()))
+                        .clone();
+                    if rule.alerting {
+                        alerts.push(palisade_sigma::alert::sigma_alert(rule, arc));
+                    }
+                    corr_hits.push((h, k));
+                }
+            }
+            if let Some(engine) = self.correlation.as_mut() {
+                corr_hits.sort_by_key(|&(_, k)| events[k].timestamp);
+                let corrs = engine.correlations().to_vec();
+                for (h, k) in corr_hits {
+                    let rref = RuleRef::Detection(rules.rules.rule(h).canonical(h));
+                    if !engine.listens_to(rref) {
+                        continue;
+                    }
+                    let ev = &events[k];
+                    for fired in engine.feed(rref, ev.timestamp, HitSource::Event(ev), &ev.origin) {
+                        let c = &corrs[fired.correlation as usize];
+                        if disabled.contains(&c.info.id) {
+                            continue;
+                        }
+                        alerts.push(palisade_sigma::alert::correlation_alert(
+                            c,
+                            fired,
+                            &rules.rules,
+                            &corrs,
+                        ));
+                    }
+                }
+            }
+        }
+        self.observe("sigma", t);
+        let t = Instant::now();
+        if let Some(intel) = self.det.intel.clone() {
+            let mut hits: Vec<IntelHit> = Vec::new();
+            for (k, ev) in events.iter().enumerate() {
+                hits.clear();
+                intel.match_event(ev, &mut self.intel_scratch, &mut hits);
+                if hits.is_empty() {
+                    continue;
+                }
+                let arc = shared[k]
+                    .get_or_insert_with(|| Arc::new(ev.clone()))
+                    .clone();
+                for h in &hits {
+                    alerts.push(intel.alert(h, Arc::clone(&arc)));
+                }
+            }
+        }
+        self.observe("ioc", t);
+        let t = Instant::now();
+        if let Some(learned) = &self.det.learned {
+            learned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .observe_batch(&events, &mut alerts);
+        }
+        self.observe("learned", t);
+        alerts.sort_by_key(|a| a.timestamp);
+        self.seen = self.seen.max(last);
+
+        if !store_results {
+            // Replay: rebuild triage state too, but everything is already stored.
+            let mut t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
+            t.process(&alerts);
+            self.progress
+                .replayed
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            return Ok(());
+        }
+
+        // Store events and alerts with the checkpoint, in one transaction.
+        let t = Instant::now();
+        let rows: Vec<EventRow> = if self.settings.store_events {
+            events
+                .iter()
+                .zip(&seqs)
+                .filter(|(_, s)| **s > self.applied)
+                .map(|(e, s)| event_row(e, *s))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let fresh = seqs.iter().filter(|s| **s > self.applied).count() as u64;
+        let ids = self.store.commit_serve(&ServeCommit {
+            run_id: self.run_id,
+            events: &rows,
+            event_count: fresh,
+            skipped,
+            alerts: &alerts,
+            checkpoint_name: APPLIED,
+            checkpoint: last as i64,
+        })?;
+        self.applied = last;
+        self.progress.applied.store(last, Ordering::Release);
+        self.progress.events.fetch_add(fresh, Ordering::Relaxed);
+        self.progress
+            .alerts
+            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+        self.metrics.events_applied.inc_by(fresh);
+        for a in &alerts {
+            self.metrics
+                .alerts
+                .get_or_create(&DetectorLabel {
+                    detector: a.detector.to_string(),
+                })
+                .inc();
+        }
+        self.observe("store", t);
+
+        // Triage.
+        let t = Instant::now();
+        if !alerts.is_empty() {
+            let (outcome, risk) = {
+                let mut t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
+                let outcome = t.process(&alerts);
+                // Risk over time: one sample per entity the batch touched.
+                let at = alerts
+                    .iter()
+                    .filter_map(|a| a.timestamp)
+                    .max()
+                    .unwrap_or(now);
+                let mut seen = std::collections::BTreeSet::new();
+                let mut risk = Vec::new();
+                for a in &alerts {
+                    for e in palisade_triage::entities_of(a) {
+                        if seen.insert(e.clone())
+                            && let Some(r) = t.entity_risk(&e, at.timestamp())
+                        {
+                            risk.push((e.to_string(), at, r));
+                        }
+                    }
+                }
+                (outcome, risk)
+            };
+            self.store.record_risk(&risk)?;
+            self.save_incidents(outcome.incidents, &ids)?;
+        }
+        self.observe("triage", t);
+
+        self.since_prune += fresh;
+        if self.since_prune >= 50_000 {
+            self.since_prune = 0;
+            self.store.prune_events(self.settings.keep_events)?;
+        }
+        self.metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    fn save_incidents(&mut self, incidents: Vec<Incident>, alert_ids: &[i64]) -> Result<()> {
+        let window = self.triage_window();
+        for inc in incidents {
+            let ids: Vec<i64> = inc
+                .alert_indices()
+                .filter_map(|k| alert_ids.get(k).copied())
+                .collect();
+            let open_same = inc.primary.as_ref().and_then(|p| {
+                self.live.get(p).and_then(|(id, live)| {
+                    let close = match (live.last, inc.first) {
+                        (Some(a), Some(b)) => b - a <= window,
+                        _ => true,
+                    };
+                    (close && !inc.suppressed).then_some(*id)
+                })
+            });
+            if let Some(id) = open_same {
+                let Some(primary) = inc.primary.clone() else {
+                    continue;
+                };
+                let Some((_, live)) = self.live.get_mut(&primary) else {
+                    continue;
+                };
+                live.absorb(inc);
+                let row = new_incident(self.run_id, live, ids);
+                if self.store.replace_incident(id, &row)? {
+                    self.metrics.incidents_updated.inc();
+                    continue;
+                }
+                // Deleted meanwhile: fall through to a new one.
+                let inc = live.clone();
+                self.live.remove(&primary);
+                self.insert_incident(inc, row.alert_ids)?;
+            } else {
+                self.insert_incident(inc, ids)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_incident(&mut self, mut inc: Incident, ids: Vec<i64>) -> Result<()> {
+        let row = new_incident(self.run_id, &inc, ids);
+        let id = self.store.save_incidents(std::slice::from_ref(&row))?[0];
+        inc.id = id;
+        for g in &mut inc.timeline {
+            g.alerts.clear();
+        }
+        self.metrics.incidents_created.inc();
+        if let (Some(p), false) = (inc.primary.clone(), inc.suppressed) {
+            self.live.insert(p, (id, inc));
+        }
+        Ok(())
+    }
+
+    /// Forgets a live incident the analyst closed (so new alerts open a new one).
+    pub fn forget(&mut self, id: i64) {
+        self.live.retain(|_, (i, _)| *i != id);
+    }
+
+    fn observe(&self, detector: &str, since: Instant) {
+        self.metrics
+            .detector_seconds
+            .get_or_create(&DetectorLabel {
+                detector: detector.to_string(),
+            })
+            .observe(since.elapsed().as_secs_f64());
+    }
+}
+
+fn new_incident(run: i64, i: &Incident, alert_ids: Vec<i64>) -> NewIncident {
+    NewIncident {
+        run_id: Some(run),
+        status: if i.suppressed {
+            Status::Resolved
+        } else {
+            i.status
+        }
+        .as_str()
+        .to_string(),
+        priority: i.priority,
+        title: i.title.clone(),
+        reason: i.reason.clone(),
+        first_seen: i.first,
+        last_seen: i.last,
+        alert_count: i.alert_count as i64,
+        body: serde_json::to_value(i).unwrap_or(serde_json::Value::Null),
+        alert_ids,
+    }
+}
+
+/// Metric label of a source: its configured name, without per-file or per-peer detail.
+pub fn source_label(source: &str) -> &str {
+    source.split(['/', ':']).next().unwrap_or(source)
+}
+
+fn read_u64(store: &SqliteStore, name: &str) -> Result<u64> {
+    Ok(match store.load_state(name)? {
+        Some(b) if b.len() == 8 => {
+            i64::from_le_bytes(b.as_slice().try_into().unwrap_or_default()).max(0) as u64
+        }
+        _ => 0,
+    })
+}
+
+/// The highest applied sequence number stored at `path` (0 when none).
+pub fn applied_in(store: &SqliteStore) -> Result<u64> {
+    read_u64(store, APPLIED)
+}
+
+fn field(e: &Event, name: &'static str) -> Option<String> {
+    e.get(FieldId::known(name)).map(Value::to_string)
+}
+
+fn event_row(e: &Event, seq: u64) -> EventRow {
+    EventRow {
+        seq: seq as i64,
+        timestamp: e.timestamp,
+        source: e.origin.source.to_string(),
+        host: e.host().map(Value::to_string),
+        user: field(e, "user.name"),
+        source_ip: field(e, "source.ip"),
+        destination_ip: field(e, "destination.ip"),
+        body: e.fields_json().to_string(),
+    }
+}

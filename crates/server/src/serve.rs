@@ -1,0 +1,303 @@
+//! Starting and stopping the whole service: detectors, pipeline (with replay), write-ahead
+//! log, ingress, HTTP (API, UI, metrics).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use palisade_anomaly::detector::Learned;
+use palisade_sigma::{LoadOptions, load_rules};
+use palisade_store::SqliteStore;
+use palisade_triage::{Triage, TriageConfig};
+use tokio::sync::watch;
+
+use crate::api::{ApiError, Auth};
+use crate::auth::Role;
+use crate::config::ServeConfig;
+use crate::ingress::Ingress;
+use crate::metrics::Metrics;
+use crate::pipeline::{Detectors, Pipeline, Progress, Settings, applied_in};
+use crate::state::{AppState, Inner};
+use crate::wal::{Wal, WalOptions};
+
+/// A started service.
+pub struct Running {
+    /// The address the HTTP server listens on.
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    http: tokio::task::JoinHandle<()>,
+    pipeline: std::thread::JoinHandle<()>,
+    writer: std::thread::JoinHandle<()>,
+    sources: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What start-up found, for the operator.
+#[derive(Debug, Clone, Default)]
+pub struct StartReport {
+    pub rules: usize,
+    pub rule_failures: Vec<String>,
+    pub indicators: usize,
+    pub replayed_from: u64,
+    pub wal_last_seq: u64,
+    pub torn_bytes: u64,
+}
+
+fn load_triage_config(cfg: &ServeConfig) -> Result<TriageConfig> {
+    let Some(path) = &cfg.pipeline.triage_config else {
+        return Ok(TriageConfig::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let c: TriageConfig = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+    } else {
+        let value: toml::Table =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let table = match value.get("triage") {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => value,
+        };
+        table
+            .try_into()
+            .with_context(|| format!("parsing {}", path.display()))?
+    };
+    c.validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(c)
+}
+
+/// Starts everything; returns once the HTTP server listens.
+pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
+    let mut report = StartReport::default();
+    std::fs::create_dir_all(&cfg.server.data_dir)
+        .with_context(|| format!("creating {}", cfg.server.data_dir.display()))?;
+    let store_path = cfg.store_path();
+    let metrics = Arc::new(Metrics::new());
+    let progress = Arc::new(Progress::default());
+
+    // Detectors.
+    let rules = if cfg.has_detector("sigma") {
+        let loaded = load_rules(&cfg.pipeline.rules, &LoadOptions::default());
+        report.rule_failures = loaded
+            .report
+            .failures
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if loaded.rules.is_empty() && loaded.correlations.is_empty() {
+            bail!("pipeline.rules: no usable Sigma rules found");
+        }
+        report.rules = loaded.report.detection_rules + loaded.report.correlation_rules;
+        Some(Arc::new(loaded))
+    } else {
+        None
+    };
+    let store = SqliteStore::open(&store_path)
+        .with_context(|| format!("opening {}", store_path.display()))?;
+    let intel = if cfg.has_detector("ioc") {
+        crate::intel::load(&store, &cfg.pipeline.intel)?.map(Arc::new)
+    } else {
+        None
+    };
+    report.indicators = intel.as_ref().map_or(0, |i| i.len());
+    let learned = {
+        let (a, u, b) = (
+            cfg.has_detector("anomaly"),
+            cfg.has_detector("ueba"),
+            cfg.has_detector("beacon"),
+        );
+        (a || u || b).then(|| {
+            let mut l = Learned::default();
+            l.enable(a, u);
+            l.enable_beacon(b);
+            Arc::new(Mutex::new(l))
+        })
+    };
+    let triage = Arc::new(Mutex::new(Triage::new(load_triage_config(&cfg)?)));
+    let disabled = Arc::new(RwLock::new(HashSet::new()));
+    let applied = applied_in(&store)?;
+
+    // The pipeline, brought up to date from the log.
+    let mut pipeline = Pipeline::open(
+        &store_path,
+        Detectors {
+            rules: rules.clone(),
+            intel: intel.clone(),
+            learned: learned.clone(),
+            triage: Arc::clone(&triage),
+            disabled: Arc::clone(&disabled),
+        },
+        Settings {
+            store_events: cfg.pipeline.store_events,
+            keep_events: cfg.store.keep_events,
+            snapshot_every: Duration::from_secs(cfg.pipeline.snapshot_secs),
+            batch_records: cfg.pipeline.batch_records,
+            rule_count: report.rules as u64,
+        },
+        Arc::clone(&metrics),
+        Arc::clone(&progress),
+    )?;
+    let wal_dir = cfg.wal_dir();
+    let (mut wal, opened) = Wal::open(
+        &wal_dir,
+        WalOptions {
+            fsync: cfg.wal.fsync,
+            segment_bytes: cfg.wal.segment_bytes,
+        },
+    )?;
+    // Never hand out a sequence number the store has already seen (a deleted log).
+    wal.ensure_next(applied.max(pipeline.snapshot_seq()) + 1);
+    report.wal_last_seq = opened.last_seq;
+    report.torn_bytes = opened.torn_bytes;
+    report.replayed_from = pipeline.snapshot_seq();
+    let replay_to = opened.last_seq;
+    let pipeline = tokio::task::spawn_blocking(move || -> Result<Pipeline> {
+        pipeline.replay(&wal_dir, replay_to)?;
+        pipeline.snapshot()?;
+        Ok(pipeline)
+    })
+    .await??;
+    let mut pipeline = pipeline;
+
+    let (pipe_tx, pipe_rx) = std::sync::mpsc::sync_channel(8);
+    let (ingress, done, writer) =
+        Ingress::start(wal, cfg.wal.queue_records, pipe_tx, Arc::clone(&metrics));
+    pipeline.set_done(done);
+    let pipeline = std::thread::Builder::new()
+        .name("palisade-pipeline".into())
+        .spawn(move || pipeline.run(pipe_rx))
+        .context("starting the pipeline thread")?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = AppState(Arc::new(Inner {
+        sessions: crate::session::Sessions::new(Duration::from_secs(
+            cfg.server.session_minutes * 60,
+        )),
+        cfg: cfg.clone(),
+        db: Arc::new(Mutex::new(store)),
+        ingress: ingress.clone(),
+        metrics: Arc::clone(&metrics),
+        progress,
+        triage,
+        learned,
+        rules,
+        disabled,
+        intel,
+        started: Utc::now(),
+    }));
+    // Listener and tailing sources arrive with the sources module.
+    let sources: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    drop(ingress);
+    let app = app(state.clone());
+    let listener = tokio::net::TcpListener::bind(cfg.listen_addr())
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {}", cfg.server.listen))?;
+    let addr = listener.local_addr()?;
+    let mut rx = shutdown_rx;
+    let http = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                while rx.changed().await.is_ok() {
+                    if *rx.borrow() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!("HTTP server failed: {e}");
+        }
+    });
+    Ok((
+        Running {
+            addr,
+            state,
+            shutdown,
+            http,
+            pipeline,
+            writer,
+            sources,
+        },
+        report,
+    ))
+}
+
+impl Running {
+    /// Stops taking input, lets the pipeline apply what was acknowledged, snapshots, and
+    /// returns when everything has stopped.
+    pub async fn stop(self) {
+        let Running {
+            state,
+            shutdown,
+            http,
+            pipeline,
+            writer,
+            sources,
+            ..
+        } = self;
+        state.ingress.close();
+        let _ = shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
+        for s in sources {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        }
+        // The last ingress handles go with the state; then the writer and the pipeline end.
+        drop(state);
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = writer.join();
+            let _ = pipeline.join();
+        })
+        .await;
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = crate::api::router();
+    let doc = Arc::new(doc);
+    let max = state.cfg.server.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move |auth: Auth| {
+                let doc = Arc::clone(&doc);
+                async move {
+                    auth.require(Role::Viewer)?;
+                    Ok::<_, ApiError>(Json(serde_json::to_value(&*doc).unwrap_or_default()))
+                }
+            }),
+        )
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(crate::ui::router())
+        .layer(DefaultBodyLimit::max(max))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>, auth: Auth) -> Result<impl IntoResponse, ApiError> {
+    auth.require(Role::Viewer)?;
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    ))
+}
+
+/// Whether a store already holds a token (a fresh install prints how to make one).
+pub fn has_tokens(store: &SqliteStore) -> Result<bool> {
+    use palisade_store::Store;
+    Ok(store.tokens()?.iter().any(|t| t.revoked.is_none()))
+}

@@ -1,0 +1,102 @@
+//! What request handlers share: the configuration, a store connection, the ingress, the
+//! detectors the API inspects or changes, metrics.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use palisade_anomaly::detector::Learned;
+use palisade_sigma::LoadedRules;
+use palisade_store::{SqliteStore, Store, StoreError};
+use palisade_triage::Triage;
+use palisade_triage::intel::IntelSet;
+
+use crate::api::ApiError;
+use crate::auth::{Principal, Role, hash_secret};
+use crate::config::ServeConfig;
+use crate::ingress::Ingress;
+use crate::metrics::Metrics;
+use crate::pipeline::Progress;
+
+/// Shared by every handler (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub cfg: ServeConfig,
+    /// The API's own connection (the pipeline has another; SQLite WAL mode lets readers run
+    /// beside the writer).
+    pub db: Arc<Mutex<SqliteStore>>,
+    pub ingress: Ingress,
+    pub metrics: Arc<Metrics>,
+    pub progress: Arc<Progress>,
+    pub triage: Arc<Mutex<Triage>>,
+    pub learned: Option<Arc<Mutex<Learned>>>,
+    pub rules: Option<Arc<LoadedRules>>,
+    pub disabled: Arc<RwLock<HashSet<String>>>,
+    pub intel: Option<Arc<IntelSet>>,
+    pub started: DateTime<Utc>,
+    /// Web UI sessions.
+    pub sessions: crate::session::Sessions,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Runs `f` on the store off the async threads.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let mut s = db.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut s)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// The principal a bearer secret names, if it is a live token.
+    pub async fn principal(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+        if secret.is_empty() || secret.len() > 256 {
+            return Ok(None);
+        }
+        let hash = hash_secret(secret);
+        let rec = self.db(move |s| s.token_by_hash(&hash)).await?;
+        Ok(rec.and_then(|t| {
+            if t.revoked.is_some() {
+                return None;
+            }
+            Some(Principal {
+                token_id: t.id,
+                name: t.name,
+                role: t.role.parse::<Role>().ok()?,
+            })
+        }))
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        who: &Principal,
+        action: &str,
+        target: String,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let actor = who.actor();
+        let action = action.to_string();
+        self.db(move |s| {
+            use palisade_store::Store;
+            s.audit(&actor, &action, &target, &detail.to_string())
+        })
+        .await
+    }
+}
