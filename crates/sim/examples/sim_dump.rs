@@ -27,9 +27,10 @@ fn main() -> std::io::Result<()> {
     let summary = dump(&cfg, until, &dir)?;
     let labels = dir.with_extension("labels.tsv");
     summary.write_labels(&labels)?;
-    for (source, (path, n)) in &summary.files {
-        println!("{:>9} lines  {:<14} {}", n, source.name(), path.display());
+    for (source, n) in &summary.lines {
+        println!("{:>9} lines  {}", n, source.name());
     }
+    println!("{:>9} files", summary.files.len());
     for (attack, n) in &summary.attack_lines {
         println!("{:>9} lines  attack {}", n, attack.label());
     }

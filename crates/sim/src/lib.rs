@@ -38,7 +38,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use attacks::Attack;
-pub use dump::{DumpSummary, dump};
+pub use dump::{DumpSummary, dump, dump_chunked};
 
 /// Which log a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,17 +92,14 @@ impl Source {
         }
     }
 
-    /// The file [`dump`] writes the source's lines to.
+    /// The file [`dump`] writes the source's lines to: one file per format, so that the
+    /// lines of one format stay in time order when a reader takes files one at a time
+    /// (`palisade hunt` feeds its learned baselines file by file).
     pub fn file_name(self) -> &'static str {
-        match self {
-            Source::Sysmon => "sysmon.ndjson",
-            Source::WinSecurity => "security.ndjson",
-            Source::Sso => "sso-signin.ndjson",
-            Source::Sshd => "auth.log",
-            Source::ZeekConn => "conn.json",
-            Source::ZeekDns => "dns.json",
-            Source::ZeekHttp => "http.json",
-            Source::ZeekSsl => "ssl.json",
+        match self.format() {
+            Format::Syslog => "auth.log",
+            Format::Zeek => "zeek.json",
+            _ => "events.ndjson",
         }
     }
 }

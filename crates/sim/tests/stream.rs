@@ -30,7 +30,11 @@ fn records_are_in_time_order_and_deterministic() {
     assert!(a.windows(2).all(|w| w[0].time <= w[1].time));
     assert_eq!(a, take_days(&short(), 2));
     let other = take_days(&SimConfig { seed: 2, ..short() }, 2);
-    assert_ne!(a.len(), other.len(), "another seed should give other volumes");
+    assert_ne!(
+        a.len(),
+        other.len(),
+        "another seed should give other volumes"
+    );
 }
 
 #[test]
@@ -60,9 +64,9 @@ fn every_line_parses_in_its_format() {
         match r.source {
             Source::Sysmon => assert!(has("Image") && has("CommandLine") && has("host.name")),
             Source::WinSecurity => assert!(has("user.name") && has("source.ip")),
-            Source::Sso => assert!(
-                has("user.name") && has("source.ip") && has("source.geo.country_iso_code")
-            ),
+            Source::Sso => {
+                assert!(has("user.name") && has("source.ip") && has("source.geo.country_iso_code"))
+            }
             Source::Sshd => assert!(has("host.name")),
             _ => {
                 assert!(has("source.ip") && has("destination.port"), "{}", r.line);
@@ -96,7 +100,10 @@ fn one_campaign_has_every_attack_and_repeats_vary() {
         }
     }
     assert_eq!(seen.len(), Attack::ALL.len(), "{seen:?}");
-    assert!(seen.values().all(|days| days.contains(&1) && days.contains(&2)));
+    assert!(
+        seen.values()
+            .all(|days| days.contains(&1) && days.contains(&2))
+    );
     assert!(
         records
             .iter()
@@ -120,7 +127,15 @@ fn without_repeats_the_campaign_runs_once() {
         ..short()
     };
     let records = take_days(&cfg, 3);
-    let last_attack = records.iter().filter(|r| r.attack.is_some()).map(|r| r.time).max();
+    let last_attack = records
+        .iter()
+        .filter(|r| r.attack.is_some())
+        .map(|r| r.time)
+        .max();
     assert!(last_attack.is_some_and(|t| t < cfg.start + Duration::days(2)));
-    assert!(records.last().is_some_and(|r| r.time >= cfg.start + Duration::days(2)));
+    assert!(
+        records
+            .last()
+            .is_some_and(|r| r.time >= cfg.start + Duration::days(2))
+    );
 }
