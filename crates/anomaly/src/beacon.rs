@@ -215,6 +215,12 @@ impl Beacon {
     /// Records one connection event (Zeek conn, flow records, ECS network events); appends an
     /// alert when its pair now looks like a beacon.
     pub fn observe(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        // Zeek's other logs (`dns`, `ssl`, `http`, …) repeat the connection ids of a session
+        // `conn` already counts; taking them as connections too would count one session two
+        // or three times, a few milliseconds apart, and without bytes.
+        if ev.meta.format == "zeek" && ev.meta.service.as_deref().is_some_and(|s| s != "conn") {
+            return;
+        }
         let Some(t) = ev.timestamp else { return };
         let (Some(src), Some(dst), Some(port)) = (
             text(ev, &["id.orig_h", "source.ip"]),
@@ -369,6 +375,28 @@ mod tests {
         ev.insert_named("proto", Value::from("tcp")).unwrap();
         ev.insert_named("orig_bytes", Value::Int(bytes)).unwrap();
         ev
+    }
+
+    /// The `ssl` record of each check-in names the same endpoints as its `conn` record; only
+    /// the `conn` records are connections.
+    #[test]
+    fn zeek_logs_other_than_conn_are_not_connections() {
+        let mut b = Beacon::new(BeaconConfig::default());
+        let mut out = Vec::new();
+        for i in 0..60 {
+            let t = 1_700_000_000.0 + 60.0 * f64::from(i);
+            let mut ssl = conn(t + 0.04, "10.0.0.5", "203.0.113.9", 443, 0);
+            ssl.meta.service = Some("ssl".into());
+            b.observe(&ssl, &mut out);
+        }
+        assert!(out.is_empty() && b.pairs() == 0);
+        for i in 0..60 {
+            let t = 1_700_000_000.0 + 60.0 * f64::from(i);
+            let mut c = conn(t, "10.0.0.5", "203.0.113.9", 443, 320);
+            c.meta.service = Some("conn".into());
+            b.observe(&c, &mut out);
+        }
+        assert_eq!(out.len(), 1);
     }
 
     #[test]
