@@ -15,4 +15,5 @@ pub mod auth;
 pub mod config;
 pub mod ingress;
 pub mod metrics;
+pub mod sources;
 pub mod wal;
