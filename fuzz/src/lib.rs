@@ -342,7 +342,10 @@ pub fn syslog_tcp_framing(data: &[u8]) {
         let mut out = Vec::new();
         for p in pieces {
             d.feed(p, &mut out);
-            assert!(d.buffered() <= max + 11, "decoder buffer grew past one frame");
+            assert!(
+                d.buffered() <= max + 11,
+                "decoder buffer grew past one frame"
+            );
         }
         d.finish(&mut out);
         out
