@@ -325,3 +325,37 @@ fn intel_events() -> &'static [Event] {
         vec![http, ecs]
     })
 }
+
+/// A syslog TCP byte stream through the RFC 6587 decoder of `palisade serve`. The first byte
+/// picks the frame limit and the piece size; the rest is the stream. Fed whole and in pieces,
+/// the frames must be the same (a difference panics, so it counts as a finding), and no
+/// message may exceed the limit or the buffer grow past one frame.
+pub fn syslog_tcp_framing(data: &[u8]) {
+    use palisade_server::sources::framing::{Frame, FrameDecoder};
+    let Some((&knobs, stream)) = data.split_first() else {
+        return;
+    };
+    let max = 1 + usize::from(knobs & 0x3f) * 8;
+    let piece = 1 + usize::from(knobs >> 6) * 5;
+    let decode = |pieces: &mut dyn Iterator<Item = &[u8]>| {
+        let mut d = FrameDecoder::new(max);
+        let mut out = Vec::new();
+        for p in pieces {
+            d.feed(p, &mut out);
+            assert!(
+                d.buffered() <= max + 11,
+                "decoder buffer grew past one frame"
+            );
+        }
+        d.finish(&mut out);
+        out
+    };
+    let whole = decode(&mut std::iter::once(stream));
+    let split = decode(&mut stream.chunks(piece));
+    assert_eq!(whole, split, "frames depend on how the stream was split");
+    for f in &whole {
+        if let Frame::Message(m) = f {
+            assert!(!m.is_empty() && m.len() <= max);
+        }
+    }
+}

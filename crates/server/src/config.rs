@@ -147,6 +147,20 @@ pub struct SyslogSource {
     pub udp: Option<String>,
     /// TCP address; octet-counted (RFC 6587) and newline framing are both accepted.
     pub tcp: Option<String>,
+    /// Most TCP connections open at once; more wait in the kernel's backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A TCP connection silent this long is closed, seconds.
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+}
+
+fn default_max_connections() -> usize {
+    256
+}
+
+fn default_idle_timeout_secs() -> u64 {
+    600
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

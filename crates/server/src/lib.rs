@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod serve;
 pub mod session;
+pub mod sources;
 pub mod state;
 pub mod ui;
 pub mod wal;

@@ -37,7 +37,8 @@ pub struct Running {
     http: tokio::task::JoinHandle<()>,
     pipeline: std::thread::JoinHandle<()>,
     writer: std::thread::JoinHandle<()>,
-    sources: Vec<tokio::task::JoinHandle<()>>,
+    /// Syslog listeners, tailers and directory watchers.
+    pub sources: crate::sources::RunningSources,
 }
 
 /// What start-up found, for the operator.
@@ -194,9 +195,8 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         intel,
         started: Utc::now(),
     }));
-    // Listener and tailing sources arrive with the sources module.
-    let sources: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    drop(ingress);
+    let sources =
+        crate::sources::start_all(&cfg, ingress, Arc::clone(&metrics), shutdown_rx.clone())?;
     let app = app(state.clone());
     let listener = tokio::net::TcpListener::bind(cfg.listen_addr())
         .await
@@ -244,12 +244,11 @@ impl Running {
             sources,
             ..
         } = self;
-        state.ingress.close();
+        // Sources first (a TCP batch in flight still reaches the log), then the HTTP side.
         let _ = shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), sources.join()).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
-        for s in sources {
-            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
-        }
+        state.ingress.close();
         // The last ingress handles go with the state; then the writer and the pipeline end.
         drop(state);
         let _ = tokio::task::spawn_blocking(move || {
