@@ -323,3 +323,53 @@ fn writer(
     }
     shared.closed.store(true, Ordering::Release);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::WalOptions;
+    use palisade_ingest::Format;
+
+    fn recs(n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| Record {
+                source: Arc::from("t"),
+                format: Format::Json,
+                line: format!("{{\"i\":{i}}}").into_bytes(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once_and_frees_as_the_pipeline_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (ingress, done, _writer) = Ingress::start(wal, 10, tx, Arc::new(Metrics::new()));
+        let ack = rt.block_on(ingress.submit(recs(10))).unwrap();
+        assert_eq!((ack.first_seq, ack.count), (1, 10));
+        assert_eq!(
+            rt.block_on(ingress.submit(recs(1))),
+            Err(SubmitError::Busy {
+                retry_after_secs: 1
+            })
+        );
+        assert_eq!(ingress.in_flight(), 10);
+        // The pipeline takes the batch and applies it: room again, numbering continues.
+        let batch = rx.recv().unwrap();
+        assert_eq!(batch.len(), 10);
+        assert_eq!(batch[9].seq, 10);
+        done.applied(10);
+        let ack = rt.block_on(ingress.submit(recs(3))).unwrap();
+        assert_eq!((ack.first_seq, ack.count), (11, 3));
+        ingress.close();
+        assert_eq!(
+            rt.block_on(ingress.submit(recs(1))),
+            Err(SubmitError::Closed)
+        );
+    }
+}

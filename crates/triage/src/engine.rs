@@ -224,6 +224,11 @@ impl Triage {
             .map(|s| decayed(s.risk, s.at, at, half))
     }
 
+    /// The latest time (seconds) any entity's risk was updated.
+    pub fn latest(&self) -> Option<i64> {
+        self.entities.values().map(|s| s.at).max()
+    }
+
     /// The `n` entities with the highest risk at `at`, highest first.
     pub fn riskiest(&self, at: i64, n: usize) -> Vec<(Entity, f64)> {
         let half = self.cfg.risk_half_life_hours * 3600.0;

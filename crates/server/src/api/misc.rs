@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Auth, limit};
+use super::{Admin, Analyst, ApiError, Auth, limit};
 use crate::auth::{Role, hash_secret, new_secret};
 use crate::state::AppState;
 
@@ -53,10 +53,9 @@ pub struct IndicatorOut {
     responses((status = 200, body = Vec<IndicatorOut>), (status = 401, description = "No valid token")))]
 pub async fn list_intel(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     Query(q): Query<IntelQuery>,
 ) -> Result<Json<Vec<IndicatorOut>>, ApiError> {
-    auth.require(Role::Viewer)?;
     let n = limit(q.limit, 200);
     let source = q.source.clone();
     let rows = state.db(move |s| s.indicators(source.as_deref())).await?;
@@ -129,9 +128,8 @@ pub fn all_suppressions(state: &AppState) -> Vec<SuppressionOut> {
     responses((status = 200, body = Vec<SuppressionOut>), (status = 401, description = "No valid token")))]
 pub async fn list_suppressions(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
 ) -> Result<Json<Vec<SuppressionOut>>, ApiError> {
-    auth.require(Role::Viewer)?;
     Ok(Json(all_suppressions(&state)))
 }
 
@@ -156,10 +154,10 @@ pub struct SuppressionIn {
         (status = 401, description = "No valid token"), (status = 403, description = "Role below analyst")))]
 pub async fn add_suppression(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Analyst,
     Json(s): Json<SuppressionIn>,
 ) -> Result<(StatusCode, Json<SuppressionOut>), ApiError> {
-    let who = auth.require(Role::Analyst)?.clone();
+    let who = auth.0;
     if s.reason.trim().is_empty() || s.reason.len() > 2000 {
         return Err(ApiError::BadRequest(
             "reason is required (at most 2000 bytes)".into(),
@@ -217,10 +215,10 @@ pub async fn add_suppression(
         (status = 403, description = "Role below analyst"), (status = 404, body = super::ErrorBody)))]
 pub async fn revoke_suppression(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Analyst,
     Path(id): Path<u64>,
 ) -> Result<Json<SuppressionOut>, ApiError> {
-    let who = auth.require(Role::Analyst)?.clone();
+    let who = auth.0;
     revoke(&state, &who, id).await.map(Json)
 }
 
@@ -273,10 +271,9 @@ pub struct AuditOut {
         (status = 403, description = "Role below admin")))]
 pub async fn audit_log(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Admin,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditOut>>, ApiError> {
-    auth.require(Role::Admin)?;
     let n = limit(q.limit, 100);
     let rows = state.db(move |s| s.audit_log(n)).await?;
     Ok(Json(
@@ -307,9 +304,8 @@ pub struct TokenOut {
         (status = 403, description = "Role below admin")))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Admin,
 ) -> Result<Json<Vec<TokenOut>>, ApiError> {
-    auth.require(Role::Admin)?;
     let rows = state.db(|s| s.tokens()).await?;
     Ok(Json(
         rows.into_iter()
@@ -347,10 +343,10 @@ pub struct NewTokenOut {
         (status = 401, description = "No valid token"), (status = 403, description = "Role below admin")))]
 pub async fn create_token(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Admin,
     Json(t): Json<TokenIn>,
 ) -> Result<(StatusCode, Json<NewTokenOut>), ApiError> {
-    let who = auth.require(Role::Admin)?.clone();
+    let who = auth.0;
     let role: Role = t.role.parse().map_err(ApiError::BadRequest)?;
     let name = t.name.trim().to_string();
     if name.is_empty() || name.len() > 64 || name.contains(char::is_control) {
@@ -391,10 +387,10 @@ pub async fn create_token(
         (status = 403, description = "Role below admin"), (status = 404, body = super::ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Admin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let who = auth.require(Role::Admin)?.clone();
+    let who = auth.0;
     if !state.db(move |s| s.revoke_token(id)).await? {
         return Err(ApiError::NotFound(format!("no live token {id}")));
     }
@@ -435,9 +431,8 @@ pub struct StatusOut {
     responses((status = 200, body = StatusOut), (status = 401, description = "No valid token")))]
 pub async fn status(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
 ) -> Result<Json<StatusOut>, ApiError> {
-    auth.require(Role::Viewer)?;
     Ok(Json(status_of(&state)))
 }
 

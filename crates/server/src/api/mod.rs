@@ -92,10 +92,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The caller, from its bearer token.
-pub struct Auth(pub Principal);
+/// The caller, from its bearer token, with at least role `R` (0 viewer, 1 analyst, 2 admin):
+/// checked before the request body is read, so a weak token gets 403 whatever it sent.
+pub struct Authed<const R: u8>(pub Principal);
 
-impl Auth {
+/// Any valid token.
+pub type Auth = Authed<0>;
+/// An analyst or admin token.
+pub type Analyst = Authed<1>;
+/// An admin token.
+pub type Admin = Authed<2>;
+
+fn role_of(r: u8) -> Role {
+    match r {
+        0 => Role::Viewer,
+        1 => Role::Analyst,
+        _ => Role::Admin,
+    }
+}
+
+impl<const R: u8> Authed<R> {
     /// The principal, if its role is at least `role`.
     pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
         if self.0.role >= role {
@@ -106,7 +122,7 @@ impl Auth {
     }
 }
 
-impl FromRequestParts<AppState> for Auth {
+impl<const R: u8> FromRequestParts<AppState> for Authed<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -120,11 +136,15 @@ impl FromRequestParts<AppState> for Auth {
             })
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
-        state
+        let p = state
             .principal(secret)
             .await?
-            .map(Auth)
-            .ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::Unauthorized)?;
+        let need = role_of(R);
+        if p.role < need {
+            return Err(ApiError::Forbidden(need));
+        }
+        Ok(Authed(p))
     }
 }
 
@@ -197,4 +217,32 @@ pub const MAX_LIMIT: usize = 1000;
 
 pub fn limit(l: Option<usize>, default: usize) -> usize {
     l.unwrap_or(default).clamp(1, MAX_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_is_429_with_retry_after() {
+        let r = ApiError::Busy {
+            retry_after_secs: 2,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        let r = ApiError::Unauthorized.into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn relative_and_absolute_times_parse() {
+        let t = parse_time("15m").unwrap();
+        let d = chrono::Utc::now() - t;
+        assert!(d.num_seconds() >= 899 && d.num_seconds() <= 901);
+        assert!(parse_time("2026-01-01T00:00:00Z").is_ok());
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("").is_err());
+    }
 }
