@@ -50,6 +50,17 @@ Configuration: palisade.toml (see examples/palisade.toml); any key can be overri
 PALISADE_<SECTION>__<KEY>, e.g. PALISADE_SERVER__LISTEN=0.0.0.0:8080.\n\n\
 Examples:\n  palisade serve --config palisade.toml --check-config\n  palisade serve --config palisade.toml")]
     Serve(ServeArgs),
+    /// See the whole product in one command: the service, fed by a simulated organisation.
+    #[command(long_about = "See the whole product in one command.\n\n\
+Starts `palisade serve` on an embedded SQLite store in a temporary directory (or --data-dir) with \
+the example rules, and feeds it a simulated organisation: twenty people with working hours and usual \
+places, workstations and servers, DNS/HTTP/TLS flows, logons and process starts — and a scripted \
+attack campaign each day (SSH brute force then success, password spraying, port scan, C2 \
+beaconing, impossible travel, suspicious PowerShell, data exfiltration). Eight days of history and \
+the first campaign are replayed at full speed, then the simulation runs in real time.\n\n\
+It prints the web UI's address and an admin token (`token: pal_…`); API clients send \
+`Authorization: Bearer <token>`. Stop with Ctrl-C.")]
+    Demo(DemoArgs),
     /// API tokens for `palisade serve`: create, list, revoke.
     Token {
         #[command(subcommand)]
@@ -731,4 +742,17 @@ pub struct TokenCreateArgs {
     /// Print JSON ({"id", "name", "role", "token"}).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address of the web UI and API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Keep the demo's data here (default: a temporary directory, removed at exit).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Seed of the simulation (victims, attacker addresses, timing).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Serve(args) => serve_cmd::serve(args),
+        Command::Demo(args) => serve_cmd::demo(args),
         Command::Token { command } => serve_cmd::token(command),
         Command::Rules {
             command: RulesCommand::Lint(args),

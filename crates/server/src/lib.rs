@@ -14,6 +14,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod ingress;
 pub mod intel;
 pub mod metrics;
