@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn buckets_count_points_in_range_only() {
-        let since = DateTime::from_timestamp(1_000_000, 0).unwrap();
+        let since = DateTime::from_timestamp(60 * 16_667, 0).unwrap(); // on a bucket boundary
         let pts = vec![
             (since, 2),
             (since + Duration::seconds(59), 1),

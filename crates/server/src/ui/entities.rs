@@ -35,6 +35,16 @@ fn when(unix: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(unix, 0)
 }
 
+/// A date, with the full time as a tooltip (tables of related values stay narrow).
+fn day(t: Option<DateTime<Utc>>) -> Markup {
+    match t {
+        Some(t) => {
+            html! { time datetime=(t.to_rfc3339()) title=(layout::time(Some(t))) { (t.format("%Y-%m-%d")) } }
+        }
+        None => html! { "—" },
+    }
+}
+
 fn relation(r: &RelSummary) -> Markup {
     html! {
         section.card.relation id={"rel-" (r.relation)} {
@@ -47,8 +57,8 @@ fn relation(r: &RelSummary) -> Markup {
                             tr {
                                 td { (t.value) }
                                 td.num { (format!("{:.0} %", if r.decayed_total > 0.0 { t.decayed_count / r.decayed_total * 100.0 } else { 0.0 })) }
-                                td.small { (layout::time_tag(when(t.first_seen))) }
-                                td.small { (layout::time_tag(when(t.last_seen))) }
+                                td.small { (day(when(t.first_seen))) }
+                                td.small { (day(when(t.last_seen))) }
                             }
                         }
                     }
@@ -59,13 +69,6 @@ fn relation(r: &RelSummary) -> Markup {
 }
 
 fn baseline(p: &ProfileSummary) -> Markup {
-    let mut rels: Vec<&RelSummary> = p.relations.iter().collect();
-    rels.sort_by_key(|r| {
-        FIRST
-            .iter()
-            .position(|f| *f == r.relation)
-            .unwrap_or(FIRST.len())
-    });
     html! {
         section.card #baseline {
             h2 { "Learned baseline" }
@@ -78,7 +81,19 @@ fn baseline(p: &ProfileSummary) -> Markup {
             h3 { "Hour of week (UTC)" }
             (charts::heat_map("hour-of-week", &p.hour_of_week))
         }
-        div.grid2.relations {
+    }
+}
+
+fn relations(p: &ProfileSummary) -> Markup {
+    let mut rels: Vec<&RelSummary> = p.relations.iter().collect();
+    rels.sort_by_key(|r| {
+        FIRST
+            .iter()
+            .position(|f| *f == r.relation)
+            .unwrap_or(FIRST.len())
+    });
+    html! {
+        div.grid3.relations {
             @for r in rels { (relation(r)) }
         }
     }
@@ -181,6 +196,7 @@ pub async fn page(
             dt { "Risk now" } dd #risk-now { @if let Some(r) = page.risk { (format!("{r:.1}")) } @else { "none" } }
             dt { "Events" } dd { a href={"/search?entity=" (layout::enc(&e.value))} { "Search this entity's events →" } }
         }
+        div.grid2 {
         section.card #risk {
             h2 { "Risk over time" }
             nav.ranges {
@@ -197,6 +213,8 @@ pub async fn page(
                 p.muted { "No behaviour baseline for this entity (UEBA learns users, hosts and source addresses once they are seen)." }
             }
         }
+        }
+        @if let Some(p) = &profile { (relations(p)) }
         section.card #entity-incidents {
             h2 { "Incidents" }
             @if incidents.is_empty() { p.muted { "No recent incident names this entity." } } @else {

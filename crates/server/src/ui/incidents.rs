@@ -275,7 +275,7 @@ pub async fn page(
                                 td.small { (layout::time_tag(g.first)) @if g.last != g.first { br; "→ " (layout::time_tag(g.last)) } }
                                 td {
                                     strong { (g.rule_title) } " " span.muted.small { (g.detector) }
-                                    @if !g.explanation.is_empty() { div.small { (g.explanation) } }
+                                    @if !g.explanation.is_empty() && g.explanation != g.rule_title { div.small { (g.explanation) } }
                                     @if let Some(s) = g.suppressed_by { div.small.muted { "suppressed by #" (s) } }
                                 }
                                 td { (layout::band_badge(g.severity.as_str())) }

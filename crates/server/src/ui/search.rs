@@ -72,9 +72,59 @@ fn entity_cell(kind: &str, v: &Option<String>) -> Markup {
     }
 }
 
+/// Fields that say what happened, shown first in a row's one-line summary.
+const SALIENT: [&str; 8] = [
+    "message",
+    "event.action",
+    "EventID",
+    "CommandLine",
+    "Image",
+    "event.outcome",
+    "query",
+    "url.original",
+];
+
+/// Fields the row's columns already show or that say little (boilerplate of a format).
+const OMIT: [&str; 9] = [
+    "@timestamp",
+    "TimeCreated",
+    "UtcTime",
+    "Computer",
+    "host.name",
+    "user.name",
+    "source.ip",
+    "destination.ip",
+    "Provider_Name",
+];
+
+/// `name=value` pairs, what-happened fields first, at most 200 characters.
+fn summary(body: &serde_json::Value) -> String {
+    let Some(obj) = body.as_object() else {
+        return body.to_string();
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let mut parts: Vec<String> = SALIENT
+        .iter()
+        .filter_map(|k| obj.get(*k).map(|v| format!("{k}={}", text(v))))
+        .collect();
+    parts.extend(
+        obj.iter()
+            .filter(|(k, _)| !SALIENT.contains(&k.as_str()) && !OMIT.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={}", text(v))),
+    );
+    let line = parts.join(" · ");
+    if line.chars().count() > 200 {
+        line.chars().take(200).chain(std::iter::once('…')).collect()
+    } else {
+        line
+    }
+}
+
 fn row(e: &StoredEvent) -> Markup {
-    let line = e.body.to_string();
-    let short: String = line.chars().take(160).collect();
+    let short = summary(&e.body);
     html! {
         tr.event {
             td.small { (layout::time_tag(e.timestamp)) }
@@ -84,7 +134,7 @@ fn row(e: &StoredEvent) -> Markup {
             td.small { (entity_cell("ip", &e.source_ip)) " → " (entity_cell("ip", &e.destination_ip)) }
             td.event {
                 details {
-                    summary { code { (short) @if short.len() < line.len() { "…" } } }
+                    summary { code { (short) } }
                     pre { (serde_json::to_string_pretty(&e.body).unwrap_or_default()) }
                 }
             }
@@ -133,6 +183,23 @@ pub async fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_lead_with_what_happened() {
+        let body = serde_json::json!({
+            "Provider_Name": "Microsoft-Windows-Sysmon",
+            "Computer": "WS01",
+            "User": "CORP\\alice",
+            "CommandLine": "whoami /all",
+            "EventID": 1
+        });
+        assert_eq!(
+            summary(&body),
+            "EventID=1 · CommandLine=whoami /all · User=CORP\\alice"
+        );
+        let long = serde_json::json!({ "message": "x".repeat(500) });
+        assert_eq!(summary(&long).chars().count(), 201);
+    }
 
     #[test]
     fn paging_keeps_the_search() {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::layout::{self, Nav};
 use super::{PageResult, SignedIn};
 use crate::api::misc::{all_suppressions, revoke as revoke_suppression};
+use crate::api::rules::all_rules;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -21,6 +22,10 @@ pub async fn page(
     who: SignedIn,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
+    let titles: std::collections::HashMap<String, String> = all_rules(&state)
+        .into_iter()
+        .map(|r| (r.id, r.title))
+        .collect();
     let mut rows = all_suppressions(&state);
     // Active first, newest first.
     rows.sort_by(|a, b| b.active.cmp(&a.active).then(b.created.cmp(&a.created)));
@@ -36,7 +41,10 @@ pub async fn page(
                     @for s in &rows {
                         tr class=(if s.active { "active" } else { "inactive" }) {
                             td.num { (s.id) }
-                            td { (s.description) }
+                            td {
+                                (s.description)
+                                @if let Some(t) = s.rule.as_ref().and_then(|r| titles.get(r)) { div.small.muted { (t) } }
+                            }
                             td.small { (s.reason) @if let Some(i) = s.incident { " · " a href={"/incidents/" (i)} { "incident #" (i) } } }
                             td.small { (s.author) }
                             td.small { (layout::time_tag(Some(s.created))) }

@@ -317,8 +317,20 @@ const CHROME: &str = r"C:\Program Files\Google\Chrome\Application\chrome.exe";
 const OUTLOOK: &str = r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE";
 const EXPLORER: &str = r"C:\Windows\explorer.exe";
 
-/// The events of [`Server::with_two_incidents`], ending a few minutes before `now`.
+/// The events of [`Server::with_two_incidents`] in time order (as a log shipper sends them),
+/// ending a few minutes before `now`.
 pub fn scenario(now: DateTime<Utc>) -> Vec<Value> {
+    let mut ev = unordered(now);
+    ev.sort_by_key(|e| {
+        e.pointer("/Event/System/TimeCreated/#attributes/SystemTime")
+            .or_else(|| e.get("@timestamp"))
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    });
+    ev
+}
+
+fn unordered(now: DateTime<Utc>) -> Vec<Value> {
     let mut ev = Vec::new();
     let ws01 = "WS01.corp.example.com";
     // A working week of ordinary starts on WS01 (a baseline for the entity pages).
