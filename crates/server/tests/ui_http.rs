@@ -241,6 +241,16 @@ async fn every_page_renders_real_data_and_escapes_event_content() {
     assert!(user.body.contains("id=\"rel-country\""), "countries seen");
     assert!(user.body.contains(">DE<") && user.body.contains(">NL<"));
     assert!(user.body.contains("LAPTOP-ALICE"), "devices seen");
+    // A host-scoped process: `|` and backslashes survive the link.
+    let at = queue
+        .body
+        .find("href=\"/entities/process/")
+        .expect("a process link")
+        + 6;
+    let href: String = queue.body[at..].chars().take_while(|c| *c != '"').collect();
+    let process = srv.get(&href, s).await;
+    assert_eq!(process.status, StatusCode::OK, "{href}");
+    assert!(process.body.contains("|c:\\windows\\system32\\"), "{href}");
     let bad = srv.get("/entities/planet/mars", s).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
