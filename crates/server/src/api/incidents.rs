@@ -288,8 +288,10 @@ pub async fn apply_update(
     let page = load_incident(state, id).await?;
     let mut made = Vec::new();
     if let Some(s @ (Status::FalsePositive | Status::TruePositive)) = status {
-        let inc: Incident = serde_json::from_value(page.incident.detail.clone())
+        let mut inc: Incident = serde_json::from_value(page.incident.detail.clone())
             .map_err(|e| ApiError::Internal(format!("incident {id} body: {e}")))?;
+        // A body stored before the incident had its id says 0; the suppressions name it.
+        inc.id = id;
         let mut t = state.triage.lock().unwrap_or_else(|e| e.into_inner());
         made = t.verdict_scoped(&inc, s, &who.actor(), Utc::now(), scope);
     }

@@ -5,11 +5,11 @@
 //! routes. Every route needs a bearer token (`Authorization: Bearer pal_…`): none or an
 //! unknown one is 401, a role below the route's is 403. Changes are audited.
 
-mod entities;
-mod events;
-mod incidents;
-mod misc;
-mod rules;
+pub(crate) mod entities;
+pub(crate) mod events;
+pub(crate) mod incidents;
+pub(crate) mod misc;
+pub(crate) mod rules;
 
 use axum::Json;
 use axum::extract::FromRequestParts;
