@@ -4,9 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use. None are needed by the current suite beyond the Rust
-# toolchain; later services (nftables, nats-server, chromium) are added here.
-apt_packages=()
+# System packages the tests use: Chromium and its WebDriver for the web UI's end-to-end test.
+apt_packages=(chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
