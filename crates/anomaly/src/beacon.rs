@@ -40,6 +40,12 @@ pub struct BeaconConfig {
     pub keep: usize,
     /// Pairs remembered.
     pub max_pairs: usize,
+    /// Also score connections to private, loopback and link-local destinations. Off by
+    /// default, as in RITA (which analyses internal → external traffic): inside a network,
+    /// clients poll their resolvers, domain controllers and update servers like clockwork.
+    /// (Not part of snapshots, which keep their format: a restored detector uses the default.)
+    #[serde(skip)]
+    pub internal_destinations: bool,
 }
 
 impl Default for BeaconConfig {
@@ -52,6 +58,7 @@ impl Default for BeaconConfig {
             cooldown_secs: 3600.0,
             keep: 128,
             max_pairs: 200_000,
+            internal_destinations: false,
         }
     }
 }
@@ -231,10 +238,19 @@ impl Beacon {
         };
         // Multicast and broadcast traffic (neighbour discovery, mDNS, SSDP) is periodic by
         // design and never a controller.
-        if dst
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_multicast() || ip == std::net::IpAddr::from([255, 255, 255, 255]))
-        {
+        let internal = |ip: std::net::IpAddr| match ip {
+            std::net::IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local(),
+            std::net::IpAddr::V6(v) => {
+                v.is_loopback()
+                    || (v.segments()[0] & 0xfe00) == 0xfc00
+                    || (v.segments()[0] & 0xffc0) == 0xfe80
+            }
+        };
+        if dst.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+            ip.is_multicast()
+                || ip == std::net::IpAddr::from([255, 255, 255, 255])
+                || (!self.cfg.internal_destinations && internal(ip))
+        }) {
             return;
         }
         let proto = text(ev, &["proto", "network.transport"]).unwrap_or_default();
@@ -450,6 +466,29 @@ mod tests {
             "{:?}",
             out.first().map(|a| &a.evidence[0].1)
         );
+    }
+
+    #[test]
+    fn internal_destinations_are_scored_only_when_asked() {
+        let run = |cfg: BeaconConfig, dst: &str| {
+            let mut b = Beacon::new(cfg);
+            let mut out = Vec::new();
+            for k in 0..60 {
+                let t = 1_700_000_000.0 + 60.0 * f64::from(k);
+                b.observe(&conn(t, "10.0.0.5", dst, 53, 40), &mut out);
+            }
+            out.len()
+        };
+        // A client polling its resolver every minute is not a beacon by default…
+        assert_eq!(run(BeaconConfig::default(), "10.0.0.53"), 0);
+        assert_eq!(run(BeaconConfig::default(), "fd00::53"), 0);
+        // …the same series to the internet is, and internal pairs are scored when asked.
+        assert_eq!(run(BeaconConfig::default(), "198.51.100.53"), 1);
+        let all = BeaconConfig {
+            internal_destinations: true,
+            ..BeaconConfig::default()
+        };
+        assert_eq!(run(all, "10.0.0.53"), 1);
     }
 
     #[test]

@@ -22,7 +22,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn http(addr: SocketAddr, method: &str, path: &str, token: &str, body: &[u8]) -> Option<(u16, String)> {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &[u8],
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let head = format!(
@@ -51,7 +57,10 @@ fn start(bin: &str, config: &Path) -> Child {
 fn wait_up(addr: SocketAddr, token: &str) {
     let t = Instant::now();
     while http(addr, "GET", "/api/v1/status", token, b"").is_none_or(|(s, _)| s != 200) {
-        assert!(t.elapsed() < Duration::from_secs(60), "serve did not come up");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "serve did not come up"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -96,7 +105,11 @@ fn kill_9_mid_stream_loses_no_acknowledged_event_and_counts_none_twice() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token: String = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"]
         .as_str()
         .unwrap()
@@ -160,7 +173,10 @@ fn kill_9_mid_stream_loses_no_acknowledged_event_and_counts_none_twice() {
     let target = max_seq.load(Ordering::Acquire);
     let t = Instant::now();
     while status(addr, &token)["applied_seq"].as_u64().unwrap() < target {
-        assert!(t.elapsed() < Duration::from_secs(60), "pipeline did not catch up");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "pipeline did not catch up"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let st = status(addr, &token);
@@ -169,7 +185,14 @@ fn kill_9_mid_stream_loses_no_acknowledged_event_and_counts_none_twice() {
     // The baseline of each user, as the API shows it.
     let mut profile_events: BTreeMap<String, u64> = BTreeMap::new();
     for user in ["alice", "bob", "carol"] {
-        let (code, body) = http(addr, "GET", &format!("/api/v1/entities/user/{user}"), &token, b"").unwrap();
+        let (code, body) = http(
+            addr,
+            "GET",
+            &format!("/api/v1/entities/user/{user}"),
+            &token,
+            b"",
+        )
+        .unwrap();
         assert_eq!(code, 200, "{body}");
         let j: serde_json::Value = serde_json::from_str(&body).unwrap();
         profile_events.insert(
@@ -203,13 +226,24 @@ fn kill_9_mid_stream_loses_no_acknowledged_event_and_counts_none_twice() {
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     assert!(stored.iter().all(|i| *i < sent), "stored an id never sent");
     let counted: i64 = db
-        .query_row("SELECT SUM(events) FROM runs WHERE command = 'serve'", [], |r| r.get(0))
+        .query_row(
+            "SELECT SUM(events) FROM runs WHERE command = 'serve'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(counted as usize, ids.len(), "runs counted events twice or not at all");
+    assert_eq!(
+        counted as usize,
+        ids.len(),
+        "runs counted events twice or not at all"
+    );
     // Baselines: every applied event of each user is in its profile (restored snapshot plus
     // replay), none twice.
     for (user, n) in &profile_events {
-        let k = ["alice", "bob", "carol"].iter().position(|u| u == user).unwrap() as u64;
+        let k = ["alice", "bob", "carol"]
+            .iter()
+            .position(|u| u == user)
+            .unwrap() as u64;
         let expected = stored.iter().filter(|i| *i % 3 == k).count() as u64;
         assert_eq!(*n, expected, "{user}: baseline events vs stored events");
     }
