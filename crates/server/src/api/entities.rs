@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::Utc;
 use palisade_anomaly::ueba::EntityKind as UebaKind;
-use palisade_store::Store;
+use palisade_anomaly::ueba::ProfileSummary;
+use palisade_store::{EventFilter, Store};
 use palisade_triage::{Entity, EntityKind};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -125,14 +126,18 @@ pub async fn load_entity(
     };
     let key = name.clone();
     let history = state.db(move |s| s.risk_history(&key, since)).await?;
-    let baseline = match (&state.learned, ueba_kind(e.kind)) {
+    let direct = match (&state.learned, ueba_kind(e.kind)) {
         (Some(l), Some(kind)) => {
             let l = l.lock().unwrap_or_else(|e| e.into_inner());
             l.profile(kind, &e.value)
-                .and_then(|p| serde_json::to_value(p).ok())
         }
         _ => None,
     };
+    let profile = match direct {
+        Some(p) => Some(p),
+        None => baseline_as_written(state, &e).await?,
+    };
+    let baseline = profile.and_then(|p| serde_json::to_value(p).ok());
     Ok(EntityPage {
         entity: name,
         risk: risk.map(|r| (r * 10.0).round() / 10.0),
@@ -142,6 +147,46 @@ pub async fn load_entity(
             .collect(),
         baseline,
     })
+}
+
+/// UEBA keys an entity by its name as the logs write it (`CORP\alice`, `WS01.corp…`) while
+/// triage normalises (`alice`, `ws01.corp…`): find the written forms among recent stored
+/// events that normalise to this entity and take the baseline with the most events.
+pub(crate) async fn baseline_as_written(
+    state: &AppState,
+    e: &Entity,
+) -> Result<Option<ProfileSummary>, crate::api::ApiError> {
+    let (Some(learned), Some(kind)) = (state.learned.clone(), ueba_kind(e.kind)) else {
+        return Ok(None);
+    };
+    let filter = EventFilter {
+        text: Some(e.value.clone()),
+        limit: 200,
+        ..EventFilter::default()
+    };
+    let events = state.db(move |s| s.events(&filter)).await?;
+    let mut names: Vec<String> = Vec::new();
+    for ev in events {
+        let raw = match e.kind {
+            EntityKind::User => ev.user,
+            EntityKind::Host => ev.host,
+            _ => ev.source_ip,
+        };
+        if let Some(raw) = raw
+            && !names.contains(&raw)
+            && Entity::parse(&format!("{}:{raw}", e.kind.as_str())).as_ref() == Ok(e)
+        {
+            names.push(raw);
+        }
+        if names.len() >= 8 {
+            break;
+        }
+    }
+    let l = learned.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(names
+        .iter()
+        .filter_map(|n| l.profile(kind, n))
+        .max_by_key(|p| p.events))
 }
 
 /// One entity: risk now and over time, and its learned baseline.

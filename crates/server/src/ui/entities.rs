@@ -4,9 +4,8 @@
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Duration, Utc};
 use maud::{Markup, html};
-use palisade_anomaly::ueba::{EntityKind as UebaKind, ProfileSummary, RelKind, RelSummary};
-use palisade_store::{EventFilter, IncidentFilter, Store};
-use palisade_triage::{Entity, EntityKind};
+use palisade_anomaly::ueba::{ProfileSummary, RelKind, RelSummary};
+use palisade_store::{IncidentFilter, Store};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
@@ -99,55 +98,6 @@ fn relations(p: &ProfileSummary) -> Markup {
     }
 }
 
-fn ueba_kind(k: EntityKind) -> Option<UebaKind> {
-    match k {
-        EntityKind::User => Some(UebaKind::User),
-        EntityKind::Host => Some(UebaKind::Host),
-        EntityKind::Ip => Some(UebaKind::SourceIp),
-        _ => None,
-    }
-}
-
-/// UEBA keys an entity by its name as the logs write it (`CORP\alice`, `WS01.corp…`) while
-/// triage normalises (`alice`, `ws01.corp…`): find the written forms among recent stored
-/// events that normalise to this entity and take the baseline with the most events.
-async fn baseline_as_written(
-    state: &AppState,
-    e: &Entity,
-) -> Result<Option<ProfileSummary>, crate::api::ApiError> {
-    let (Some(learned), Some(kind)) = (state.learned.clone(), ueba_kind(e.kind)) else {
-        return Ok(None);
-    };
-    let filter = EventFilter {
-        text: Some(e.value.clone()),
-        limit: 200,
-        ..EventFilter::default()
-    };
-    let events = state.db(move |s| s.events(&filter)).await?;
-    let mut names: Vec<String> = Vec::new();
-    for ev in events {
-        let raw = match e.kind {
-            EntityKind::User => ev.user,
-            EntityKind::Host => ev.host,
-            _ => ev.source_ip,
-        };
-        if let Some(raw) = raw
-            && !names.contains(&raw)
-            && Entity::parse(&format!("{}:{raw}", e.kind.as_str())).as_ref() == Ok(e)
-        {
-            names.push(raw);
-        }
-        if names.len() >= 8 {
-            break;
-        }
-    }
-    let l = learned.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(names
-        .iter()
-        .filter_map(|n| l.profile(kind, n))
-        .max_by_key(|p| p.events))
-}
-
 pub async fn page(
     State(state): State<AppState>,
     who: SignedIn,
@@ -163,10 +113,10 @@ pub async fn page(
     let now = Utc::now();
     let since = now - Duration::days(days);
     let page = load_entity(&state, e.clone(), since).await?;
-    let profile: Option<ProfileSummary> = match page.baseline.clone() {
-        Some(b) => serde_json::from_value(b).ok(),
-        None => baseline_as_written(&state, &e).await?,
-    };
+    let profile: Option<ProfileSummary> = page
+        .baseline
+        .clone()
+        .and_then(|b| serde_json::from_value(b).ok());
     // Incidents that name the entity, among the most recent (the store has no entity index
     // for incidents; the queue is small).
     let key = serde_json::json!({ "kind": e.kind.as_str(), "value": e.value });
