@@ -23,5 +23,6 @@ pub mod serve;
 pub mod session;
 pub mod sources;
 pub mod state;
+pub mod tls;
 pub mod ui;
 pub mod wal;

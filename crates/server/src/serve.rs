@@ -32,6 +32,8 @@ use crate::wal::{Wal, WalOptions};
 pub struct Running {
     /// The address the HTTP server listens on.
     pub addr: SocketAddr,
+    /// Whether it serves HTTPS (`server.tls_cert` and `server.tls_key` set).
+    pub tls: bool,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     http: tokio::task::JoinHandle<()>,
@@ -79,6 +81,8 @@ fn load_triage_config(cfg: &ServeConfig) -> Result<TriageConfig> {
 /// Starts everything; returns once the HTTP server listens.
 pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     let mut report = StartReport::default();
+    // Certificate and key first: a bad file fails start-up before anything else runs.
+    let tls = crate::tls::configured(&cfg)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating {}", cfg.server.data_dir.display()))?;
     let store_path = cfg.store_path();
@@ -202,17 +206,29 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         .await
         .with_context(|| format!("server.listen: cannot listen on {}", cfg.server.listen))?;
     let addr = listener.local_addr()?;
+    let is_tls = tls.is_some();
     let mut rx = shutdown_rx;
+    let stopped = async move {
+        while rx.changed().await.is_ok() {
+            if *rx.borrow() {
+                break;
+            }
+        }
+    };
     let http = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                while rx.changed().await.is_ok() {
-                    if *rx.borrow() {
-                        break;
-                    }
-                }
-            })
-            .await;
+        let r = match tls {
+            Some(config) => {
+                let listener = crate::tls::TlsListener::new(listener, config);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        };
         if let Err(e) = r {
             tracing::error!("HTTP server failed: {e}");
         }
@@ -220,6 +236,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     Ok((
         Running {
             addr,
+            tls: is_tls,
             state,
             shutdown,
             http,
