@@ -147,7 +147,11 @@ pub fn demo(args: DemoArgs) -> Result<u8> {
     let seed = args.seed;
     rt.block_on(async move {
         let (running, report) = serve::start(cfg.clone()).await?;
-        let url = format!("http://{}/", running.addr);
+        let url = format!(
+            "{}://{}/",
+            if running.tls { "https" } else { "http" },
+            running.addr
+        );
         let sim = palisade_server::demo::sim_config(chrono::Utc::now(), seed);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let progress = std::sync::Arc::new(palisade_server::demo::FeedProgress::default());
@@ -210,7 +214,7 @@ pub async fn run(cfg: ServeConfig, banner: Option<String>) -> Result<u8> {
     for f in &report.rule_failures {
         eprintln!("palisade: rule not loaded: {f}");
     }
-    let scheme = "http";
+    let scheme = if running.tls { "https" } else { "http" };
     eprintln!(
         "palisade: serving on {scheme}://{} ({} rules, {} indicators; store {}; replayed the log from #{} to #{})",
         running.addr,
