@@ -337,6 +337,10 @@ pub enum BenchCommand {
     /// Cost of the IOC detector: hunt throughput over a corpus with and without matching
     /// synthetic indicators (default 50,000), measured alternately in one run.
     Intel(BenchIntelArgs),
+    /// Sustained HTTP NDJSON ingest through a `palisade serve` child process: the highest rate
+    /// whose p99 acknowledgement latency stays within bound while the pipeline keeps up, its
+    /// memory, and (--udp) syslog UDP loss at that rate.
+    Serve(crate::bench_serve::BenchServeArgs),
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_anomaly;
 mod bench_intel;
+mod bench_serve;
 mod cli;
 mod eval;
 mod eval_triage;
@@ -59,6 +60,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Intel(args),
         } => bench_intel::intel(args),
+        Command::Bench {
+            command: cli::BenchCommand::Serve(args),
+        } => bench_serve::serve(args),
         Command::Intel { command } => match command {
             cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
             cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),
