@@ -30,7 +30,8 @@ use palisade_ingest::{Format, LineFormat};
 use palisade_sigma::correlation::CorrelationEngine;
 use palisade_sigma::{HitSource, LoadedRules, RuleRef, Scratch};
 use palisade_store::{
-    EventRow, IncidentFilter, NewIncident, RunRecord, ServeCommit, SqliteStore, Store,
+    EventRow, IncidentFilter, IncidentWrite, NewIncident, RunRecord, ServeCommit, SqliteStore,
+    Store,
 };
 use palisade_triage::incident::{Incident, Status};
 use palisade_triage::intel::{IntelHit, IntelScratch, IntelSet};
@@ -38,6 +39,12 @@ use palisade_triage::{Entity, Triage};
 use serde::{Deserialize, Serialize};
 
 use crate::ingress::{Batch, Done};
+
+/// What an incident write of a batch means for the live set.
+enum Plan {
+    New(Incident),
+    Grow(Entity),
+}
 use crate::metrics::{DetectorLabel, Metrics};
 use crate::wal::{self, WalRecord};
 
@@ -148,6 +155,8 @@ impl Pipeline {
     ) -> Result<Pipeline> {
         let mut store = SqliteStore::open(store_path)
             .with_context(|| format!("opening {}", store_path.display()))?;
+        // Checkpoints run on another connection (serve.rs), off the pipeline's thread.
+        store.set_autocheckpoint(0)?;
         let applied = read_u64(&store, APPLIED)?;
         let mut snapshot_seq = 0;
         if let Some(bytes) = store.load_state(SNAPSHOT)? {
@@ -539,7 +548,38 @@ impl Pipeline {
             return Ok(());
         }
 
-        // Store events and alerts with the checkpoint, in one transaction.
+        // Triage: score and group the batch's alerts, and plan the incident writes.
+        let t = Instant::now();
+        let mut risk = Vec::new();
+        let mut writes: Vec<IncidentWrite> = Vec::new();
+        let mut plans: Vec<Plan> = Vec::new();
+        if !alerts.is_empty() {
+            let outcome = {
+                let mut t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
+                let outcome = t.process(&alerts);
+                // Risk over time: one sample per entity the batch touched.
+                let at = alerts
+                    .iter()
+                    .filter_map(|a| a.timestamp)
+                    .max()
+                    .unwrap_or(now);
+                let mut seen = std::collections::BTreeSet::new();
+                for a in &alerts {
+                    for e in palisade_triage::entities_of(a) {
+                        if seen.insert(e.clone())
+                            && let Some(r) = t.entity_risk(&e, at.timestamp())
+                        {
+                            risk.push((e.to_string(), at, r));
+                        }
+                    }
+                }
+                outcome
+            };
+            self.plan_incidents(outcome.incidents, &mut writes, &mut plans);
+        }
+        self.observe("triage", t);
+
+        // Store events, alerts, incidents and the checkpoint in one transaction.
         let t = Instant::now();
         let rows: Vec<EventRow> = if self.settings.store_events {
             events
@@ -552,16 +592,19 @@ impl Pipeline {
             Vec::new()
         };
         let fresh = seqs.iter().filter(|s| **s > self.applied).count() as u64;
-        let ids = self.store.commit_serve(&ServeCommit {
+        let committed = self.store.commit_serve(&ServeCommit {
             run_id: self.run_id,
             events: &rows,
             event_count: fresh,
             skipped,
             alerts: &alerts,
+            incidents: &writes,
+            risk: &risk,
             checkpoint_name: APPLIED,
             checkpoint: last as i64,
         })?;
         self.applied = last;
+        self.settle_incidents(plans, &committed.incident_ids);
         self.progress.applied.store(last, Ordering::Release);
         self.progress.events.fetch_add(fresh, Ordering::Relaxed);
         self.progress
@@ -578,36 +621,6 @@ impl Pipeline {
         }
         self.observe("store", t);
 
-        // Triage.
-        let t = Instant::now();
-        if !alerts.is_empty() {
-            let (outcome, risk) = {
-                let mut t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
-                let outcome = t.process(&alerts);
-                // Risk over time: one sample per entity the batch touched.
-                let at = alerts
-                    .iter()
-                    .filter_map(|a| a.timestamp)
-                    .max()
-                    .unwrap_or(now);
-                let mut seen = std::collections::BTreeSet::new();
-                let mut risk = Vec::new();
-                for a in &alerts {
-                    for e in palisade_triage::entities_of(a) {
-                        if seen.insert(e.clone())
-                            && let Some(r) = t.entity_risk(&e, at.timestamp())
-                        {
-                            risk.push((e.to_string(), at, r));
-                        }
-                    }
-                }
-                (outcome, risk)
-            };
-            self.store.record_risk(&risk)?;
-            self.save_incidents(outcome.incidents, &ids)?;
-        }
-        self.observe("triage", t);
-
         self.since_prune += fresh;
         if self.since_prune >= 50_000 {
             self.since_prune = 0;
@@ -619,58 +632,78 @@ impl Pipeline {
         Ok(())
     }
 
-    fn save_incidents(&mut self, incidents: Vec<Incident>, alert_ids: &[i64]) -> Result<()> {
+    /// Decides, per incident of the batch, whether it opens a new incident or grows the open
+    /// one of its primary entity (also one opened earlier in the same batch).
+    fn plan_incidents(
+        &mut self,
+        incidents: Vec<Incident>,
+        writes: &mut Vec<IncidentWrite>,
+        plans: &mut Vec<Plan>,
+    ) {
         let window = self.triage_window();
+        let mut new_by_primary: HashMap<Entity, usize> = HashMap::new();
         for inc in incidents {
-            let ids: Vec<i64> = inc
-                .alert_indices()
-                .filter_map(|k| alert_ids.get(k).copied())
-                .collect();
-            let open_same = inc.primary.as_ref().and_then(|p| {
-                self.live.get(p).and_then(|(id, live)| {
-                    let close = match (live.last, inc.first) {
-                        (Some(a), Some(b)) => b - a <= window,
-                        _ => true,
-                    };
-                    (close && !inc.suppressed).then_some(*id)
-                })
-            });
-            if let Some(id) = open_same {
-                let Some(primary) = inc.primary.clone() else {
-                    continue;
-                };
-                let Some((_, live)) = self.live.get_mut(&primary) else {
-                    continue;
-                };
-                live.absorb(inc);
-                let row = new_incident(self.run_id, live, ids);
-                if self.store.replace_incident(id, &row)? {
-                    self.metrics.incidents_updated.inc();
+            let idx: Vec<i64> = inc.alert_indices().map(|k| k as i64).collect();
+            let close = |live: &Incident| match (live.last, inc.first) {
+                (Some(a), Some(b)) => b - a <= window,
+                _ => true,
+            };
+            let primary = inc.primary.clone().filter(|_| !inc.suppressed);
+            if let Some(p) = &primary {
+                if let Some(&k) = new_by_primary.get(p)
+                    && let Plan::New(planned) = &mut plans[k]
+                {
+                    planned.absorb(inc);
+                    let mut ids = writes[k].incident.alert_ids.clone();
+                    ids.extend(idx);
+                    writes[k].incident = new_incident(self.run_id, planned, ids);
                     continue;
                 }
-                // Deleted meanwhile: fall through to a new one.
-                let inc = live.clone();
-                self.live.remove(&primary);
-                self.insert_incident(inc, row.alert_ids)?;
-            } else {
-                self.insert_incident(inc, ids)?;
+                if let Some((id, live)) = self.live.get_mut(p)
+                    && close(live)
+                {
+                    live.absorb(inc);
+                    writes.push(IncidentWrite {
+                        existing: Some(*id),
+                        incident: new_incident(self.run_id, live, idx),
+                    });
+                    plans.push(Plan::Grow(p.clone()));
+                    continue;
+                }
+                new_by_primary.insert(p.clone(), plans.len());
             }
+            writes.push(IncidentWrite {
+                existing: None,
+                incident: new_incident(self.run_id, &inc, idx),
+            });
+            plans.push(Plan::New(inc));
         }
-        Ok(())
     }
 
-    fn insert_incident(&mut self, mut inc: Incident, ids: Vec<i64>) -> Result<()> {
-        let row = new_incident(self.run_id, &inc, ids);
-        let id = self.store.save_incidents(std::slice::from_ref(&row))?[0];
-        inc.id = id;
-        for g in &mut inc.timeline {
-            g.alerts.clear();
+    /// After the commit: new incidents get their ids and join the live set.
+    fn settle_incidents(&mut self, plans: Vec<Plan>, ids: &[Option<i64>]) {
+        for (plan, id) in plans.into_iter().zip(ids) {
+            match (plan, id) {
+                (Plan::New(mut inc), Some(id)) => {
+                    inc.id = *id;
+                    for g in &mut inc.timeline {
+                        g.alerts.clear();
+                    }
+                    self.metrics.incidents_created.inc();
+                    if let (Some(p), false) = (inc.primary.clone(), inc.suppressed) {
+                        self.live.insert(p, (*id, inc));
+                    }
+                }
+                (Plan::Grow(_), Some(_)) => {
+                    self.metrics.incidents_updated.inc();
+                }
+                // The open incident was deleted meanwhile: forget it.
+                (Plan::Grow(p), None) => {
+                    self.live.remove(&p);
+                }
+                (Plan::New(_), None) => {}
+            }
         }
-        self.metrics.incidents_created.inc();
-        if let (Some(p), false) = (inc.primary.clone(), inc.suppressed) {
-            self.live.insert(p, (id, inc));
-        }
-        Ok(())
     }
 
     /// Forgets a live incident the analyst closed (so new alerts open a new one).

@@ -39,6 +39,7 @@ pub struct Running {
     http: tokio::task::JoinHandle<()>,
     pipeline: std::thread::JoinHandle<()>,
     writer: std::thread::JoinHandle<()>,
+    checkpointer: Arc<std::sync::atomic::AtomicBool>,
     /// Syslog listeners, tailers and directory watchers.
     pub sources: crate::sources::RunningSources,
 }
@@ -173,7 +174,28 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     .await??;
     let mut pipeline = pipeline;
 
-    let (pipe_tx, pipe_rx) = std::sync::mpsc::sync_channel(8);
+    // Room for many batches: the queue's bound is `wal.queue_records` (Busy → 429), counted by
+    // the ingress; the writer must not wait on a slow pipeline batch to acknowledge.
+    let (pipe_tx, pipe_rx) = std::sync::mpsc::sync_channel(4096);
+    let checkpointer = {
+        let store = SqliteStore::open(&store_path)
+            .with_context(|| format!("opening {}", store_path.display()))?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("palisade-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(500));
+                    if let Err(e) = store.checkpoint() {
+                        tracing::warn!("store checkpoint: {e}");
+                    }
+                }
+                let _ = store.checkpoint();
+            })
+            .context("starting the checkpoint thread")?;
+        stop
+    };
     let (ingress, done, writer) =
         Ingress::start(wal, cfg.wal.queue_records, pipe_tx, Arc::clone(&metrics));
     pipeline.set_done(done);
@@ -242,6 +264,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             http,
             pipeline,
             writer,
+            checkpointer,
             sources,
         },
         report,
@@ -259,6 +282,7 @@ impl Running {
             pipeline,
             writer,
             sources,
+            checkpointer,
             ..
         } = self;
         // Sources first (a TCP batch in flight still reaches the log), then the HTTP side.
@@ -273,6 +297,7 @@ impl Running {
             let _ = pipeline.join();
         })
         .await;
+        checkpointer.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -228,6 +228,10 @@ pub struct ServeCommit<'a> {
     pub event_count: u64,
     pub skipped: u64,
     pub alerts: &'a [Alert],
+    /// Incidents the batch opened or grew; their `alert_ids` are indices into `alerts`.
+    pub incidents: &'a [IncidentWrite],
+    /// Entity risk samples (entity as `kind:value`, time, risk).
+    pub risk: &'a [(String, DateTime<Utc>, f64)],
     /// State name the checkpoint is kept under, and its value (little-endian `i64`).
     pub checkpoint_name: &'a str,
     pub checkpoint: i64,
@@ -250,6 +254,22 @@ pub struct AlertFilter {
 pub enum Series {
     Events,
     Alerts,
+}
+
+/// An incident write inside a [`ServeCommit`]: a new incident, or new scores and body for an
+/// existing one (its status, owner and notes stay).
+#[derive(Debug, Clone)]
+pub struct IncidentWrite {
+    pub existing: Option<i64>,
+    pub incident: NewIncident,
+}
+
+/// What [`Store::commit_serve`] stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeCommitted {
+    pub alert_ids: Vec<i64>,
+    /// Per incident write, its id (new or existing; `None` if an existing one was gone).
+    pub incident_ids: Vec<Option<i64>>,
 }
 
 /// An API token to create; only its hash is stored.
@@ -319,9 +339,9 @@ pub trait Store {
     /// Records the start of a long-running run (a service session); its counters grow with
     /// each [`Store::commit_serve`].
     fn start_run(&mut self, run: &RunRecord) -> Result<i64, StoreError>;
-    /// Stores one pipeline batch (events, alerts, the applied checkpoint) atomically; returns
-    /// the alerts' ids in order.
-    fn commit_serve(&mut self, commit: &ServeCommit<'_>) -> Result<Vec<i64>, StoreError>;
+    /// Stores one pipeline batch (events, alerts, incidents, risk samples and the applied
+    /// checkpoint) atomically.
+    fn commit_serve(&mut self, commit: &ServeCommit<'_>) -> Result<ServeCommitted, StoreError>;
     /// Stored events matching `filter`, newest first.
     fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
     /// Deletes all but the newest `keep` events; returns how many went.

@@ -9,7 +9,8 @@ use rusqlite::{Connection, params};
 use crate::{
     AlertFilter, AuditRecord, EventFilter, IncidentChange, IncidentFilter, IncidentRecord,
     IndicatorFilter, IndicatorSave, NewIncident, NewToken, NoteRecord, RunRecord, Series,
-    ServeCommit, Store, StoreError, StoredAlert, StoredEvent, StoredIndicator, TokenRecord,
+    ServeCommit, ServeCommitted, Store, StoreError, StoredAlert, StoredEvent, StoredIndicator,
+    TokenRecord,
 };
 
 /// Each entry migrates the schema from version `i` to `i + 1`.
@@ -152,6 +153,22 @@ impl SqliteStore {
         Self::init(conn, &name)
     }
 
+    /// Sets SQLite's automatic checkpoint threshold for this connection (pages; 0 turns it
+    /// off). A writer that must stay fast turns it off and lets another connection call
+    /// [`SqliteStore::checkpoint`].
+    pub fn set_autocheckpoint(&self, pages: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        Ok(())
+    }
+
+    /// Copies committed pages from the write-ahead log into the database without waiting for
+    /// readers or writers (SQLite's PASSIVE checkpoint).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// An in-memory database, for tests and dry runs.
     pub fn in_memory() -> Result<SqliteStore, StoreError> {
         Self::init(Connection::open_in_memory()?, ":memory:")
@@ -160,6 +177,8 @@ impl SqliteStore {
     fn init(conn: Connection, name: &str) -> Result<SqliteStore, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Keep the -wal file from staying at its high-water mark after a checkpoint.
+        conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -610,7 +629,7 @@ impl Store for SqliteStore {
         self.save_run(run, &[])
     }
 
-    fn commit_serve(&mut self, c: &ServeCommit<'_>) -> Result<Vec<i64>, StoreError> {
+    fn commit_serve(&mut self, c: &ServeCommit<'_>) -> Result<ServeCommitted, StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut ev = tx.prepare_cached(
@@ -631,6 +650,72 @@ impl Store for SqliteStore {
             }
         }
         let ids = insert_alerts(&tx, c.run_id, c.alerts)?;
+        let mut incident_ids = Vec::with_capacity(c.incidents.len());
+        if !c.incidents.is_empty() {
+            let now = ts(&Utc::now());
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO incidents (run_id, created, updated, status, owner, priority, title, reason,
+                                        first_seen, last_seen, alert_count, body)
+                 VALUES (?1, ?2, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut upd = tx.prepare_cached(
+                "UPDATE incidents SET updated = ?2, priority = ?3, title = ?4, reason = ?5,
+                     first_seen = ?6, last_seen = ?7, alert_count = ?8, body = ?9
+                 WHERE id = ?1",
+            )?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
+            )?;
+            for w in c.incidents {
+                let i = &w.incident;
+                let id = match w.existing {
+                    Some(id) => {
+                        let n = upd.execute(params![
+                            id,
+                            now,
+                            i.priority,
+                            i.title,
+                            i.reason,
+                            i.first_seen.as_ref().map(ts),
+                            i.last_seen.as_ref().map(ts),
+                            i.alert_count,
+                            i.body.to_string(),
+                        ])?;
+                        (n == 1).then_some(id)
+                    }
+                    None => {
+                        ins.execute(params![
+                            i.run_id,
+                            now,
+                            i.status,
+                            i.priority,
+                            i.title,
+                            i.reason,
+                            i.first_seen.as_ref().map(ts),
+                            i.last_seen.as_ref().map(ts),
+                            i.alert_count,
+                            i.body.to_string(),
+                        ])?;
+                        Some(tx.last_insert_rowid())
+                    }
+                };
+                if let Some(id) = id {
+                    for &k in &i.alert_ids {
+                        if let Some(a) = ids.get(k as usize) {
+                            link.execute(params![id, a])?;
+                        }
+                    }
+                }
+                incident_ids.push(id);
+            }
+        }
+        if !c.risk.is_empty() {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO entity_risk (entity, at, risk) VALUES (?1, ?2, ?3)")?;
+            for (e, at, r) in c.risk {
+                stmt.execute(params![e, ts(at), r])?;
+            }
+        }
         tx.execute(
             "UPDATE runs SET finished = ?2, events = events + ?3, skipped_records = skipped_records + ?4
              WHERE id = ?1",
@@ -651,7 +736,10 @@ impl Store for SqliteStore {
             ],
         )?;
         tx.commit()?;
-        Ok(ids)
+        Ok(ServeCommitted {
+            alert_ids: ids,
+            incident_ids,
+        })
     }
 
     fn events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
@@ -1154,10 +1242,12 @@ mod tests {
             event_count: 2,
             skipped: 0,
             alerts: &alerts,
+            incidents: &[],
+            risk: &[],
             checkpoint_name: "serve.applied",
             checkpoint: 2,
         };
-        assert_eq!(s.commit_serve(&commit).unwrap().len(), 1);
+        assert_eq!(s.commit_serve(&commit).unwrap().alert_ids.len(), 1);
         // The same records again (a replay) add no event.
         s.commit_serve(&ServeCommit {
             alerts: &[],
