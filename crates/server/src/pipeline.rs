@@ -40,11 +40,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingress::{Batch, Done};
 
-/// What an incident write of a batch means for the live set.
-enum Plan {
-    New(Incident),
-    Grow(Entity),
-}
 use crate::metrics::{DetectorLabel, Metrics};
 use crate::wal::{self, WalRecord};
 
@@ -92,6 +87,8 @@ pub struct Progress {
     pub parse_errors: AtomicU64,
     /// Records replayed from the log at start (state rebuilt, results already stored).
     pub replayed: AtomicU64,
+    /// Highest sequence number the committer has finished with (stored or failed).
+    committed: AtomicU64,
     /// Incidents an analyst closed (the pipeline stops growing them).
     closed: Mutex<Vec<i64>>,
     /// An analyst changed triage state (verdict, suppression): snapshot soon.
@@ -133,15 +130,143 @@ pub struct Pipeline {
     snapshot_seq: u64,
     last_snapshot: Instant,
     parsers: HashMap<(Arc<str>, Format), Box<dyn LineFormat>>,
-    /// Open incidents by primary entity: (store id, the incident).
-    live: HashMap<Entity, (i64, Incident)>,
+    /// Open incidents by primary entity: (local key, the incident). A loaded incident's local
+    /// key is its store id; one opened here gets `LOCAL_BASE + n` until the committer maps it.
+    live: HashMap<Entity, (u64, Incident)>,
+    next_local: u64,
+    /// Store id → local key of incidents opened here (for `forget`).
+    db_to_local: HashMap<i64, u64>,
     metrics: Arc<Metrics>,
     progress: Arc<Progress>,
     settings: Settings,
     scratch: Scratch,
     intel_scratch: IntelScratch,
     done: Option<Done>,
+    /// Stores batches inline (start-up replay) until `run` moves it to its own thread.
+    committer: Option<Committer>,
+    writer: Option<Writer>,
+}
+
+/// Local keys of incidents opened by this process start here (store ids stay below).
+const LOCAL_BASE: u64 = 1 << 52;
+
+/// One batch's results on their way to the store.
+struct CommitJob {
+    rows: Vec<EventRow>,
+    fresh: u64,
+    skipped: u64,
+    alerts: Vec<Alert>,
+    /// Incident writes; `existing` holds a *local key*, translated by the committer.
+    writes: Vec<IncidentWrite>,
+    /// Local key of each write (new or grown).
+    locals: Vec<u64>,
+    risk: Vec<(String, chrono::DateTime<Utc>, f64)>,
+    checkpoint: u64,
+    /// Records of the batch, released from the ingress queue once stored.
+    release: u64,
+}
+
+/// Stores batches: its own connection, the local-key → store-id map of new incidents.
+struct Committer {
+    store: SqliteStore,
+    run_id: i64,
+    ids: HashMap<u64, i64>,
+    progress: Arc<Progress>,
+    metrics: Arc<Metrics>,
+    done: Option<Done>,
+    keep_events: u64,
     since_prune: u64,
+}
+
+/// The committer on its own thread.
+struct Writer {
+    tx: std::sync::mpsc::SyncSender<CommitJob>,
+    created: Receiver<(i64, u64)>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Committer {
+    /// Stores one job; returns the (store id, local key) of incidents it created.
+    fn commit(&mut self, mut job: CommitJob) -> Vec<(i64, u64)> {
+        let mut created = Vec::new();
+        for (w, local) in job.writes.iter_mut().zip(&job.locals) {
+            if w.existing.is_some() {
+                w.existing = Some(if *local < LOCAL_BASE {
+                    *local as i64
+                } else {
+                    match self.ids.get(local) {
+                        Some(id) => *id,
+                        // Its creation failed to store: nothing to grow.
+                        None => -1,
+                    }
+                });
+            }
+        }
+        let result = self.store.commit_serve(&ServeCommit {
+            run_id: self.run_id,
+            events: &job.rows,
+            event_count: job.fresh,
+            skipped: job.skipped,
+            alerts: &job.alerts,
+            incidents: &job.writes,
+            risk: &job.risk,
+            checkpoint_name: APPLIED,
+            checkpoint: job.checkpoint as i64,
+        });
+        match result {
+            Ok(committed) => {
+                for ((w, local), id) in job
+                    .writes
+                    .iter()
+                    .zip(&job.locals)
+                    .zip(&committed.incident_ids)
+                {
+                    match (w.existing, id) {
+                        (None, Some(id)) => {
+                            self.ids.insert(*local, *id);
+                            created.push((*id, *local));
+                            self.metrics.incidents_created.inc();
+                        }
+                        (Some(_), Some(_)) => {
+                            self.metrics.incidents_updated.inc();
+                        }
+                        _ => {}
+                    }
+                }
+                self.progress
+                    .applied
+                    .store(job.checkpoint, Ordering::Release);
+                self.progress.events.fetch_add(job.fresh, Ordering::Relaxed);
+                self.progress
+                    .alerts
+                    .fetch_add(job.alerts.len() as u64, Ordering::Relaxed);
+                self.metrics.events_applied.inc_by(job.fresh);
+                for a in &job.alerts {
+                    self.metrics
+                        .alerts
+                        .get_or_create(&DetectorLabel {
+                            detector: a.detector.to_string(),
+                        })
+                        .inc();
+                }
+                self.since_prune += job.fresh;
+                if self.since_prune >= 50_000 {
+                    self.since_prune = 0;
+                    if let Err(e) = self.store.prune_events(self.keep_events) {
+                        tracing::error!("pruning events: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::error!("storing a pipeline batch failed: {e}"),
+        }
+        self.progress
+            .committed
+            .store(job.checkpoint, Ordering::Release);
+        if let Some(d) = &self.done {
+            d.applied(job.release);
+        }
+        created
+    }
 }
 
 impl Pipeline {
@@ -199,6 +324,19 @@ impl Pipeline {
             skipped_records: 0,
         })?;
         let correlation = det.rules.as_ref().map(|r| r.correlation_engine());
+        let commit_store = SqliteStore::open(store_path)
+            .with_context(|| format!("opening {}", store_path.display()))?;
+        commit_store.set_autocheckpoint(0)?;
+        let committer = Committer {
+            store: commit_store,
+            run_id,
+            ids: HashMap::new(),
+            progress: Arc::clone(&progress),
+            metrics: Arc::clone(&metrics),
+            done: None,
+            keep_events: settings.keep_events,
+            since_prune: 0,
+        };
         progress.applied.store(applied, Ordering::Release);
         progress.snapshot.store(snapshot_seq, Ordering::Release);
         let mut p = Pipeline {
@@ -212,14 +350,18 @@ impl Pipeline {
             last_snapshot: Instant::now(),
             parsers: HashMap::new(),
             live: HashMap::new(),
+            next_local: LOCAL_BASE,
+            db_to_local: HashMap::new(),
             metrics,
             progress,
             settings,
             scratch: Scratch::default(),
             intel_scratch: IntelScratch::default(),
             done: None,
-            since_prune: 0,
+            committer: Some(committer),
+            writer: None,
         };
+        p.progress.committed.store(applied, Ordering::Release);
         p.load_live()?;
         Ok(p)
     }
@@ -230,7 +372,70 @@ impl Pipeline {
     }
 
     pub fn set_done(&mut self, done: Done) {
+        if let Some(c) = self.committer.as_mut() {
+            c.done = Some(done.clone());
+        }
         self.done = Some(done);
+    }
+
+    /// Moves the committer to its own thread (storing overlaps detecting the next batch).
+    fn start_writer(&mut self) {
+        let Some(mut committer) = self.committer.take() else {
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CommitJob>(2);
+        let (created_tx, created) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("palisade-store".into())
+            .spawn(move || {
+                for job in rx {
+                    for c in committer.commit(job) {
+                        let _ = created_tx.send(c);
+                    }
+                }
+            });
+        match handle {
+            Ok(handle) => {
+                self.writer = Some(Writer {
+                    tx,
+                    created,
+                    handle,
+                })
+            }
+            Err(e) => tracing::error!("cannot start the store thread: {e}"),
+        }
+    }
+
+    /// Hands a job to the committer (thread or inline).
+    fn submit(&mut self, job: CommitJob) {
+        if let Some(w) = &self.writer {
+            if let Err(std::sync::mpsc::SendError(job)) = w.tx.send(job) {
+                tracing::error!(
+                    "the store thread is gone; batch up to #{} not stored",
+                    job.checkpoint
+                );
+            }
+            while let Ok((id, local)) = w.created.try_recv() {
+                self.db_to_local.insert(id, local);
+            }
+        } else if let Some(c) = self.committer.as_mut() {
+            for (id, local) in c.commit(job) {
+                self.db_to_local.insert(id, local);
+            }
+        }
+    }
+
+    /// Waits until every job handed in is stored (before a snapshot: a snapshot must never be
+    /// ahead of the store).
+    fn wait_committed(&self) -> bool {
+        let start = Instant::now();
+        while self.progress.committed.load(Ordering::Acquire) < self.seen {
+            if start.elapsed() > Duration::from_secs(60) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     fn load_live(&mut self) -> Result<()> {
@@ -246,7 +451,7 @@ impl Pipeline {
             };
             let recent = rec.last_seen.is_none_or(|t| t >= cutoff) || rec.updated >= cutoff;
             if let (Some(p), true) = (inc.primary.clone(), recent) {
-                self.live.entry(p).or_insert((rec.id, inc));
+                self.live.entry(p).or_insert((rec.id as u64, inc));
             }
         }
         Ok(())
@@ -299,6 +504,7 @@ impl Pipeline {
 
     /// Runs until the ingress side hangs up: applies batches, snapshots on schedule.
     pub fn run(mut self, rx: Receiver<Batch>) {
+        self.start_writer();
         let mut pending: Batch = Vec::new();
         loop {
             let timeout = Duration::from_millis(100);
@@ -319,14 +525,10 @@ impl Pipeline {
                 }
             }
             if !pending.is_empty() {
-                let n = pending.len() as u64;
                 if let Err(e) = self.apply(&pending) {
                     tracing::error!("pipeline batch failed: {e:#}");
                 }
                 pending.clear();
-                if let Some(d) = &self.done {
-                    d.applied(n);
-                }
             }
             let closed: Vec<i64> = std::mem::take(
                 &mut *self
@@ -349,13 +551,17 @@ impl Pipeline {
 
     fn flush_and_snapshot(&mut self, pending: &mut Batch) {
         if !pending.is_empty() {
-            let n = pending.len() as u64;
             if let Err(e) = self.apply(pending) {
                 tracing::error!("pipeline batch failed: {e:#}");
             }
             pending.clear();
-            if let Some(d) = &self.done {
-                d.applied(n);
+        }
+        // Let the store thread finish everything, then snapshot.
+        if let Some(w) = self.writer.take() {
+            drop(w.tx);
+            let _ = w.handle.join();
+            while let Ok((id, local)) = w.created.try_recv() {
+                self.db_to_local.insert(id, local);
             }
         }
         if let Err(e) = self.snapshot() {
@@ -367,6 +573,9 @@ impl Pipeline {
     /// what is older.
     pub fn snapshot(&mut self) -> Result<()> {
         self.last_snapshot = Instant::now();
+        if !self.wait_committed() {
+            anyhow::bail!("the store is more than a minute behind; snapshot skipped");
+        }
         let learned = match &self.det.learned {
             Some(l) => Some(
                 l.lock()
@@ -394,7 +603,8 @@ impl Pipeline {
             .store(self.snapshot_seq, Ordering::Release);
         self.metrics.snapshots.inc();
         if let Some(d) = &self.done {
-            d.snapshotted(self.snapshot_seq.min(self.applied));
+            let applied = self.progress.applied.load(Ordering::Acquire);
+            d.snapshotted(self.snapshot_seq.min(applied));
         }
         Ok(())
     }
@@ -552,7 +762,7 @@ impl Pipeline {
         let t = Instant::now();
         let mut risk = Vec::new();
         let mut writes: Vec<IncidentWrite> = Vec::new();
-        let mut plans: Vec<Plan> = Vec::new();
+        let mut locals: Vec<u64> = Vec::new();
         if !alerts.is_empty() {
             let outcome = {
                 let mut t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
@@ -575,11 +785,12 @@ impl Pipeline {
                 }
                 outcome
             };
-            self.plan_incidents(outcome.incidents, &mut writes, &mut plans);
+            self.plan_incidents(outcome.incidents, &mut writes, &mut locals);
         }
         self.observe("triage", t);
 
-        // Store events, alerts, incidents and the checkpoint in one transaction.
+        // Events, alerts, incidents and the checkpoint go to the store in one transaction, on
+        // the store thread while the next batch is detected.
         let t = Instant::now();
         let rows: Vec<EventRow> = if self.settings.store_events {
             events
@@ -592,40 +803,20 @@ impl Pipeline {
             Vec::new()
         };
         let fresh = seqs.iter().filter(|s| **s > self.applied).count() as u64;
-        let committed = self.store.commit_serve(&ServeCommit {
-            run_id: self.run_id,
-            events: &rows,
-            event_count: fresh,
-            skipped,
-            alerts: &alerts,
-            incidents: &writes,
-            risk: &risk,
-            checkpoint_name: APPLIED,
-            checkpoint: last as i64,
-        })?;
         self.applied = last;
-        self.settle_incidents(plans, &committed.incident_ids);
-        self.progress.applied.store(last, Ordering::Release);
-        self.progress.events.fetch_add(fresh, Ordering::Relaxed);
-        self.progress
-            .alerts
-            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
-        self.metrics.events_applied.inc_by(fresh);
-        for a in &alerts {
-            self.metrics
-                .alerts
-                .get_or_create(&DetectorLabel {
-                    detector: a.detector.to_string(),
-                })
-                .inc();
-        }
+        self.submit(CommitJob {
+            rows,
+            fresh,
+            skipped,
+            alerts,
+            writes,
+            locals,
+            risk,
+            checkpoint: last,
+            release: batch.len() as u64,
+        });
         self.observe("store", t);
 
-        self.since_prune += fresh;
-        if self.since_prune >= 50_000 {
-            self.since_prune = 0;
-            self.store.prune_events(self.settings.keep_events)?;
-        }
         self.metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -633,82 +824,72 @@ impl Pipeline {
     }
 
     /// Decides, per incident of the batch, whether it opens a new incident or grows the open
-    /// one of its primary entity (also one opened earlier in the same batch).
+    /// one of its primary entity (also one opened earlier in the same batch); new incidents
+    /// join the live set at once under a local key.
     fn plan_incidents(
         &mut self,
         incidents: Vec<Incident>,
         writes: &mut Vec<IncidentWrite>,
-        plans: &mut Vec<Plan>,
+        locals: &mut Vec<u64>,
     ) {
         let window = self.triage_window();
-        let mut new_by_primary: HashMap<Entity, usize> = HashMap::new();
+        let mut new_in_batch: HashMap<Entity, usize> = HashMap::new();
         for inc in incidents {
             let idx: Vec<i64> = inc.alert_indices().map(|k| k as i64).collect();
-            let close = |live: &Incident| match (live.last, inc.first) {
-                (Some(a), Some(b)) => b - a <= window,
-                _ => true,
-            };
             let primary = inc.primary.clone().filter(|_| !inc.suppressed);
             if let Some(p) = &primary {
-                if let Some(&k) = new_by_primary.get(p)
-                    && let Plan::New(planned) = &mut plans[k]
-                {
-                    planned.absorb(inc);
-                    let mut ids = writes[k].incident.alert_ids.clone();
-                    ids.extend(idx);
-                    writes[k].incident = new_incident(self.run_id, planned, ids);
-                    continue;
-                }
-                if let Some((id, live)) = self.live.get_mut(p)
-                    && close(live)
+                if let Some(&k) = new_in_batch.get(p)
+                    && let Some((_, live)) = self.live.get_mut(p)
                 {
                     live.absorb(inc);
-                    writes.push(IncidentWrite {
-                        existing: Some(*id),
-                        incident: new_incident(self.run_id, live, idx),
-                    });
-                    plans.push(Plan::Grow(p.clone()));
+                    let mut ids = std::mem::take(&mut writes[k].incident.alert_ids);
+                    ids.extend(idx);
+                    writes[k].incident = new_incident(self.run_id, live, ids);
                     continue;
                 }
-                new_by_primary.insert(p.clone(), plans.len());
+                if let Some((local, live)) = self.live.get_mut(p) {
+                    let close = match (live.last, inc.first) {
+                        (Some(a), Some(b)) => b - a <= window,
+                        _ => true,
+                    };
+                    if close {
+                        live.absorb(inc);
+                        writes.push(IncidentWrite {
+                            existing: Some(0),
+                            incident: new_incident(self.run_id, live, idx),
+                        });
+                        locals.push(*local);
+                        continue;
+                    }
+                }
             }
+            let local = self.next_local;
+            self.next_local += 1;
             writes.push(IncidentWrite {
                 existing: None,
                 incident: new_incident(self.run_id, &inc, idx),
             });
-            plans.push(Plan::New(inc));
-        }
-    }
-
-    /// After the commit: new incidents get their ids and join the live set.
-    fn settle_incidents(&mut self, plans: Vec<Plan>, ids: &[Option<i64>]) {
-        for (plan, id) in plans.into_iter().zip(ids) {
-            match (plan, id) {
-                (Plan::New(mut inc), Some(id)) => {
-                    inc.id = *id;
-                    for g in &mut inc.timeline {
-                        g.alerts.clear();
-                    }
-                    self.metrics.incidents_created.inc();
-                    if let (Some(p), false) = (inc.primary.clone(), inc.suppressed) {
-                        self.live.insert(p, (*id, inc));
-                    }
+            locals.push(local);
+            if let Some(p) = primary {
+                let mut inc = inc;
+                for g in &mut inc.timeline {
+                    g.alerts.clear();
                 }
-                (Plan::Grow(_), Some(_)) => {
-                    self.metrics.incidents_updated.inc();
-                }
-                // The open incident was deleted meanwhile: forget it.
-                (Plan::Grow(p), None) => {
-                    self.live.remove(&p);
-                }
-                (Plan::New(_), None) => {}
+                self.live.insert(p.clone(), (local, inc));
+                new_in_batch.insert(p, writes.len() - 1);
             }
         }
     }
 
     /// Forgets a live incident the analyst closed (so new alerts open a new one).
     pub fn forget(&mut self, id: i64) {
-        self.live.retain(|_, (i, _)| *i != id);
+        if let Some(w) = &self.writer {
+            while let Ok((db, local)) = w.created.try_recv() {
+                self.db_to_local.insert(db, local);
+            }
+        }
+        let local = self.db_to_local.get(&id).copied().unwrap_or(id as u64);
+        self.live.retain(|_, (l, _)| *l != local);
     }
 
     fn observe(&self, detector: &str, since: Instant) {

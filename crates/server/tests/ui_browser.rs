@@ -158,6 +158,31 @@ async fn path_of(c: &Client) -> String {
     }
 }
 
+/// Waits (up to 20 s) for the browser to arrive at a path starting with `prefix`: a click on a
+/// form button returns before the POST and its redirect finish, slower on a loaded machine.
+async fn wait_path(c: &Client, prefix: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let p = path_of(c).await;
+        if p.starts_with(prefix) || start.elapsed() > std::time::Duration::from_secs(20) {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (up to 20 s) for the browser to arrive exactly at `want`.
+async fn wait_eq(c: &Client, want: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let p = path_of(c).await;
+        if p == want || start.elapsed() > std::time::Duration::from_secs(20) {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn exists(c: &Client, css: &str) -> bool {
     !c.find_all(Locator::Css(css))
         .await
@@ -206,7 +231,7 @@ async fn analyst_marks_the_top_incident_false_positive_in_chromium() {
         .expect("sign in");
 
     // Overview: both charts drawn, incidents by priority, riskiest entities.
-    assert_eq!(path_of(&c).await, "/", "back on the overview");
+    assert_eq!(wait_eq(&c, "/").await, "/", "back on the overview");
     for id in [
         "#events-over-time",
         "#alerts-over-time",
@@ -231,7 +256,7 @@ async fn analyst_marks_the_top_incident_false_positive_in_chromium() {
         .click()
         .await
         .expect("open queue");
-    assert_eq!(path_of(&c).await, "/incidents");
+    assert_eq!(wait_eq(&c, "/incidents").await, "/incidents");
     let rows = c
         .find_all(Locator::Css("#queue tr.incident"))
         .await
@@ -267,7 +292,7 @@ async fn analyst_marks_the_top_incident_false_positive_in_chromium() {
         .expect("title link");
     let href = top.attr("href").await.expect("href").expect("href");
     top.click().await.expect("open incident");
-    assert_eq!(path_of(&c).await, href);
+    assert_eq!(wait_eq(&c, &href).await, href);
     let id: i64 = href
         .rsplit('/')
         .next()
@@ -314,12 +339,9 @@ async fn analyst_marks_the_top_incident_false_positive_in_chromium() {
         .click()
         .await
         .expect("submit");
-    assert!(
-        path_of(&c)
-            .await
-            .starts_with(&format!("/incidents/{id}?updated=false-positive")),
-        "back on the incident"
-    );
+    let want = format!("/incidents/{id}?updated=false-positive");
+    let at = wait_path(&c, &want).await;
+    assert!(at.starts_with(&want), "back on the incident, not at {at}");
     assert_eq!(text(&c, "#status").await, "false-positive");
     assert!(text(&c, "p.flash").await.contains("suppression"));
     assert!(text(&c, "#notes").await.contains(note), "the note, as text");
@@ -385,7 +407,11 @@ async fn analyst_marks_the_top_incident_false_positive_in_chromium() {
         .click()
         .await
         .unwrap();
-    assert!(path_of(&c).await.starts_with("/entities/host/"));
+    assert!(
+        wait_path(&c, "/entities/host/")
+            .await
+            .starts_with("/entities/host/")
+    );
     assert!(exists(&c, "#risk-over-time").await);
     shot(&c, "06-entity").await;
     c.goto(&format!("{base}/entities/user/alice"))
