@@ -80,26 +80,12 @@ pub fn store_incidents(
     let rows: Vec<NewIncident> = outcome
         .incidents
         .iter()
-        .map(|i| NewIncident {
-            run_id: run,
-            status: if i.suppressed {
-                Status::Resolved
-            } else {
-                i.status
-            }
-            .as_str()
-            .to_string(),
-            priority: i.priority,
-            title: i.title.clone(),
-            reason: i.reason.clone(),
-            first_seen: i.first,
-            last_seen: i.last,
-            alert_count: i.alert_count as i64,
-            body: serde_json::to_value(i).unwrap_or(Json::Null),
-            alert_ids: i
+        .map(|i| {
+            let ids = i
                 .alert_indices()
                 .filter_map(|k| alert_ids.get(k).copied())
-                .collect(),
+                .collect();
+            palisade_server::pipeline::new_incident(run, i, ids)
         })
         .collect();
     Ok(store.save_incidents(&rows)?)

@@ -844,7 +844,7 @@ impl Pipeline {
                     live.absorb(inc);
                     let mut ids = std::mem::take(&mut writes[k].incident.alert_ids);
                     ids.extend(idx);
-                    writes[k].incident = new_incident(self.run_id, live, ids);
+                    writes[k].incident = new_incident(Some(self.run_id), live, ids);
                     continue;
                 }
                 if let Some((local, live)) = self.live.get_mut(p) {
@@ -856,7 +856,7 @@ impl Pipeline {
                         live.absorb(inc);
                         writes.push(IncidentWrite {
                             existing: Some(0),
-                            incident: new_incident(self.run_id, live, idx),
+                            incident: new_incident(Some(self.run_id), live, idx),
                         });
                         locals.push(*local);
                         continue;
@@ -867,7 +867,7 @@ impl Pipeline {
             self.next_local += 1;
             writes.push(IncidentWrite {
                 existing: None,
-                incident: new_incident(self.run_id, &inc, idx),
+                incident: new_incident(Some(self.run_id), &inc, idx),
             });
             locals.push(local);
             if let Some(p) = primary {
@@ -902,9 +902,10 @@ impl Pipeline {
     }
 }
 
-fn new_incident(run: i64, i: &Incident, alert_ids: Vec<i64>) -> NewIncident {
+/// An incident as the store keeps it (a suppressed one is stored resolved).
+pub fn new_incident(run: Option<i64>, i: &Incident, alert_ids: Vec<i64>) -> NewIncident {
     NewIncident {
-        run_id: Some(run),
+        run_id: run,
         status: if i.suppressed {
             Status::Resolved
         } else {

@@ -348,11 +348,6 @@ pub trait Store {
     fn prune_events(&mut self, keep: u64) -> Result<u64, StoreError>;
     /// How many events are stored.
     fn event_count(&self) -> Result<u64, StoreError>;
-    /// Updates an incident's scores, summary and body (status, owner and notes stay) and links
-    /// further alerts; false if no such incident.
-    fn replace_incident(&mut self, id: i64, incident: &NewIncident) -> Result<bool, StoreError>;
-    /// Appends entity risk samples (entity as `kind:value`, time, risk).
-    fn record_risk(&mut self, samples: &[(String, DateTime<Utc>, f64)]) -> Result<(), StoreError>;
     /// An entity's risk samples since `since`, oldest first.
     fn risk_history(
         &self,

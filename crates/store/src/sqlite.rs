@@ -260,6 +260,72 @@ fn insert_alerts(
     Ok(ids)
 }
 
+/// Inserts an incident (`existing: None`) or rewrites an existing one's scores, summary and
+/// body (status, owner and notes stay), then links `alert_ids`; returns its id, or `None` when
+/// the existing one is gone.
+fn write_incident(
+    tx: &rusqlite::Transaction<'_>,
+    existing: Option<i64>,
+    i: &NewIncident,
+    alert_ids: impl IntoIterator<Item = i64>,
+    now: &str,
+) -> Result<Option<i64>, StoreError> {
+    let body = i.body.to_string();
+    let (first, last) = (i.first_seen.as_ref().map(ts), i.last_seen.as_ref().map(ts));
+    let id = match existing {
+        Some(id) => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE incidents SET updated = ?2, priority = ?3, title = ?4, reason = ?5,
+                         first_seen = ?6, last_seen = ?7, alert_count = ?8, body = ?9
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    now,
+                    i.priority,
+                    i.title,
+                    i.reason,
+                    first,
+                    last,
+                    i.alert_count,
+                    body
+                ])?;
+            if n != 1 {
+                return Ok(None);
+            }
+            id
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO incidents (run_id, created, updated, status, owner, priority, title, reason,
+                                        first_seen, last_seen, alert_count, body)
+                 VALUES (?1, ?2, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                i.run_id,
+                now,
+                i.status,
+                i.priority,
+                i.title,
+                i.reason,
+                first,
+                last,
+                i.alert_count,
+                body
+            ])?;
+            tx.last_insert_rowid()
+        }
+    };
+    let mut link = tx.prepare_cached(
+        "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
+    )?;
+    for a in alert_ids {
+        link.execute(params![id, a])?;
+    }
+    Ok(Some(id))
+}
+
 fn stored_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     let body: String = r.get(7)?;
     Ok(StoredEvent {
@@ -347,32 +413,8 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         let now = ts(&Utc::now());
         let mut ids = Vec::with_capacity(incidents.len());
-        {
-            let mut ins = tx.prepare(
-                "INSERT INTO incidents (run_id, created, updated, status, owner, priority, title, reason,
-                                        first_seen, last_seen, alert_count, body)
-                 VALUES (?1, ?2, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            let mut link = tx.prepare(
-                "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
-            )?;
-            for i in incidents {
-                ins.execute(params![
-                    i.run_id,
-                    now,
-                    i.status,
-                    i.priority,
-                    i.title,
-                    i.reason,
-                    i.first_seen.as_ref().map(ts),
-                    i.last_seen.as_ref().map(ts),
-                    i.alert_count,
-                    i.body.to_string(),
-                ])?;
-                let id = tx.last_insert_rowid();
-                for a in &i.alert_ids {
-                    link.execute(params![id, a])?;
-                }
+        for i in incidents {
+            if let Some(id) = write_incident(&tx, None, i, i.alert_ids.iter().copied(), &now)? {
                 ids.push(id);
             }
         }
@@ -651,63 +693,15 @@ impl Store for SqliteStore {
         }
         let ids = insert_alerts(&tx, c.run_id, c.alerts)?;
         let mut incident_ids = Vec::with_capacity(c.incidents.len());
-        if !c.incidents.is_empty() {
-            let now = ts(&Utc::now());
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO incidents (run_id, created, updated, status, owner, priority, title, reason,
-                                        first_seen, last_seen, alert_count, body)
-                 VALUES (?1, ?2, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            let mut upd = tx.prepare_cached(
-                "UPDATE incidents SET updated = ?2, priority = ?3, title = ?4, reason = ?5,
-                     first_seen = ?6, last_seen = ?7, alert_count = ?8, body = ?9
-                 WHERE id = ?1",
-            )?;
-            let mut link = tx.prepare_cached(
-                "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
-            )?;
-            for w in c.incidents {
-                let i = &w.incident;
-                let id = match w.existing {
-                    Some(id) => {
-                        let n = upd.execute(params![
-                            id,
-                            now,
-                            i.priority,
-                            i.title,
-                            i.reason,
-                            i.first_seen.as_ref().map(ts),
-                            i.last_seen.as_ref().map(ts),
-                            i.alert_count,
-                            i.body.to_string(),
-                        ])?;
-                        (n == 1).then_some(id)
-                    }
-                    None => {
-                        ins.execute(params![
-                            i.run_id,
-                            now,
-                            i.status,
-                            i.priority,
-                            i.title,
-                            i.reason,
-                            i.first_seen.as_ref().map(ts),
-                            i.last_seen.as_ref().map(ts),
-                            i.alert_count,
-                            i.body.to_string(),
-                        ])?;
-                        Some(tx.last_insert_rowid())
-                    }
-                };
-                if let Some(id) = id {
-                    for &k in &i.alert_ids {
-                        if let Some(a) = ids.get(k as usize) {
-                            link.execute(params![id, a])?;
-                        }
-                    }
-                }
-                incident_ids.push(id);
-            }
+        let now = ts(&Utc::now());
+        for w in c.incidents {
+            // The write's alert ids are indices into this commit's alerts.
+            let links = w
+                .incident
+                .alert_ids
+                .iter()
+                .filter_map(|&k| ids.get(k as usize).copied());
+            incident_ids.push(write_incident(&tx, w.existing, &w.incident, links, &now)?);
         }
         if !c.risk.is_empty() {
             let mut stmt = tx
@@ -796,49 +790,6 @@ impl Store for SqliteStore {
             .conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
             as u64)
-    }
-
-    fn replace_incident(&mut self, id: i64, i: &NewIncident) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE incidents SET updated = ?2, priority = ?3, title = ?4, reason = ?5,
-                 first_seen = ?6, last_seen = ?7, alert_count = ?8, body = ?9
-             WHERE id = ?1",
-            params![
-                id,
-                ts(&Utc::now()),
-                i.priority,
-                i.title,
-                i.reason,
-                i.first_seen.as_ref().map(ts),
-                i.last_seen.as_ref().map(ts),
-                i.alert_count,
-                i.body.to_string(),
-            ],
-        )?;
-        if n == 1 {
-            let mut link = tx.prepare(
-                "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?1, ?2)",
-            )?;
-            for a in &i.alert_ids {
-                link.execute(params![id, a])?;
-            }
-        }
-        tx.commit()?;
-        Ok(n == 1)
-    }
-
-    fn record_risk(&mut self, samples: &[(String, DateTime<Utc>, f64)]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO entity_risk (entity, at, risk) VALUES (?1, ?2, ?3)")?;
-            for (e, at, r) in samples {
-                stmt.execute(params![e, ts(at), r])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     fn risk_history(
