@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use palisade_server::auth::{Role, hash_secret, new_secret};
+use palisade_server::auth::Role;
 use palisade_server::config::ServeConfig;
 use palisade_server::serve;
-use palisade_store::{NewToken, SqliteStore, Store};
+use palisade_store::{SqliteStore, Store};
 
 use crate::cli::{DemoArgs, ServeArgs, TokenCommand, TokenStoreArgs};
 
@@ -289,19 +289,9 @@ fn open(s: &TokenStoreArgs) -> Result<SqliteStore> {
 
 /// Creates a token in `store`; returns (id, secret).
 pub fn create_token(store: &mut SqliteStore, name: &str, role: Role) -> Result<(i64, String)> {
-    let secret = new_secret();
-    let id = store.create_token(&NewToken {
-        name: name.to_string(),
-        role: role.as_str().to_string(),
-        hash: hash_secret(&secret),
-    })?;
-    store.audit(
-        "cli",
-        "token.create",
-        &format!("token:{id}"),
-        &serde_json::json!({"name": name, "role": role.as_str()}).to_string(),
-    )?;
-    Ok((id, secret))
+    Ok(palisade_server::auth::issue_token(
+        store, name, role, "cli",
+    )?)
 }
 
 pub fn token(cmd: TokenCommand) -> Result<u8> {

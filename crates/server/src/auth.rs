@@ -90,6 +90,29 @@ pub fn hash_secret(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
+/// Creates a token of `role` named `name` in `store` and audits it as done by `actor` (never
+/// with the secret); returns its id and the secret, to be shown once.
+pub fn issue_token(
+    store: &mut impl palisade_store::Store,
+    name: &str,
+    role: Role,
+    actor: &str,
+) -> Result<(i64, String), palisade_store::StoreError> {
+    let secret = new_secret();
+    let id = store.create_token(&palisade_store::NewToken {
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        hash: hash_secret(&secret),
+    })?;
+    store.audit(
+        actor,
+        "token.create",
+        &format!("token:{id}"),
+        &serde_json::json!({ "name": name, "role": role.as_str() }).to_string(),
+    )?;
+    Ok((id, secret))
+}
+
 /// Constant-time equality for secrets of equal length (CSRF tokens).
 pub fn secrets_equal(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use palisade_store::{NewToken, Store};
+use palisade_store::Store;
 use palisade_triage::{Entity, Suppression};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Admin, Analyst, ApiError, Auth, limit};
-use crate::auth::{Role, hash_secret, new_secret};
+use crate::auth::Role;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -354,20 +354,9 @@ pub async fn create_token(
             "name must be 1–64 printable characters".into(),
         ));
     }
-    let secret = new_secret();
-    let row = NewToken {
-        name: name.clone(),
-        role: role.as_str().to_string(),
-        hash: hash_secret(&secret),
-    };
-    let id = state.db(move |s| s.create_token(&row)).await?;
-    state
-        .audit(
-            &who,
-            "token.create",
-            format!("token:{id}"),
-            serde_json::json!({ "name": name, "role": role.as_str() }),
-        )
+    let (actor, n) = (who.actor(), name.clone());
+    let (id, secret) = state
+        .db(move |s| crate::auth::issue_token(s, &n, role, &actor))
         .await?;
     Ok((
         StatusCode::CREATED,
