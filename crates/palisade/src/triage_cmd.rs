@@ -22,30 +22,7 @@ pub const TRIAGE_STATE: &str = "triage.state";
 
 /// Reads triage settings from TOML (top level or a `[triage]` table) or JSON.
 pub fn load_config(path: Option<&Path>) -> Result<TriageConfig> {
-    let Some(path) = path else {
-        return Ok(TriageConfig::default());
-    };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let json_like =
-        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
-    let cfg: TriageConfig = if json_like {
-        serde_json::from_str(&text)
-            .map_err(|e| anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?
-    } else {
-        let value: toml::Table =
-            toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        let table = match value.get("triage") {
-            Some(toml::Value::Table(t)) => t.clone(),
-            _ => value,
-        };
-        table
-            .try_into()
-            .map_err(|e| anyhow!("{}: {e}", path.display()))?
-    };
-    cfg.validate()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    Ok(cfg)
+    palisade_server::serve::load_triage_config(path)
 }
 
 /// Triage with what earlier runs learned (when the store has it).

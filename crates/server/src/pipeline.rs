@@ -654,8 +654,9 @@ impl Pipeline {
                 Ok(None) => {}
                 Err(e) => {
                     skipped += 1;
-                    let n = self.progress.parse_errors.fetch_add(1, Ordering::Relaxed);
+                    // A replayed record's error was counted (and logged) the first time.
                     if store_results {
+                        let n = self.progress.parse_errors.fetch_add(1, Ordering::Relaxed);
                         self.metrics
                             .parse_errors
                             .get_or_create(&self.metrics.source(source_label(&source)))
@@ -696,7 +697,8 @@ impl Pipeline {
             }
             if let Some(engine) = self.correlation.as_mut() {
                 corr_hits.sort_by_key(|&(_, k)| events[k].timestamp);
-                let corrs = engine.correlations().to_vec();
+                // The engine was built from these, in this order.
+                let corrs = &rules.correlations;
                 for (h, k) in corr_hits {
                     let rref = RuleRef::Detection(rules.rules.rule(h).canonical(h));
                     if !engine.listens_to(rref) {
@@ -712,7 +714,7 @@ impl Pipeline {
                             c,
                             fired,
                             &rules.rules,
-                            &corrs,
+                            corrs,
                         ));
                     }
                 }

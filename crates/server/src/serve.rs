@@ -55,28 +55,33 @@ pub struct StartReport {
     pub torn_bytes: u64,
 }
 
-fn load_triage_config(cfg: &ServeConfig) -> Result<TriageConfig> {
-    let Some(path) = &cfg.pipeline.triage_config else {
+/// Reads triage settings from TOML (top level or a `[triage]` table) or JSON (by extension or
+/// a leading `{`), validated; the defaults when `path` is `None`. Shared with `palisade hunt`.
+pub fn load_triage_config(path: Option<&std::path::Path>) -> Result<TriageConfig> {
+    let Some(path) = path else {
         return Ok(TriageConfig::default());
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let c: TriageConfig = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+    let json_like =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    let cfg: TriageConfig = if json_like {
+        serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?
     } else {
         let value: toml::Table =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let table = match value.get("triage") {
             Some(toml::Value::Table(t)) => t.clone(),
             _ => value,
         };
         table
             .try_into()
-            .with_context(|| format!("parsing {}", path.display()))?
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
     };
-    c.validate()
+    cfg.validate()
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(c)
+    Ok(cfg)
 }
 
 /// Starts everything; returns once the HTTP server listens.
@@ -128,7 +133,9 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             Arc::new(Mutex::new(l))
         })
     };
-    let triage = Arc::new(Mutex::new(Triage::new(load_triage_config(&cfg)?)));
+    let triage = Arc::new(Mutex::new(Triage::new(load_triage_config(
+        cfg.pipeline.triage_config.as_deref(),
+    )?)));
     let disabled = Arc::new(RwLock::new(HashSet::new()));
     let applied = applied_in(&store)?;
 
