@@ -156,7 +156,7 @@ const NOT_USERS: &[&str] = &[
 
 /// Normalises a raw value of `kind`; `None` when it names nothing useful.
 pub fn normalise(kind: EntityKind, raw: &str) -> Option<String> {
-    let v = raw.trim().trim_matches('"').trim();
+    let v = raw.trim_matches(|c: char| c.is_whitespace() || c == '"');
     if v.is_empty() || v == "-" || v == "(empty)" {
         return None;
     }
@@ -169,7 +169,7 @@ pub fn normalise(kind: EntityKind, raw: &str) -> Option<String> {
             // `DOMAIN\user` and `user@domain` name the same person as `user`.
             let bare = l.rsplit_once('\\').map_or(l.as_str(), |(_, u)| u);
             let bare = bare.split_once('@').map_or(bare, |(u, _)| u);
-            let bare = bare.trim().trim_matches('"').trim();
+            let bare = bare.trim_matches(|c: char| c.is_whitespace() || c == '"');
             // Machine accounts (`HOST$`) are hosts acting, not people.
             (!bare.is_empty() && bare != "-" && !bare.ends_with('$') && !NOT_USERS.contains(&bare))
                 .then(|| bare.to_string())
@@ -351,6 +351,15 @@ mod props {
         fn normalise_is_idempotent(s in "[a-zA-Z0-9\\\\@$\" .:/()-]{0,16}|\\PC{0,24}", k in 0usize..5) {
             let kind = [EntityKind::User, EntityKind::Host, EntityKind::Ip, EntityKind::Process, EntityKind::File][k];
             if let Some(v) = normalise(kind, &s) {
+                prop_assert_eq!(normalise(kind, &v), Some(v.clone()));
+            }
+        }
+
+        /// A case proptest found: quotes and spaces interleaved at the end.
+        #[test]
+        fn quotes_and_spaces_are_trimmed_together(k in 0usize..5) {
+            let kind = [EntityKind::User, EntityKind::Host, EntityKind::Ip, EntityKind::Process, EntityKind::File][k];
+            if let Some(v) = normalise(kind, "a\" \"") {
                 prop_assert_eq!(normalise(kind, &v), Some(v.clone()));
             }
         }
