@@ -66,16 +66,9 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
 
 /// Checks what start-up would: the file, rules, intel, the store.
 fn check(cfg: &ServeConfig) -> Result<u8> {
-    if cfg.has_detector("sigma") {
-        let loaded = palisade_sigma::load_rules(
-            &cfg.pipeline.rules,
-            &palisade_sigma::LoadOptions::default(),
-        );
+    if let Some(loaded) = serve::load_sigma(cfg)? {
         for f in &loaded.report.failures {
             eprintln!("palisade: rule not loaded: {f}");
-        }
-        if loaded.rules.is_empty() && loaded.correlations.is_empty() {
-            bail!("pipeline.rules: no usable Sigma rules found");
         }
         println!(
             "rules: {} detection, {} correlation, {} failed",
@@ -83,6 +76,16 @@ fn check(cfg: &ServeConfig) -> Result<u8> {
             loaded.report.correlation_rules,
             loaded.report.failures.len()
         );
+    }
+    if cfg.has_detector("ioc") {
+        // Intel files are read as start-up would; the store only if it exists already (a
+        // check creates nothing).
+        let stored = match cfg.store_path() {
+            p if p.exists() => SqliteStore::open(&p)?,
+            _ => SqliteStore::in_memory()?,
+        };
+        let n = palisade_server::intel::load(&stored, &cfg.pipeline.intel)?.map_or(0, |i| i.len());
+        println!("indicators: {n}");
     }
     println!("listen: {}", cfg.server.listen);
     println!("data dir: {}", cfg.server.data_dir.display());

@@ -248,3 +248,34 @@ fn kill_9_mid_stream_loses_no_acknowledged_event_and_counts_none_twice() {
         assert_eq!(*n, expected, "{user}: baseline events vs stored events");
     }
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn check_config_loads_rules_and_names_bad_keys() {
+    let ok = common::palisade(&[
+        "serve",
+        "--config",
+        "examples/palisade.toml",
+        "--check-config",
+    ]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(
+        ok.stdout
+            .contains("rules: 19 detection, 8 correlation, 0 failed"),
+        "{}",
+        ok.stdout
+    );
+    assert!(ok.stdout.contains("configuration OK"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nlisten = \"everywhere\"\n").unwrap();
+    let run = common::palisade(&["serve", "--config", bad.to_str().unwrap(), "--check-config"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("bad.toml") && run.stderr.contains("server.listen"),
+        "{}",
+        run.stderr
+    );
+}

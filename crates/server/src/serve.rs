@@ -84,6 +84,22 @@ pub fn load_triage_config(path: Option<&std::path::Path>) -> Result<TriageConfig
     Ok(cfg)
 }
 
+/// The Sigma rules of `pipeline.rules` when the sigma detector is on; an error when none is
+/// usable (failures of single files are in the report). Shared with `serve --check-config`.
+pub fn load_sigma(cfg: &ServeConfig) -> Result<Option<Arc<palisade_sigma::LoadedRules>>> {
+    if !cfg.has_detector("sigma") {
+        return Ok(None);
+    }
+    let loaded = load_rules(&cfg.pipeline.rules, &LoadOptions::default());
+    if loaded.rules.is_empty() && loaded.correlations.is_empty() {
+        for f in &loaded.report.failures {
+            tracing::error!("rule not loaded: {f}");
+        }
+        bail!("pipeline.rules: no usable Sigma rules found");
+    }
+    Ok(Some(Arc::new(loaded)))
+}
+
 /// Starts everything; returns once the HTTP server listens.
 pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     let mut report = StartReport::default();
@@ -96,22 +112,16 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     let progress = Arc::new(Progress::default());
 
     // Detectors.
-    let rules = if cfg.has_detector("sigma") {
-        let loaded = load_rules(&cfg.pipeline.rules, &LoadOptions::default());
+    let rules = load_sigma(&cfg)?;
+    if let Some(loaded) = &rules {
         report.rule_failures = loaded
             .report
             .failures
             .iter()
             .map(ToString::to_string)
             .collect();
-        if loaded.rules.is_empty() && loaded.correlations.is_empty() {
-            bail!("pipeline.rules: no usable Sigma rules found");
-        }
         report.rules = loaded.report.detection_rules + loaded.report.correlation_rules;
-        Some(Arc::new(loaded))
-    } else {
-        None
-    };
+    }
     let store = SqliteStore::open(&store_path)
         .with_context(|| format!("opening {}", store_path.display()))?;
     let intel = if cfg.has_detector("ioc") {
