@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::offsets::FileId;
 use super::tail::{POLL, TailContext, Tailer, save};
-use super::{BlockingSubmitter, WarnLimiter, is_stopped, sleep_unless_stopped};
+use super::{BlockingSubmitter, WarnLimiter, is_stopped};
 
 /// How often the directory is listed for new files.
 pub const SCAN: Duration = Duration::from_secs(1);
@@ -90,6 +90,7 @@ pub fn spawn_dir(
         let mut first_round = true;
         let mut full_warn = WarnLimiter::new(Duration::from_secs(60));
         let mut scan_warn = WarnLimiter::new(Duration::from_secs(60));
+        let wake = super::wake::Wake::watch(&ctx.describe, std::slice::from_ref(&dir));
         'run: loop {
             if is_stopped(&shutdown) {
                 break;
@@ -136,7 +137,7 @@ pub fn spawn_dir(
                 first_round = false;
             }
             save(&ctx);
-            if !more && !sleep_unless_stopped(&shutdown, POLL) {
+            if !more && !wake.wait(&shutdown, POLL) {
                 break;
             }
         }

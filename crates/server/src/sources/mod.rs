@@ -18,6 +18,7 @@ pub mod framing;
 pub mod offsets;
 pub mod syslog;
 pub mod tail;
+pub mod wake;
 
 use std::io;
 use std::net::SocketAddr;
