@@ -173,6 +173,11 @@ impl MarkedEventReceiver for Builder {
                         }
                         seen.push(k);
                     }
+                    // A block mapping's start event comes after its first key; point at the key.
+                    let p = match entries.first() {
+                        Some((_, kp, _)) if (kp.line, kp.col) < (p.line, p.col) => *kp,
+                        _ => p,
+                    };
                     self.push(Node::Map(entries, p));
                 }
             }
