@@ -334,7 +334,7 @@ impl Planner {
         match action {
             Action::Block { net, .. } | Action::Decision { net, .. } => a.refuses_net(net),
             Action::LockUser { user } => a.refuses_user(user),
-            Action::Exec { argv, .. } => argv[1..].iter().find_map(|v| a.refuses_value(v)),
+            Action::Exec { argv, .. } => argv.iter().skip(1).find_map(|v| a.refuses_value(v)),
             Action::KillProcess { .. } | Action::Quarantine { .. } | Action::Webhook { .. } => None,
         }
     }
