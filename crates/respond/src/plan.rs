@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use palisade_event::Alert;
 use palisade_triage::{Entity, EntityKind, Incident};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, net_text};
 use crate::playbook::{ActionSpec, Mode, Playbook, WebhookFormat, parse_net};
@@ -217,8 +217,8 @@ pub fn host_name() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// One decision of the planner.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One decision of the planner (serialisable: the server stores pending approvals).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Planned {
     /// Playbook id.
     pub playbook: String,
