@@ -142,11 +142,13 @@ impl DecisionFilter {
     }
 }
 
-/// A bouncer (a consumer of decisions), never its key.
+/// A bouncer (a consumer of decisions). Its key is never stored, only the key's SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BouncerRecord {
     pub id: i64,
     pub name: String,
+    /// Hex SHA-256 of its key.
+    pub key_hash: String,
     pub created_at: i64,
     pub last_pull_at: Option<i64>,
     pub last_ip: Option<String>,

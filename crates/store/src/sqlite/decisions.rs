@@ -39,15 +39,17 @@ fn bouncer(r: &rusqlite::Row<'_>) -> rusqlite::Result<BouncerRecord> {
     Ok(BouncerRecord {
         id: r.get(0)?,
         name: r.get(1)?,
-        created_at: r.get(2)?,
-        last_pull_at: r.get(3)?,
-        last_ip: r.get(4)?,
-        user_agent: r.get(5)?,
-        cursor: r.get(6)?,
+        key_hash: r.get(2)?,
+        created_at: r.get(3)?,
+        last_pull_at: r.get(4)?,
+        last_ip: r.get(5)?,
+        user_agent: r.get(6)?,
+        cursor: r.get(7)?,
     })
 }
 
-const BOUNCER_COLUMNS: &str = "id, name, created_at, last_pull_at, last_ip, user_agent, cursor";
+const BOUNCER_COLUMNS: &str =
+    "id, name, key_hash, created_at, last_pull_at, last_ip, user_agent, cursor";
 
 fn action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResponseAction> {
     Ok(ResponseAction {
