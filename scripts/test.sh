@@ -14,6 +14,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+# The real CrowdSec firewall bouncer (and nftables, ip netns) for crates/palisade/tests/bouncer.rs.
+# Without --no-install-recommends apt pulls the whole crowdsec daemon, whose postinst fails
+# without systemd.
+bouncer_packages=(crowdsec-firewall-bouncer nftables iproute2)
+missing=()
+for p in "${bouncer_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
 # Public data sets the tests read (../shared/data); in CI they must be there.
 if [ ! -d ../shared/data/sigma ] && [ "${CI:-}" = "true" ]; then

@@ -66,6 +66,42 @@ It prints the web UI's address and an admin token (`token: pal_…`); API client
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Bouncer keys for the CrowdSec-compatible decisions API: add, list, delete.
+    #[command(
+        long_about = "Bouncer keys for the CrowdSec-compatible decisions API.\n\n\
+`palisade serve` answers CrowdSec's bouncer routes (GET /v1/decisions/stream and /v1/decisions) \
+on its API listener, so the bouncers people already run — crowdsec-firewall-bouncer, the nginx \
+and HAProxy bouncers — enforce Palisade's decisions. Each bouncer authenticates with its own key \
+(header X-Api-Key); point its api_url at the listener and set its api_key.\n\n\
+`bouncer add` prints the key once, alone on the last line (only its SHA-256 is stored); \
+`bouncer list` shows when each last pulled, from where and as what; `bouncer delete` revokes \
+a key at once.\n\n\
+Examples:\n  palisade bouncer add fw1 --config palisade.toml\n  \
+palisade bouncer list --config palisade.toml --format json\n  \
+palisade bouncer delete fw1 --config palisade.toml"
+    )]
+    Bouncer {
+        #[command(subcommand)]
+        command: BouncerCommand,
+    },
+    /// Blocking decisions published to bouncers (like `cscli decisions`): list, add, delete.
+    #[command(
+        long_about = "Blocking decisions published to bouncers, like `cscli decisions`.\n\n\
+A decision bans an address (--ip) or a network (--range) for a while; `palisade serve` hands \
+it to every bouncer on its next pull and hands out its deletion when it is deleted or runs out \
+(expiry is checked every second). Adding a decision for an address that already has an active \
+one of the same type extends that one instead. Decisions made here have origin \
+\"palisade-cli\" and are written to the audit log with --actor. These commands work on the store \
+directly, so the service need not be running (and need not be stopped).\n\n\
+Examples:\n  palisade decisions add --ip 198.51.100.7 --duration 4h --reason \"ssh brute force\" --config palisade.toml\n  \
+palisade decisions add --range 203.0.113.0/24 --duration 7d --reason scanner --config palisade.toml\n  \
+palisade decisions list --config palisade.toml\n  \
+palisade decisions delete --ip 198.51.100.7 --config palisade.toml"
+    )]
+    Decisions {
+        #[command(subcommand)]
+        command: DecisionsCommand,
+    },
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -727,9 +763,105 @@ pub struct TokenStoreArgs {
     /// The service's configuration (its store is used).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// The store directly (instead of --config).
+    /// Override server.data_dir (the store is palisade.db in it), as `serve --data-dir`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The store directly (instead of --config/--data-dir).
     #[arg(long)]
     pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BouncerCommand {
+    /// Register a bouncer; prints its key once, alone on the last line.
+    Add {
+        /// A name for the bouncer (where it runs, what it is).
+        name: String,
+        #[command(flatten)]
+        store: TokenStoreArgs,
+    },
+    /// Bouncers with their last pull, address and user agent (never their keys).
+    List {
+        #[command(flatten)]
+        store: TokenStoreArgs,
+        /// Output: table or json.
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Remove a bouncer; its key stops working at once.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        store: TokenStoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DecisionsCommand {
+    /// Active decisions (with --all, deleted and expired ones too).
+    List(DecisionListArgs),
+    /// Ban an address or a network for a while.
+    Add(DecisionAddArgs),
+    /// Delete a decision by id, or every active decision on an address or network.
+    Delete(DecisionDeleteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecisionListArgs {
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+    /// Deleted and expired decisions too.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many (newest first).
+    #[arg(short = 'n', long, default_value_t = 200)]
+    pub limit: usize,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["ip", "range"])))]
+pub struct DecisionAddArgs {
+    /// An IPv4 or IPv6 address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// A network in CIDR form (192.0.2.0/24, 2001:db8::/32).
+    #[arg(long)]
+    pub range: Option<String>,
+    /// How long: a number with a unit, s m h d, combinable (90s, 4h, 1h30m, 7d).
+    #[arg(long, short, default_value = "4h")]
+    pub duration: String,
+    /// Why (shown to operators and in the audit log).
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// Decision type; bouncers act on `ban`, some also on `captcha`.
+    #[arg(long = "type", default_value = "ban")]
+    pub kind: String,
+    /// Who decides (audit log; default $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "ip", "range"])))]
+pub struct DecisionDeleteArgs {
+    /// The decision's id (as `decisions list` shows).
+    pub id: Option<i64>,
+    /// Every active decision on this address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Every active decision on this network (exactly this CIDR).
+    #[arg(long)]
+    pub range: Option<String>,
+    /// Who deletes (audit log; default $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,6 +6,7 @@ mod bench_anomaly;
 mod bench_intel;
 mod bench_serve;
 mod cli;
+mod decisions_cmd;
 mod eval;
 mod eval_triage;
 mod hunt;
@@ -40,6 +41,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Demo(args) => serve_cmd::demo(args),
         Command::Token { command } => serve_cmd::token(command),
+        Command::Bouncer { command } => decisions_cmd::bouncer(command),
+        Command::Decisions { command } => decisions_cmd::decisions(command),
         Command::Rules {
             command: RulesCommand::Lint(args),
         } => rules_cmd::lint(args),

@@ -273,14 +273,22 @@ async fn wait_for_signal() {
 }
 
 fn store_path(s: &TokenStoreArgs) -> Result<PathBuf> {
-    match (&s.store, &s.config) {
-        (Some(p), None) => Ok(p.clone()),
-        (None, c) => Ok(load_config(c.as_deref(), None, None)?.store_path()),
-        (Some(_), Some(_)) => bail!("give --config or --store, not both"),
+    match (&s.store, &s.config, &s.data_dir) {
+        (Some(p), None, None) => Ok(p.clone()),
+        // A data directory alone: the default store in it, without validating a pipeline
+        // this command does not run.
+        (None, None, Some(d)) => {
+            let mut cfg = palisade_server::config::ServeConfig::default();
+            cfg.server.data_dir = d.clone();
+            Ok(cfg.store_path())
+        }
+        (None, c, d) => Ok(load_config(c.as_deref(), None, d.as_deref())?.store_path()),
+        (Some(_), _, _) => bail!("give --store, or --config and/or --data-dir, not both"),
     }
 }
 
-fn open(s: &TokenStoreArgs) -> Result<SqliteStore> {
+/// The store `--config`, `--data-dir` or `--store` names, created if missing.
+pub fn open(s: &TokenStoreArgs) -> Result<SqliteStore> {
     let path = store_path(s)?;
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()

@@ -125,7 +125,7 @@ pub fn queue_text(outcome: &Outcome, top: usize) -> String {
     out
 }
 
-fn actor(given: &Option<String>) -> String {
+pub(crate) fn actor(given: &Option<String>) -> String {
     given
         .clone()
         .or_else(|| std::env::var("USER").ok())

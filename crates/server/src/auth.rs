@@ -113,6 +113,29 @@ pub fn issue_token(
     Ok((id, secret))
 }
 
+/// Registers a bouncer named `name` in `store` with a new key and audits it as done by
+/// `actor` (never with the key); returns its id and the key, to be shown once. The key is 64
+/// hex characters from the OS random source; only its SHA-256 is stored.
+pub fn issue_bouncer_key(
+    store: &mut (impl palisade_store::Store + palisade_store::ResponseStore),
+    name: &str,
+    actor: &str,
+) -> Result<(i64, String), palisade_store::StoreError> {
+    let key = random_hex(32);
+    let id = store.add_bouncer(
+        name,
+        &hash_secret(&key),
+        chrono::Utc::now().timestamp_millis(),
+    )?;
+    store.audit(
+        actor,
+        "bouncer.add",
+        &format!("bouncer:{id}"),
+        &serde_json::json!({ "name": name }).to_string(),
+    )?;
+    Ok((id, key))
+}
+
 /// Constant-time equality for secrets of equal length (CSRF tokens).
 pub fn secrets_equal(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

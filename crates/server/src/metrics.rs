@@ -46,6 +46,8 @@ pub struct Metrics {
     pub wal_bytes: Gauge,
     pub wal_segments: Gauge,
     pub snapshots: Counter,
+    pub decisions_active: Gauge,
+    pub bouncer_pulls: Counter,
 }
 
 impl Default for Metrics {
@@ -74,6 +76,8 @@ impl Metrics {
             wal_bytes: Gauge::default(),
             wal_segments: Gauge::default(),
             snapshots: Counter::default(),
+            decisions_active: Gauge::default(),
+            bouncer_pulls: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -151,6 +155,16 @@ impl Metrics {
             "snapshots",
             "Baseline snapshots written",
             m.snapshots.clone(),
+        );
+        registry.register(
+            "decisions_active",
+            "Decisions in force (what bouncers enforce)",
+            m.decisions_active.clone(),
+        );
+        registry.register(
+            "bouncer_pulls",
+            "Authenticated bouncer requests to the decisions API",
+            m.bouncer_pulls.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -39,6 +39,7 @@ pub struct Running {
     http: tokio::task::JoinHandle<()>,
     pipeline: std::thread::JoinHandle<()>,
     writer: std::thread::JoinHandle<()>,
+    /// Stops the checkpoint and decision expiry threads.
     checkpointer: Arc<std::sync::atomic::AtomicBool>,
     /// Syslog listeners, tailers and directory watchers.
     pub sources: crate::sources::RunningSources,
@@ -211,6 +212,30 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
                 let _ = store.checkpoint();
             })
             .context("starting the checkpoint thread")?;
+        // Decisions past their end are marked deleted every second, so bouncers lift them
+        // within a pull; the gauge of active decisions is refreshed with it.
+        let mut decisions = SqliteStore::open(&store_path)
+            .with_context(|| format!("opening {}", store_path.display()))?;
+        let flag = Arc::clone(&stop);
+        let gauge = Arc::clone(&metrics);
+        std::thread::Builder::new()
+            .name("palisade-decisions".into())
+            .spawn(move || {
+                use palisade_store::ResponseStore;
+                while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                    let now = Utc::now().timestamp_millis();
+                    match decisions.expire_decisions(now) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!("{n} decisions expired"),
+                        Err(e) => tracing::warn!("expiring decisions: {e}"),
+                    }
+                    if let Ok(n) = decisions.active_decision_count(now) {
+                        gauge.decisions_active.set(n as i64);
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .context("starting the decision expiry thread")?;
         stop
     };
     let (ingress, done, writer) =
@@ -258,14 +283,20 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         let r = match tls {
             Some(config) => {
                 let listener = crate::tls::TlsListener::new(listener, config);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<crate::tls::PeerAddr>(),
+                )
+                .with_graceful_shutdown(stopped)
+                .await
             }
             None => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<crate::tls::PeerAddr>(),
+                )
+                .with_graceful_shutdown(stopped)
+                .await
             }
         };
         if let Err(e) = r {

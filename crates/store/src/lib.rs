@@ -6,8 +6,13 @@
 //!
 //! Not here: deciding what to store (callers do) or presenting it.
 
+mod decisions;
 mod sqlite;
 
+pub use decisions::{
+    AddressMatch, BouncerRecord, Decision, DecisionFilter, NewDecision, NewResponseAction,
+    ResponseAction, ResponseActionFilter, ResponseLogRecord, ResponseStore, Scope, canonical_value,
+};
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +37,10 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    /// A value the caller passed that the store cannot keep (a malformed IP address or range,
+    /// an unknown scope).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A hunt or service run, for provenance of stored alerts.

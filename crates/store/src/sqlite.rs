@@ -135,7 +135,84 @@ const MIGRATIONS: &[&str] = &[
         risk REAL NOT NULL
     );
     CREATE INDEX entity_risk_by_entity ON entity_risk(entity, at);",
+    // 6: response. Decisions published to bouncers (CrowdSec's LAPI protocol), with a change
+    // feed whose sequence numbers a bouncer's cursor follows: SQLite serialises writers, so a
+    // change's number is taken inside its committing transaction and a reader can never see
+    // a later number before an earlier one (no timestamp races). Times are integer ms. A
+    // decision's address range is kept as family + first/last address (16 bytes, IPv4
+    // mapped) so containment is a BLOB range comparison. Bouncers keep only their key's
+    // SHA-256. The respond engine's actions, and its log, which triggers make append-only.
+    "CREATE TABLE bouncers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_pull_at INTEGER,
+        last_ip TEXT,
+        user_agent TEXT,
+        cursor INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE response_actions (
+        id INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        playbook TEXT NOT NULL,
+        incident_id INTEGER,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('auto', 'approve', 'dry-run')),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'done', 'failed', 'refused',
+            'denied', 'reverted', 'expired', 'dry-run')),
+        action_json TEXT NOT NULL,
+        revert_json TEXT,
+        expires_at INTEGER,
+        detail TEXT NOT NULL DEFAULT '',
+        decided_by TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX response_actions_by_state ON response_actions(state, expires_at);
+    CREATE INDEX response_actions_by_incident ON response_actions(incident_id);
+    CREATE TABLE response_log (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action_id INTEGER REFERENCES response_actions(id),
+        event TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX response_log_by_action ON response_log(action_id, id);
+    CREATE TRIGGER response_log_no_update BEFORE UPDATE ON response_log
+        BEGIN SELECT RAISE(ABORT, 'response_log is append-only'); END;
+    CREATE TRIGGER response_log_no_delete BEFORE DELETE ON response_log
+        BEGIN SELECT RAISE(ABORT, 'response_log is append-only'); END;
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        origin TEXT NOT NULL DEFAULT 'palisade',
+        type TEXT NOT NULL DEFAULT 'ban',
+        scope TEXT NOT NULL CHECK (scope IN ('Ip', 'Range')),
+        value TEXT NOT NULL,
+        scenario TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        until INTEGER,
+        deleted_at INTEGER,
+        action_id INTEGER REFERENCES response_actions(id),
+        simulated INTEGER NOT NULL DEFAULT 0,
+        family INTEGER NOT NULL,
+        start_ip BLOB NOT NULL,
+        end_ip BLOB NOT NULL
+    );
+    CREATE INDEX decisions_live ON decisions(deleted_at, until);
+    CREATE INDEX decisions_by_value ON decisions(value, type);
+    CREATE INDEX decisions_by_span ON decisions(family, start_ip, end_ip);
+    CREATE TABLE decision_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        decision_id INTEGER NOT NULL REFERENCES decisions(id),
+        kind TEXT NOT NULL CHECK (kind IN ('new', 'deleted'))
+    );",
 ];
+
+mod decisions;
 
 /// One SQLite database file.
 pub struct SqliteStore {

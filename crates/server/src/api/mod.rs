@@ -4,7 +4,11 @@
 //! from the handler's `#[utoipa::path]` annotation: the document cannot drift from the
 //! routes. Every route needs a bearer token (`Authorization: Bearer pal_…`): none or an
 //! unknown one is 401, a role below the route's is 403. Changes are audited.
+//!
+//! Beside them, outside `/api/v1`, CrowdSec's bouncer routes (`/v1/decisions…`,
+//! [`crowdsec`]), authenticated by a bouncer key (`X-Api-Key`) instead of a token.
 
+pub(crate) mod crowdsec;
 pub(crate) mod entities;
 pub(crate) mod events;
 pub(crate) mod incidents;
@@ -18,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::{Principal, Role};
@@ -152,7 +156,7 @@ impl<const R: u8> FromRequestParts<AppState> for Authed<R> {
 #[openapi(
     info(
         title = "Palisade API",
-        description = "Events, alerts, incidents, entities, rules, threat intel, suppressions and tokens of a running `palisade serve`. Every route needs `Authorization: Bearer <token>` (create one with `palisade token create --role R`); roles are viewer < analyst < admin."
+        description = "Events, alerts, incidents, entities, rules, threat intel, suppressions and tokens of a running `palisade serve`. Every /api route needs `Authorization: Bearer <token>` (create one with `palisade token create --role R`); roles are viewer < analyst < admin. The /v1/decisions routes speak CrowdSec's bouncer protocol and need `X-Api-Key: <key>` from `palisade bouncer add`."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -173,6 +177,13 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Api-Key",
+                "A bouncer key from `palisade bouncer add` (the /v1/decisions routes only)",
+            ))),
+        );
     }
 }
 
@@ -184,6 +195,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(entities::routes())
         .merge(rules::routes())
         .merge(misc::routes())
+        .merge(crowdsec::routes())
         .split_for_parts();
     (router, doc)
 }

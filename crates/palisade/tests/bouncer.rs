@@ -1,0 +1,397 @@
+//! The real Debian `crowdsec-firewall-bouncer` (nftables mode) against `palisade serve`, both
+//! inside a network namespace of their own: decisions made with `palisade decisions` appear in
+//! the bouncer's nftables sets, and leave them when deleted or expired.
+//!
+//! Needs root, `ip`, `nft` and `crowdsec-firewall-bouncer` (scripts/test.sh installs them).
+//! Without them the test fails under `CI=true` and is skipped with a notice otherwise.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BOUNCER: &str = "crowdsec-firewall-bouncer";
+
+fn have(bin: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the environment can run the test; a reason when not.
+fn missing() -> Option<String> {
+    for bin in ["ip", "nft", BOUNCER] {
+        if !have(bin) {
+            return Some(format!("{bin} is not installed"));
+        }
+    }
+    let probe = format!("palisade-bt-probe-{}", std::process::id());
+    let ok = Command::new("ip")
+        .args(["netns", "add", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Some("cannot create a network namespace (needs root)".into());
+    }
+    let _ = Command::new("ip").args(["netns", "del", &probe]).status();
+    None
+}
+
+/// A network namespace, removed on drop (with it the bouncer's nftables tables).
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("palisade-bt-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run("ip", &["netns", "add", &name]);
+        let ns = Netns(name);
+        run("ip", &["-n", &ns.0, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, program]);
+        c
+    }
+
+    /// The elements line of an nftables set, or the error.
+    fn set(&self, family: &str, table: &str, set: &str) -> String {
+        let out = self
+            .command("nft")
+            .args(["list", "set", family, table, set])
+            .output()
+            .expect("nft runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// A child process killed on drop; its output lines are collected.
+struct Proc {
+    child: Mutex<Child>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for r in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(l);
+                }
+            });
+        }
+        Proc {
+            child: Mutex::new(child),
+            lines,
+        }
+    }
+
+    fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    fn exited(&self) -> Option<std::process::ExitStatus> {
+        self.child.lock().unwrap().try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program).args(args).output().expect(program);
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn cli(args: &[&str]) -> Run {
+    let r = palisade(args);
+    assert_eq!(r.code, 0, "palisade {args:?}: {}{}", r.stdout, r.stderr);
+    r
+}
+
+/// Polls `f` until it holds (10 s at most).
+fn wait_for(what: &str, mut f: impl FnMut() -> bool, context: impl Fn() -> String) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "timed out waiting until {what}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_debian_firewall_bouncer_enforces_palisade_decisions_in_nftables() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the bouncer test cannot run under CI: {why}"
+        );
+        eprintln!(
+            "SKIPPED the_debian_firewall_bouncer_enforces_palisade_decisions_in_nftables: {why}"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = s(&data).to_string();
+    // Serve with no detectors' inputs to speak of: only the API listener matters here.
+    let config = dir.path().join("palisade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {data_s:?}\n\n[pipeline]\ndetectors = [\"anomaly\"]\n"
+        ),
+    )
+    .unwrap();
+    let ns = Netns::new();
+
+    let serve = {
+        let mut c = ns.command(env!("CARGO_BIN_EXE_palisade"));
+        c.args(["serve", "--config", s(&config)]);
+        Proc::spawn(c)
+    };
+    let mut addr = None;
+    wait_for(
+        "palisade serve listens",
+        || {
+            addr = serve.output().lines().find_map(|l| {
+                l.split("serving on http://")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(String::from)
+            });
+            addr.is_some() || serve.exited().is_some()
+        },
+        || serve.output(),
+    );
+    let addr = addr.unwrap_or_else(|| panic!("serve did not start:\n{}", serve.output()));
+
+    let added = cli(&["bouncer", "add", "fw-test", "--config", s(&config)]);
+    let key = added.stdout.lines().last().unwrap().trim().to_string();
+    assert_eq!(key.len(), 64, "{}", added.stdout);
+
+    let yaml = dir.path().join("bouncer.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "mode: nftables
+pid_dir: {dir}
+update_frequency: 1s
+daemonize: false
+log_mode: stdout
+log_level: debug
+api_url: http://{addr}/
+api_key: {key}
+disable_ipv6: false
+deny_action: DROP
+deny_log: false
+supported_decisions_types:
+  - ban
+blacklists_ipv4: crowdsec-blacklists
+blacklists_ipv6: crowdsec6-blacklists
+nftables:
+  ipv4:
+    enabled: true
+    set-only: false
+    table: crowdsec
+    chain: crowdsec-chain
+  ipv6:
+    enabled: true
+    set-only: false
+    table: crowdsec6
+    chain: crowdsec6-chain
+prometheus:
+  enabled: false
+  listen_addr: 127.0.0.1
+  listen_port: 60601
+",
+            dir = s(dir.path())
+        ),
+    )
+    .unwrap();
+    let bouncer = {
+        let mut c = ns.command(BOUNCER);
+        c.args(["-c", s(&yaml)]);
+        Proc::spawn(c)
+    };
+    let context = |bouncer: &Proc, serve: &Proc| {
+        format!(
+            "--- bouncer ---\n{}\n--- serve ---\n{}",
+            bouncer.output(),
+            serve.output()
+        )
+    };
+    let v4 = |ns: &Netns| ns.set("ip", "crowdsec", "crowdsec-blacklists");
+    let v6 = |ns: &Netns| ns.set("ip6", "crowdsec6", "crowdsec6-blacklists");
+    // The bouncer made its table and set, and pulled (startup) with its key.
+    wait_for(
+        "the bouncer created its nftables set",
+        || {
+            assert!(bouncer.exited().is_none(), "{}", context(&bouncer, &serve));
+            v4(&ns).contains("crowdsec-blacklists") && !v4(&ns).contains("Error")
+        },
+        || context(&bouncer, &serve),
+    );
+
+    // A ban appears in the set, IPv4 and IPv6.
+    cli(&[
+        "decisions",
+        "add",
+        "--ip",
+        "198.51.100.7",
+        "--duration",
+        "1h",
+        "--reason",
+        "bouncer test",
+        "--config",
+        s(&config),
+    ]);
+    cli(&[
+        "decisions",
+        "add",
+        "--ip",
+        "2001:db8::7",
+        "--duration",
+        "1h",
+        "--reason",
+        "bouncer test",
+        "--config",
+        s(&config),
+    ]);
+    wait_for(
+        "198.51.100.7 and 2001:db8::7 are in the bouncer's sets",
+        || v4(&ns).contains("198.51.100.7") && v6(&ns).contains("2001:db8::7"),
+        || format!("{}\n{}\n{}", v4(&ns), v6(&ns), context(&bouncer, &serve)),
+    );
+    eprintln!("nftables after the bans:\n{}\n{}", v4(&ns), v6(&ns));
+
+    // Deleted → lifted.
+    cli(&[
+        "decisions",
+        "delete",
+        "--ip",
+        "198.51.100.7",
+        "--config",
+        s(&config),
+    ]);
+    cli(&[
+        "decisions",
+        "delete",
+        "--ip",
+        "2001:db8::7",
+        "--config",
+        s(&config),
+    ]);
+    wait_for(
+        "the deleted decisions left the sets",
+        || !v4(&ns).contains("198.51.100.7") && !v6(&ns).contains("2001:db8::7"),
+        || format!("{}\n{}\n{}", v4(&ns), v6(&ns), context(&bouncer, &serve)),
+    );
+
+    // Expired → gone (serve's expiry pass feeds the deletion; the set's own timeout agrees).
+    cli(&[
+        "decisions",
+        "add",
+        "--ip",
+        "192.0.2.33",
+        "--duration",
+        "3s",
+        "--reason",
+        "short",
+        "--config",
+        s(&config),
+    ]);
+    wait_for(
+        "the short ban is in the set",
+        || v4(&ns).contains("192.0.2.33"),
+        || format!("{}\n{}", v4(&ns), context(&bouncer, &serve)),
+    );
+    wait_for(
+        "the short ban expired from the set",
+        || !v4(&ns).contains("192.0.2.33"),
+        || format!("{}\n{}", v4(&ns), context(&bouncer, &serve)),
+    );
+    let listed = cli(&[
+        "decisions",
+        "list",
+        "--all",
+        "--format",
+        "json",
+        "--config",
+        s(&config),
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let short = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["value"] == "192.0.2.33")
+        .unwrap();
+    assert_eq!(short["state"], "expired", "{short}");
+
+    // Palisade saw the bouncer: its pulls are recorded with its user agent.
+    let b = cli(&[
+        "bouncer",
+        "list",
+        "--format",
+        "json",
+        "--config",
+        s(&config),
+    ]);
+    let b: serde_json::Value = serde_json::from_str(&b.stdout).unwrap();
+    assert_eq!(b[0]["name"], "fw-test");
+    assert_eq!(b[0]["ip"], "127.0.0.1");
+    assert!(
+        b[0]["user_agent"]
+            .as_str()
+            .is_some_and(|u| u.contains("crowdsec-firewall-bouncer")),
+        "{b}"
+    );
+    assert!(b[0]["last_pull"].is_string());
+    drop(bouncer);
+    drop(serve);
+    assert!(Path::new(&data).join("palisade.db").exists());
+}
