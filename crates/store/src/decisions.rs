@@ -274,6 +274,32 @@ pub trait ResponseStore {
         decided_by: Option<&str>,
         at: i64,
     ) -> Result<bool, StoreError>;
+    /// Records how an executed action ended: its state and detail, how to revert it and when
+    /// it ends by itself (an approved action learns these only when it runs).
+    #[allow(clippy::too_many_arguments)]
+    fn finish_response_action(
+        &mut self,
+        id: i64,
+        state: &str,
+        detail: &str,
+        revert_json: Option<&str>,
+        expires_at: Option<i64>,
+        decided_by: Option<&str>,
+        at: i64,
+    ) -> Result<bool, StoreError>;
+    /// Active actions whose end has passed at `now` (oldest end first, at most `limit`).
+    fn due_response_actions(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ResponseAction>, StoreError>;
+    /// Runs `f` in one transaction (many small writes of a burst commit once).
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>
+    where
+        Self: Sized;
     fn response_action(&self, id: i64) -> Result<Option<ResponseAction>, StoreError>;
     fn response_actions(
         &self,

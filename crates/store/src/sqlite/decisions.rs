@@ -1,7 +1,7 @@
 //! [`ResponseStore`] for SQLite: decisions and their change feed, bouncers, response actions
 //! and the response log (migration 6).
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::SqliteStore;
 use crate::decisions::{Span, parse_span};
@@ -74,7 +74,7 @@ const ACTION_COLUMNS: &str = "id, created_at, playbook, incident_id, kind, targe
      action_json, revert_json, expires_at, detail, decided_by, updated_at";
 
 /// A random (version 4) UUID from SQLite's generator.
-fn new_uuid(tx: &Transaction<'_>) -> Result<String, StoreError> {
+fn new_uuid(tx: &rusqlite::Connection) -> Result<String, StoreError> {
     let mut b: Vec<u8> = tx.query_row("SELECT randomblob(16)", [], |r| r.get(0))?;
     b.resize(16, 0);
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -90,7 +90,7 @@ fn new_uuid(tx: &Transaction<'_>) -> Result<String, StoreError> {
     ))
 }
 
-fn record_change(tx: &Transaction<'_>, id: i64, kind: &str) -> Result<(), StoreError> {
+fn record_change(tx: &rusqlite::Connection, id: i64, kind: &str) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO decision_changes (decision_id, kind) VALUES (?1, ?2)")?
         .execute(params![id, kind])?;
     Ok(())
@@ -98,7 +98,12 @@ fn record_change(tx: &Transaction<'_>, id: i64, kind: &str) -> Result<(), StoreE
 
 /// Marks those of `ids` that are active at `now` deleted at `at`, feeding each deletion;
 /// returns how many.
-fn mark_deleted(tx: &Transaction<'_>, ids: &[i64], at: i64, now: i64) -> Result<u64, StoreError> {
+fn mark_deleted(
+    tx: &rusqlite::Connection,
+    ids: &[i64],
+    at: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
     let mut n = 0;
     for &id in ids {
         let changed = tx
@@ -114,7 +119,7 @@ fn mark_deleted(tx: &Transaction<'_>, ids: &[i64], at: i64, now: i64) -> Result<
     Ok(n)
 }
 
-fn expire(tx: &Transaction<'_>, now: i64) -> Result<u64, StoreError> {
+fn expire(tx: &rusqlite::Connection, now: i64) -> Result<u64, StoreError> {
     let ids: Vec<i64> = tx
         .prepare_cached(
             "SELECT id FROM decisions WHERE deleted_at IS NULL AND until IS NOT NULL AND until <= ?1
@@ -198,6 +203,43 @@ fn select_decisions(
     Ok(out)
 }
 
+/// A write transaction, or a savepoint inside the caller's ([`ResponseStore::in_transaction`]).
+enum Tx<'a> {
+    Top(rusqlite::Transaction<'a>),
+    Nested(rusqlite::Savepoint<'a>),
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        match self {
+            Tx::Top(t) => t,
+            Tx::Nested(s) => s,
+        }
+    }
+}
+
+impl Tx<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Tx::Top(t) => t.commit(),
+            Tx::Nested(s) => s.commit(),
+        }
+    }
+}
+
+/// Writes take the lock at once (IMMEDIATE) so a concurrent writer cannot make the upgrade
+/// fail half-way; inside an open transaction a savepoint nests instead.
+fn begin(conn: &mut rusqlite::Connection) -> rusqlite::Result<Tx<'_>> {
+    if conn.is_autocommit() {
+        Ok(Tx::Top(conn.transaction_with_behavior(
+            TransactionBehavior::Immediate,
+        )?))
+    } else {
+        Ok(Tx::Nested(conn.savepoint()?))
+    }
+}
+
 impl ResponseStore for SqliteStore {
     fn add_decision(&mut self, d: &NewDecision) -> Result<Decision, StoreError> {
         let (value, scope, span) = parse_span(&d.value)?;
@@ -206,12 +248,10 @@ impl ResponseStore for SqliteStore {
             crate::canonical_value(d.scope, &d.value)?;
         }
         let now = d.created_at;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = begin(&mut self.conn)?;
         // Deletions of decisions already past their end go into the feed before this one,
         // so a bouncer never applies "new X" and then an older "deleted X".
-        expire(&tx, now)?;
+        expire(&*tx, now)?;
         let existing: Option<i64> = tx
             .prepare_cached(&format!(
                 "SELECT id FROM decisions WHERE value = :value AND type = :type AND {LIVE}
@@ -235,7 +275,7 @@ impl ResponseStore for SqliteStore {
                 id
             }
             None => {
-                let uuid = new_uuid(&tx)?;
+                let uuid = new_uuid(&*tx)?;
                 tx.prepare_cached(
                     "INSERT INTO decisions (uuid, origin, type, scope, value, scenario, reason,
                          created_at, until, action_id, simulated, family, start_ip, end_ip)
@@ -258,29 +298,25 @@ impl ResponseStore for SqliteStore {
                     span.end.to_vec(),
                 ])?;
                 let id = tx.last_insert_rowid();
-                record_change(&tx, id, "new")?;
+                record_change(&*tx, id, "new")?;
                 id
             }
         };
-        let out = get_decision(&tx, id)?;
+        let out = get_decision(&*tx, id)?;
         tx.commit()?;
         out.ok_or_else(|| StoreError::Invalid(format!("decision {id} vanished")))
     }
 
     fn delete_decision(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = mark_deleted(&tx, &[id], at, at)?;
+        let tx = begin(&mut self.conn)?;
+        let n = mark_deleted(&*tx, &[id], at, at)?;
         tx.commit()?;
         Ok(n == 1)
     }
 
     fn delete_decisions_for_value(&mut self, value: &str, at: i64) -> Result<u64, StoreError> {
         let (value, _, _) = parse_span(value)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = begin(&mut self.conn)?;
         let ids: Vec<i64> = tx
             .prepare_cached(&format!(
                 "SELECT id FROM decisions WHERE value = :value AND {LIVE} ORDER BY id"
@@ -289,7 +325,7 @@ impl ResponseStore for SqliteStore {
                 r.get(0)
             })?
             .collect::<Result<_, _>>()?;
-        let n = mark_deleted(&tx, &ids, at, at)?;
+        let n = mark_deleted(&*tx, &ids, at, at)?;
         tx.commit()?;
         Ok(n)
     }
@@ -305,10 +341,8 @@ impl ResponseStore for SqliteStore {
         if !due {
             return Ok(0);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = expire(&tx, now)?;
+        let tx = begin(&mut self.conn)?;
+        let n = expire(&*tx, now)?;
         tx.commit()?;
         Ok(n)
     }
@@ -335,9 +369,7 @@ impl ResponseStore for SqliteStore {
     ) -> Result<(Vec<Decision>, Vec<Decision>), StoreError> {
         // Immediate: the feed's head, the rows up to it and the cursor move are one unit; no
         // writer can slip a change in between.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = begin(&mut self.conn)?;
         let head: i64 = tx.query_row(
             "SELECT coalesce(max(seq), 0) FROM decision_changes",
             [],
@@ -359,7 +391,7 @@ impl ResponseStore for SqliteStore {
         };
         let (mut new, mut deleted) = (Vec::new(), Vec::new());
         if startup {
-            new = select_decisions(&tx, &live_filter, now)?;
+            new = select_decisions(&*tx, &live_filter, now)?;
         } else if head > cursor {
             // Each decision once, by its latest change in the window.
             let mut stmt = tx.prepare_cached(&format!(
@@ -390,9 +422,7 @@ impl ResponseStore for SqliteStore {
     }
 
     fn add_bouncer(&mut self, name: &str, key_hash: &str, now: i64) -> Result<i64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = begin(&mut self.conn)?;
         let taken: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM bouncers WHERE name = ?1)",
             params![name],
@@ -494,6 +524,56 @@ impl ResponseStore for SqliteStore {
             params![id, state, detail, decided_by, at],
         )?;
         Ok(n == 1)
+    }
+
+    fn finish_response_action(
+        &mut self,
+        id: i64,
+        state: &str,
+        detail: &str,
+        revert_json: Option<&str>,
+        expires_at: Option<i64>,
+        decided_by: Option<&str>,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE response_actions SET state = ?2, detail = ?3, revert_json = ?4,
+                 expires_at = ?5, decided_by = coalesce(?6, decided_by), updated_at = ?7
+             WHERE id = ?1",
+            params![id, state, detail, revert_json, expires_at, decided_by, at],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn due_response_actions(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ResponseAction>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ACTION_COLUMNS} FROM response_actions
+             WHERE state = 'active' AND expires_at IS NOT NULL AND expires_at <= ?1
+             ORDER BY expires_at LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now, limit.max(1) as i64], action)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn response_action(&self, id: i64) -> Result<Option<ResponseAction>, StoreError> {
@@ -817,5 +897,82 @@ mod tests {
         let del = s.conn.execute("DELETE FROM response_log", []);
         assert!(del.unwrap_err().to_string().contains("append-only"));
         assert_eq!(s.response_log(None, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn finished_actions_come_due_and_a_batch_commits_or_rolls_back_whole() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let new = |target: &str| NewResponseAction {
+            created_at: T0,
+            playbook: "ssh".into(),
+            incident_id: None,
+            kind: "block".into(),
+            target: target.into(),
+            mode: "approve".into(),
+            state: "pending".into(),
+            action_json: "{}".into(),
+            revert_json: None,
+            expires_at: None,
+            detail: String::new(),
+        };
+        // A batch: two actions and a decision in one transaction (decisions nest a savepoint).
+        let ids = s
+            .in_transaction(|s| {
+                let a = s.insert_response_action(&new("192.0.2.1"))?;
+                let b = s.insert_response_action(&new("192.0.2.2"))?;
+                s.add_decision(&ban("192.0.2.1", Scope::Ip, Some(T0 + 60_000)))?;
+                Ok((a, b))
+            })
+            .unwrap();
+        assert_eq!(
+            s.decisions(&DecisionFilter::default(), T0).unwrap().len(),
+            1
+        );
+        // A failing batch leaves nothing behind.
+        let failed: Result<(), StoreError> = s.in_transaction(|s| {
+            s.insert_response_action(&new("192.0.2.3"))?;
+            Err(StoreError::Invalid("stop".into()))
+        });
+        assert!(failed.is_err());
+        let all = s
+            .response_actions(&ResponseActionFilter::default())
+            .unwrap();
+        assert_eq!(all.len(), 2, "the rolled-back insert must be gone");
+        // Approval runs it: state, revert and end are recorded; it comes due at its end only.
+        assert!(
+            s.finish_response_action(
+                ids.0,
+                "active",
+                "blocked",
+                Some("{\"unblock\":1}"),
+                Some(T0 + 1_000),
+                Some("alice"),
+                T0
+            )
+            .unwrap()
+        );
+        let a = s.response_action(ids.0).unwrap().unwrap();
+        assert_eq!(
+            (
+                a.state.as_str(),
+                a.revert_json.as_deref(),
+                a.expires_at,
+                a.decided_by.as_deref()
+            ),
+            (
+                "active",
+                Some("{\"unblock\":1}"),
+                Some(T0 + 1_000),
+                Some("alice")
+            )
+        );
+        assert!(s.due_response_actions(T0 + 999, 10).unwrap().is_empty());
+        let due = s.due_response_actions(T0 + 1_000, 10).unwrap();
+        assert_eq!(due.iter().map(|a| a.id).collect::<Vec<_>>(), vec![ids.0]);
+        // Pending (b) never comes due.
+        assert!(
+            !s.finish_response_action(9999, "active", "", None, None, None, T0)
+                .unwrap()
+        );
     }
 }
