@@ -24,6 +24,7 @@ pub struct ServeConfig {
     pub wal: WalSection,
     pub pipeline: PipelineSection,
     pub sources: SourcesSection,
+    pub respond: RespondSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -127,6 +128,51 @@ impl Default for PipelineSection {
             snapshot_secs: 30,
             batch_records: 4096,
             store_events: true,
+        }
+    }
+}
+
+/// `[respond]`: playbooks and what they may do on this host (see `palisade-respond`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RespondSection {
+    /// Run playbooks on incidents as they are stored.
+    pub enabled: bool,
+    /// Playbook files or folders (YAML), besides the built-in ones.
+    pub playbooks: Vec<PathBuf>,
+    /// Load the built-in playbooks (SSH/RDP brute force, password spraying, known-bad intel
+    /// address, C2 beaconing). A file's playbook with the same id replaces the built-in one.
+    pub builtin_playbooks: bool,
+    /// Blocks change this host's nftables (Palisade's own table). Off: a block only publishes
+    /// a ban decision on the decisions API, for bouncers to enforce.
+    pub nftables: bool,
+    /// Lock users, kill processes, quarantine files, call webhooks and run commands. Off: such
+    /// actions are recorded as dry-run (what `palisade demo` does).
+    pub local_actions: bool,
+    /// Every playbook only describes what it would do.
+    pub dry_run: bool,
+    /// Never acted on, besides loopback, link-local and this host's own addresses and name.
+    pub allow_cidrs: Vec<String>,
+    pub allow_users: Vec<String>,
+    pub allow_hosts: Vec<String>,
+    /// Executors: the nft table and program, lock/unlock commands or URLs, quarantine folder
+    /// (default `data_dir/quarantine`), timeouts.
+    pub exec: palisade_respond::ExecConfig,
+}
+
+impl Default for RespondSection {
+    fn default() -> Self {
+        RespondSection {
+            enabled: true,
+            playbooks: Vec::new(),
+            builtin_playbooks: true,
+            nftables: false,
+            local_actions: true,
+            dry_run: false,
+            allow_cidrs: Vec::new(),
+            allow_users: Vec::new(),
+            allow_hosts: Vec::new(),
+            exec: palisade_respond::ExecConfig::default(),
         }
     }
 }
@@ -284,6 +330,14 @@ impl ServeConfig {
         for f in &mut self.sources.file {
             fix(&mut f.path);
         }
+        for p in &mut self.respond.playbooks {
+            fix(p);
+        }
+        if self.respond.exec.quarantine_dir
+            != palisade_respond::ExecConfig::default().quarantine_dir
+        {
+            fix(&mut self.respond.exec.quarantine_dir);
+        }
         for d in &mut self.sources.dir {
             fix(&mut d.path);
         }
@@ -309,6 +363,18 @@ impl ServeConfig {
                 && !p.exists()
             {
                 return Err(format!("{key}: {} does not exist", p.display()));
+            }
+        }
+        for (k, c) in self.respond.allow_cidrs.iter().enumerate() {
+            if palisade_respond::playbook::parse_net(c).is_none() {
+                return Err(format!(
+                    "respond.allow_cidrs[{k}] = {c:?} is not an address or network such as 192.0.2.0/24"
+                ));
+            }
+        }
+        for p in &self.respond.playbooks {
+            if !p.exists() {
+                return Err(format!("respond.playbooks: {} does not exist", p.display()));
             }
         }
         if self.server.max_body_bytes < 1024 {

@@ -6,6 +6,8 @@
 //!                                                    parse → sigma, ioc, anomaly/ueba/beacon
 //!                                                    → triage → store (one transaction per
 //!                                                    batch, with the applied sequence number)
+//!                                                    → respond thread: playbooks → nftables,
+//!                                                    decisions, approvals (respond.rs)
 //! HTTP: /api/v1/… (tokens with roles, OpenAPI), web UI, /metrics
 //! ```
 //!
@@ -19,6 +21,7 @@ pub mod ingress;
 pub mod intel;
 pub mod metrics;
 pub mod pipeline;
+pub mod respond;
 pub mod serve;
 pub mod session;
 pub mod sources;

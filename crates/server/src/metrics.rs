@@ -16,6 +16,11 @@ pub struct SourceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DetectorLabel {
     pub detector: String,
 }
@@ -48,6 +53,12 @@ pub struct Metrics {
     pub snapshots: Counter,
     pub decisions_active: Gauge,
     pub bouncer_pulls: Counter,
+    /// Response actions recorded, by the state they were recorded in.
+    pub respond_actions: Family<StateLabel, Counter>,
+    /// Planned actions skipped because the same target was handled within the cooldown.
+    pub respond_skipped: Counter,
+    /// Incidents the responder never saw (its queue was full).
+    pub respond_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -78,6 +89,9 @@ impl Metrics {
             snapshots: Counter::default(),
             decisions_active: Gauge::default(),
             bouncer_pulls: Counter::default(),
+            respond_actions: Family::default(),
+            respond_skipped: Counter::default(),
+            respond_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -165,6 +179,21 @@ impl Metrics {
             "bouncer_pulls",
             "Authenticated bouncer requests to the decisions API",
             m.bouncer_pulls.clone(),
+        );
+        registry.register(
+            "respond_actions",
+            "Response actions recorded, by state (active, pending, dry-run, refused, failed, done)",
+            m.respond_actions.clone(),
+        );
+        registry.register(
+            "respond_skipped",
+            "Planned actions skipped: the same target was handled within the playbook's cooldown",
+            m.respond_skipped.clone(),
+        );
+        registry.register(
+            "respond_dropped",
+            "Incidents the responder never planned because its queue was full",
+            m.respond_dropped.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -27,6 +27,7 @@ use chrono::Utc;
 use palisade_anomaly::detector::Learned;
 use palisade_event::{Alert, Event, FieldId, Origin, Value};
 use palisade_ingest::{Format, LineFormat};
+use palisade_respond::Subject;
 use palisade_sigma::correlation::CorrelationEngine;
 use palisade_sigma::{HitSource, LoadedRules, RuleRef, Scratch};
 use palisade_store::{
@@ -145,6 +146,8 @@ pub struct Pipeline {
     /// Stores batches inline (start-up replay) until `run` moves it to its own thread.
     committer: Option<Committer>,
     writer: Option<Writer>,
+    /// Build playbook subjects (a responder listens).
+    respond: bool,
 }
 
 /// Local keys of incidents opened by this process start here (store ids stay below).
@@ -161,6 +164,9 @@ struct CommitJob {
     /// Local key of each write (new or grown).
     locals: Vec<u64>,
     risk: Vec<(String, chrono::DateTime<Utc>, f64)>,
+    /// What the responder looks at, per incident write (index into `writes`); sent once the
+    /// incidents have their store ids.
+    subjects: Vec<(usize, Subject)>,
     checkpoint: u64,
     /// Records of the batch, released from the ingress queue once stored.
     release: u64,
@@ -176,6 +182,8 @@ struct Committer {
     done: Option<Done>,
     keep_events: u64,
     since_prune: u64,
+    /// Where stored incidents go for playbooks (`respond.enabled`).
+    respond: Option<std::sync::mpsc::SyncSender<Vec<Subject>>>,
 }
 
 /// The committer on its own thread.
@@ -186,6 +194,35 @@ struct Writer {
 }
 
 impl Committer {
+    /// Gives the responder the batch's incidents, now with their store ids. Never waits: when
+    /// the responder is that far behind, the subjects are dropped and counted.
+    fn send_subjects(
+        &self,
+        subjects: Vec<(usize, Subject)>,
+        writes: &[IncidentWrite],
+        ids: &[Option<i64>],
+    ) {
+        let Some(tx) = &self.respond else { return };
+        let mut out = Vec::with_capacity(subjects.len());
+        for (k, mut subject) in subjects {
+            let id = match writes.get(k).and_then(|w| w.existing) {
+                Some(id) if id > 0 => Some(id),
+                _ => ids.get(k).copied().flatten(),
+            };
+            let Some(id) = id else { continue };
+            subject.incident = id;
+            out.push(subject);
+        }
+        if out.is_empty() {
+            return;
+        }
+        let n = out.len() as u64;
+        if let Err(std::sync::mpsc::TrySendError::Full(_)) = tx.try_send(out) {
+            self.metrics.respond_dropped.inc_by(n);
+            tracing::warn!("respond: {n} incidents not planned (the responder is behind)");
+        }
+    }
+
     /// Stores one job; returns the (store id, local key) of incidents it created.
     fn commit(&mut self, mut job: CommitJob) -> Vec<(i64, u64)> {
         let mut created = Vec::new();
@@ -215,6 +252,11 @@ impl Committer {
         });
         match result {
             Ok(committed) => {
+                self.send_subjects(
+                    std::mem::take(&mut job.subjects),
+                    &job.writes,
+                    &committed.incident_ids,
+                );
                 for ((w, local), id) in job
                     .writes
                     .iter()
@@ -336,6 +378,7 @@ impl Pipeline {
             done: None,
             keep_events: settings.keep_events,
             since_prune: 0,
+            respond: None,
         };
         progress.applied.store(applied, Ordering::Release);
         progress.snapshot.store(snapshot_seq, Ordering::Release);
@@ -360,6 +403,7 @@ impl Pipeline {
             done: None,
             committer: Some(committer),
             writer: None,
+            respond: false,
         };
         p.progress.committed.store(applied, Ordering::Release);
         p.load_live()?;
@@ -369,6 +413,14 @@ impl Pipeline {
     /// The sequence number replay must start after.
     pub fn snapshot_seq(&self) -> u64 {
         self.snapshot_seq
+    }
+
+    /// Sends every stored incident to the responder (before [`Pipeline::run`]).
+    pub fn set_respond(&mut self, tx: std::sync::mpsc::SyncSender<Vec<Subject>>) {
+        if let Some(c) = &mut self.committer {
+            c.respond = Some(tx);
+            self.respond = true;
+        }
     }
 
     pub fn set_done(&mut self, done: Done) {
@@ -765,6 +817,7 @@ impl Pipeline {
         let mut risk = Vec::new();
         let mut writes: Vec<IncidentWrite> = Vec::new();
         let mut locals: Vec<u64> = Vec::new();
+        let mut subjects: Vec<(usize, Subject)> = Vec::new();
         if !alerts.is_empty() {
             let outcome = {
                 let mut t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
@@ -787,7 +840,34 @@ impl Pipeline {
                 }
                 outcome
             };
-            self.plan_incidents(outcome.incidents, &mut writes, &mut locals);
+            // What playbooks look at: each incident with its own alerts.
+            let batch_subjects: Vec<Subject> = if self.respond {
+                outcome
+                    .incidents
+                    .iter()
+                    .filter(|i| !i.suppressed)
+                    .map(|i| {
+                        let own: Vec<&Alert> =
+                            i.alert_indices().filter_map(|k| alerts.get(k)).collect();
+                        Subject::from_incident(i, &own)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let suppressed: Vec<bool> = outcome.incidents.iter().map(|i| i.suppressed).collect();
+            let index = self.plan_incidents(outcome.incidents, &mut writes, &mut locals);
+            let mut batch_subjects = batch_subjects.into_iter();
+            for (k, sup) in index.into_iter().zip(suppressed) {
+                if sup {
+                    continue;
+                }
+                if let Some(mut s) = batch_subjects.next() {
+                    // The incident as stored: a grown incident ranks by everything it holds.
+                    s.priority = s.priority.max(writes[k].incident.priority);
+                    subjects.push((k, s));
+                }
+            }
         }
         self.observe("triage", t);
 
@@ -814,6 +894,7 @@ impl Pipeline {
             writes,
             locals,
             risk,
+            subjects,
             checkpoint: last,
             release: batch.len() as u64,
         });
@@ -833,9 +914,10 @@ impl Pipeline {
         incidents: Vec<Incident>,
         writes: &mut Vec<IncidentWrite>,
         locals: &mut Vec<u64>,
-    ) {
+    ) -> Vec<usize> {
         let window = self.triage_window();
         let mut new_in_batch: HashMap<Entity, usize> = HashMap::new();
+        let mut index = Vec::with_capacity(incidents.len());
         for inc in incidents {
             let idx: Vec<i64> = inc.alert_indices().map(|k| k as i64).collect();
             let primary = inc.primary.clone().filter(|_| !inc.suppressed);
@@ -847,6 +929,7 @@ impl Pipeline {
                     let mut ids = std::mem::take(&mut writes[k].incident.alert_ids);
                     ids.extend(idx);
                     writes[k].incident = new_incident(Some(self.run_id), live, ids);
+                    index.push(k);
                     continue;
                 }
                 if let Some((local, live)) = self.live.get_mut(p) {
@@ -861,6 +944,7 @@ impl Pipeline {
                             incident: new_incident(Some(self.run_id), live, idx),
                         });
                         locals.push(*local);
+                        index.push(writes.len() - 1);
                         continue;
                     }
                 }
@@ -872,6 +956,7 @@ impl Pipeline {
                 incident: new_incident(Some(self.run_id), &inc, idx),
             });
             locals.push(local);
+            index.push(writes.len() - 1);
             if let Some(p) = primary {
                 let mut inc = inc;
                 for g in &mut inc.timeline {
@@ -881,6 +966,7 @@ impl Pipeline {
                 new_in_batch.insert(p, writes.len() - 1);
             }
         }
+        index
     }
 
     /// Forgets a live incident the analyst closed (so new alerts open a new one).

@@ -41,6 +41,8 @@ pub struct Running {
     writer: std::thread::JoinHandle<()>,
     /// Stops the checkpoint and decision expiry threads.
     checkpointer: Arc<std::sync::atomic::AtomicBool>,
+    /// The respond thread (ends when the pipeline's store thread hangs up).
+    responder: Option<std::thread::JoinHandle<()>>,
     /// Syslog listeners, tailers and directory watchers.
     pub sources: crate::sources::RunningSources,
 }
@@ -54,6 +56,8 @@ pub struct StartReport {
     pub replayed_from: u64,
     pub wal_last_seq: u64,
     pub torn_bytes: u64,
+    /// Playbooks the responder runs (0 when `respond.enabled` is off).
+    pub playbooks: usize,
 }
 
 /// Reads triage settings from TOML (top level or a `[triage]` table) or JSON (by extension or
@@ -238,6 +242,27 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             .context("starting the decision expiry thread")?;
         stop
     };
+    // Playbooks: the committer hands stored incidents to the respond thread.
+    let (respond, responder) = if cfg.respond.enabled {
+        let books = crate::respond::load_playbooks(&cfg)?;
+        report.playbooks = books.iter().filter(|b| b.enabled).count();
+        let engine = Arc::new(
+            crate::respond::Engine::new(&cfg, Some(Arc::clone(&metrics))).with_playbooks(&books),
+        );
+        engine.prepare()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+        pipeline.set_respond(tx);
+        let responder = crate::respond::Responder {
+            planner: palisade_respond::Planner::new(books, crate::respond::allowlist(&cfg)),
+            engine: Arc::clone(&engine),
+            store: SqliteStore::open(&store_path)
+                .with_context(|| format!("opening {}", store_path.display()))?,
+        }
+        .spawn(rx, Arc::clone(&checkpointer))?;
+        (Some(engine), Some(responder))
+    } else {
+        (None, None)
+    };
     let (ingress, done, writer) =
         Ingress::start(wal, cfg.wal.queue_records, pipe_tx, Arc::clone(&metrics));
     pipeline.set_done(done);
@@ -261,6 +286,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         rules,
         disabled,
         intel,
+        respond,
         started: Utc::now(),
     }));
     let sources =
@@ -313,6 +339,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             pipeline,
             writer,
             checkpointer,
+            responder,
             sources,
         },
         report,
@@ -331,6 +358,7 @@ impl Running {
             writer,
             sources,
             checkpointer,
+            responder,
             ..
         } = self;
         // Sources first (a TCP batch in flight still reaches the log), then the HTTP side.
@@ -343,6 +371,9 @@ impl Running {
         let _ = tokio::task::spawn_blocking(move || {
             let _ = writer.join();
             let _ = pipeline.join();
+            if let Some(r) = responder {
+                let _ = r.join();
+            }
         })
         .await;
         checkpointer.store(true, std::sync::atomic::Ordering::Release);

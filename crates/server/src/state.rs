@@ -35,6 +35,8 @@ pub struct Inner {
     pub rules: Option<Arc<LoadedRules>>,
     pub disabled: Arc<RwLock<HashSet<String>>>,
     pub intel: Option<Arc<IntelSet>>,
+    /// Response actions (approve, deny, revert); `None` when `respond.enabled` is off.
+    pub respond: Option<Arc<crate::respond::Engine>>,
     pub started: DateTime<Utc>,
     /// Web UI sessions.
     pub sessions: crate::session::Sessions,

@@ -14,52 +14,6 @@ fn sysmon_events() -> Vec<u8> {
     std::fs::read(repo().join("examples/logs/windows/sysmon.ndjson")).unwrap()
 }
 
-struct Service {
-    rt: tokio::runtime::Runtime,
-    running: Option<palisade_server::serve::Running>,
-    _dir: tempfile::TempDir,
-    cfg: palisade_server::config::ServeConfig,
-}
-
-impl Service {
-    fn start(detectors: &[&str]) -> Service {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), detectors);
-        Service::start_with(dir, cfg)
-    }
-
-    fn start_with(dir: tempfile::TempDir, cfg: palisade_server::config::ServeConfig) -> Service {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (running, _) = rt
-            .block_on(palisade_server::serve::start(cfg.clone()))
-            .unwrap();
-        Service {
-            rt,
-            running: Some(running),
-            _dir: dir,
-            cfg,
-        }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.running.as_ref().unwrap().addr
-    }
-
-    fn state(&self) -> &palisade_server::state::AppState {
-        &self.running.as_ref().unwrap().state
-    }
-
-    fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            self.rt.block_on(r.stop());
-        }
-    }
-}
-
 #[test]
 fn every_documented_route_needs_a_token_and_the_right_role() {
     let svc = Service::start(&["sigma"]);

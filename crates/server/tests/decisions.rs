@@ -6,43 +6,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use palisade_store::{NewDecision, ResponseStore, Scope, SqliteStore};
+use palisade_store::{NewDecision, ResponseStore, Scope};
 
-struct Service {
-    rt: tokio::runtime::Runtime,
-    running: Option<palisade_server::serve::Running>,
-    _dir: tempfile::TempDir,
-    cfg: palisade_server::config::ServeConfig,
+/// What these tests do on top of the common service.
+trait Bouncers {
+    fn bouncer(&self, name: &str) -> String;
+    fn decide(&self, value: &str, scope: Scope, secs: Option<i64>, scenario: &str) -> i64;
 }
 
-impl Service {
-    fn start() -> Service {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), &["sigma"]);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (running, _) = rt
-            .block_on(palisade_server::serve::start(cfg.clone()))
-            .unwrap();
-        Service {
-            rt,
-            running: Some(running),
-            _dir: dir,
-            cfg,
-        }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.running.as_ref().unwrap().addr
-    }
-
-    fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.cfg.store_path()).unwrap()
-    }
-
+impl Bouncers for Service {
     /// A new bouncer's key.
     fn bouncer(&self, name: &str) -> String {
         palisade_server::auth::issue_bouncer_key(&mut self.store(), name, "test")
@@ -68,12 +40,6 @@ impl Service {
             })
             .unwrap()
             .id
-    }
-
-    fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            self.rt.block_on(r.stop());
-        }
     }
 }
 
@@ -103,7 +69,7 @@ fn values(v: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn bouncer_routes_refuse_without_a_valid_key_as_crowdsec_does() {
-    let svc = Service::start();
+    let svc = Service::start(&["sigma"]);
     let addr = svc.addr();
     for path in [
         "/v1/decisions/stream?startup=true",
@@ -126,7 +92,7 @@ fn bouncer_routes_refuse_without_a_valid_key_as_crowdsec_does() {
 
 #[test]
 fn the_stream_sends_active_decisions_at_startup_then_changes_and_expiry() {
-    let svc = Service::start();
+    let svc = Service::start(&["sigma"]);
     let addr = svc.addr();
     let key = svc.bouncer("fw");
     // Nothing yet: both lists are JSON null, as CrowdSec sends them.
@@ -215,7 +181,7 @@ fn the_stream_sends_active_decisions_at_startup_then_changes_and_expiry() {
 
 #[test]
 fn stream_filters_scopes_origins_and_scenarios() {
-    let svc = Service::start();
+    let svc = Service::start(&["sigma"]);
     let addr = svc.addr();
     let key = svc.bouncer("fw");
     svc.decide(
@@ -249,7 +215,7 @@ fn stream_filters_scopes_origins_and_scenarios() {
 
 #[test]
 fn decisions_by_ip_find_ranges_holding_it_and_null_when_none() {
-    let svc = Service::start();
+    let svc = Service::start(&["sigma"]);
     let addr = svc.addr();
     let key = svc.bouncer("nginx");
     svc.decide("203.0.113.0/24", Scope::Range, Some(3600), "scan");

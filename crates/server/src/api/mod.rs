@@ -13,6 +13,7 @@ pub(crate) mod entities;
 pub(crate) mod events;
 pub(crate) mod incidents;
 pub(crate) mod misc;
+pub mod respond;
 pub(crate) mod rules;
 
 use axum::Json;
@@ -195,6 +196,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(entities::routes())
         .merge(rules::routes())
         .merge(misc::routes())
+        .merge(respond::routes())
         .merge(crowdsec::routes())
         .split_for_parts();
     (router, doc)

@@ -173,3 +173,58 @@ pub fn wait_applied(state: &palisade_server::state::AppState, seq: u64) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A `palisade serve` in this process (own runtime), stopped by [`Service::stop`].
+pub struct Service {
+    pub rt: tokio::runtime::Runtime,
+    running: Option<palisade_server::serve::Running>,
+    _dir: tempfile::TempDir,
+    pub cfg: palisade_server::config::ServeConfig,
+}
+
+impl Service {
+    pub fn start(detectors: &[&str]) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), detectors);
+        Service::start_with(dir, cfg)
+    }
+
+    pub fn start_with(
+        dir: tempfile::TempDir,
+        cfg: palisade_server::config::ServeConfig,
+    ) -> Service {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (running, _) = rt
+            .block_on(palisade_server::serve::start(cfg.clone()))
+            .unwrap();
+        Service {
+            rt,
+            running: Some(running),
+            _dir: dir,
+            cfg,
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running.as_ref().unwrap().addr
+    }
+
+    /// A connection of its own to the service's store.
+    pub fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.cfg.store_path()).unwrap()
+    }
+
+    pub fn state(&self) -> &palisade_server::state::AppState {
+        &self.running.as_ref().unwrap().state
+    }
+
+    pub fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.stop());
+        }
+    }
+}

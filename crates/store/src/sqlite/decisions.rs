@@ -251,7 +251,7 @@ impl ResponseStore for SqliteStore {
         let tx = begin(&mut self.conn)?;
         // Deletions of decisions already past their end go into the feed before this one,
         // so a bouncer never applies "new X" and then an older "deleted X".
-        expire(&*tx, now)?;
+        expire(&tx, now)?;
         let existing: Option<i64> = tx
             .prepare_cached(&format!(
                 "SELECT id FROM decisions WHERE value = :value AND type = :type AND {LIVE}
@@ -275,7 +275,7 @@ impl ResponseStore for SqliteStore {
                 id
             }
             None => {
-                let uuid = new_uuid(&*tx)?;
+                let uuid = new_uuid(&tx)?;
                 tx.prepare_cached(
                     "INSERT INTO decisions (uuid, origin, type, scope, value, scenario, reason,
                          created_at, until, action_id, simulated, family, start_ip, end_ip)
@@ -298,18 +298,18 @@ impl ResponseStore for SqliteStore {
                     span.end.to_vec(),
                 ])?;
                 let id = tx.last_insert_rowid();
-                record_change(&*tx, id, "new")?;
+                record_change(&tx, id, "new")?;
                 id
             }
         };
-        let out = get_decision(&*tx, id)?;
+        let out = get_decision(&tx, id)?;
         tx.commit()?;
         out.ok_or_else(|| StoreError::Invalid(format!("decision {id} vanished")))
     }
 
     fn delete_decision(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
         let tx = begin(&mut self.conn)?;
-        let n = mark_deleted(&*tx, &[id], at, at)?;
+        let n = mark_deleted(&tx, &[id], at, at)?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -325,7 +325,7 @@ impl ResponseStore for SqliteStore {
                 r.get(0)
             })?
             .collect::<Result<_, _>>()?;
-        let n = mark_deleted(&*tx, &ids, at, at)?;
+        let n = mark_deleted(&tx, &ids, at, at)?;
         tx.commit()?;
         Ok(n)
     }
@@ -342,7 +342,7 @@ impl ResponseStore for SqliteStore {
             return Ok(0);
         }
         let tx = begin(&mut self.conn)?;
-        let n = expire(&*tx, now)?;
+        let n = expire(&tx, now)?;
         tx.commit()?;
         Ok(n)
     }
@@ -391,7 +391,7 @@ impl ResponseStore for SqliteStore {
         };
         let (mut new, mut deleted) = (Vec::new(), Vec::new());
         if startup {
-            new = select_decisions(&*tx, &live_filter, now)?;
+            new = select_decisions(&tx, &live_filter, now)?;
         } else if head > cursor {
             // Each decision once, by its latest change in the window.
             let mut stmt = tx.prepare_cached(&format!(
