@@ -377,6 +377,10 @@ pub enum BenchCommand {
     /// whose p99 acknowledgement latency stays within bound while the pipeline keeps up, its
     /// memory, and (--udp) syslog UDP loss at that rate.
     Serve(crate::bench_serve::BenchServeArgs),
+    /// Detect → block latency, fail2ban-style: sshd failures appended to a log a `palisade
+    /// serve` child tails (in a network namespace of its own) until the address is in
+    /// Palisade's nftables set, p50/p99 over many attackers, and the peak block rate.
+    Block(crate::bench_block::BenchBlockArgs),
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_anomaly;
+mod bench_block;
 mod bench_intel;
 mod bench_serve;
 mod cli;
@@ -66,6 +67,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Serve(args),
         } => bench_serve::serve(args),
+        Command::Bench {
+            command: cli::BenchCommand::Block(args),
+        } => bench_block::block(args),
         Command::Intel { command } => match command {
             cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
             cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),

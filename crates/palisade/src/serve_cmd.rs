@@ -124,7 +124,7 @@ pub fn demo(args: DemoArgs) -> Result<u8> {
     // The anomaly models are left out of the demo: on the simulated Zeek traffic they still
     // raise many false alarms (see the issue notes); Sigma, UEBA and beacon detection carry
     // the scripted attacks.
-    let cfg = load_config_with(
+    let mut cfg = load_config_with(
         None,
         Some(&args.listen),
         Some(&data_dir),
@@ -139,6 +139,7 @@ pub fn demo(args: DemoArgs) -> Result<u8> {
             ),
         ],
     )?;
+    palisade_server::demo::demo_respond(&mut cfg);
     let mut store = SqliteStore::open(&cfg.store_path())?;
     let (_, secret) = create_token(&mut store, "demo", Role::Admin)?;
     drop(store);

@@ -30,14 +30,22 @@ fn link(server: &Netns, other: &Netns, server_ip: &str, other_ip: &str, name: &s
     run(
         "ip",
         &[
-            "-n", &server.0, "link", "add", &s_if, "type", "veth", "peer", "name", &o_if,
-            "netns", &other.0,
+            "-n", &server.0, "link", "add", &s_if, "type", "veth", "peer", "name", &o_if, "netns",
+            &other.0,
         ],
     );
     for (ns, ifname, ip) in [(server, &s_if, server_ip), (other, &o_if, other_ip)] {
         run(
             "ip",
-            &["-n", &ns.0, "addr", "add", &format!("{ip}/24"), "dev", ifname],
+            &[
+                "-n",
+                &ns.0,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                ifname,
+            ],
         );
         run("ip", &["-n", &ns.0, "link", "set", ifname, "up"]);
     }
@@ -112,7 +120,11 @@ fn a_brute_forcing_address_is_dropped_by_nftables_until_its_block_expires() {
         || serve.output().contains("serving on") || serve.exited().is_some(),
         || serve.output(),
     );
-    assert!(serve.exited().is_none(), "serve exited:\n{}", serve.output());
+    assert!(
+        serve.exited().is_none(),
+        "serve exited:\n{}",
+        serve.output()
+    );
     let set = || {
         let out = server
             .command("nft")
@@ -122,8 +134,15 @@ fn a_brute_forcing_address_is_dropped_by_nftables_until_its_block_expires() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // Palisade created its table at start; both clients reach the service.
-    assert!(set().contains("block4"), "no palisade table:\n{}", serve.output());
-    assert!(connects(&attacker, SERVER_A), "attacker cannot connect before any block");
+    assert!(
+        set().contains("block4"),
+        "no palisade table:\n{}",
+        serve.output()
+    );
+    assert!(
+        connects(&attacker, SERVER_A),
+        "attacker cannot connect before any block"
+    );
     assert!(connects(&benign, SERVER_B), "benign cannot connect");
 
     // Four failures: under the threshold, nothing is blocked.
@@ -134,7 +153,11 @@ fn a_brute_forcing_address_is_dropped_by_nftables_until_its_block_expires() {
     // A benign sign-in failure or two from the other side stays under every threshold.
     f.write_all(sshd_line(BENIGN, 9).as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(!set().contains(ATTACKER), "blocked below the threshold:\n{}", set());
+    assert!(
+        !set().contains(ATTACKER),
+        "blocked below the threshold:\n{}",
+        set()
+    );
     // The fifth line crosses it.
     let written = Instant::now();
     f.write_all(sshd_line(ATTACKER, 4).as_bytes()).unwrap();
@@ -148,9 +171,19 @@ fn a_brute_forcing_address_is_dropped_by_nftables_until_its_block_expires() {
         written.elapsed(),
         set()
     );
-    assert!(!set().contains(BENIGN), "the benign address was blocked:\n{}", set());
-    assert!(!connects(&attacker, SERVER_A), "the attacker still connects");
-    assert!(connects(&benign, SERVER_B), "the benign namespace lost its access");
+    assert!(
+        !set().contains(BENIGN),
+        "the benign address was blocked:\n{}",
+        set()
+    );
+    assert!(
+        !connects(&attacker, SERVER_A),
+        "the attacker still connects"
+    );
+    assert!(
+        connects(&benign, SERVER_B),
+        "the benign namespace lost its access"
+    );
 
     // The block's TTL (6 s) ends: nftables drops the element and the attacker gets through.
     wait_for(
@@ -158,6 +191,9 @@ fn a_brute_forcing_address_is_dropped_by_nftables_until_its_block_expires() {
         || !set().contains(ATTACKER),
         || format!("{}\n{}", set(), serve.output()),
     );
-    assert!(connects(&attacker, SERVER_A), "the attacker cannot connect after the TTL");
+    assert!(
+        connects(&attacker, SERVER_A),
+        "the attacker cannot connect after the TTL"
+    );
     assert!(serve.exited().is_none(), "serve died:\n{}", serve.output());
 }

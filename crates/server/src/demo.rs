@@ -44,6 +44,16 @@ pub fn sim_config(now: DateTime<Utc>, seed: u64) -> SimConfig {
     }
 }
 
+/// What `palisade demo` lets playbooks do: the built-in playbooks run, but blocks only publish
+/// ban decisions on the decisions API (bouncers can enforce them) and every local action (lock,
+/// kill, quarantine, webhook, exec) is recorded as dry-run. The demo never touches this host's
+/// firewall or accounts.
+pub fn demo_respond(cfg: &mut crate::config::ServeConfig) {
+    cfg.respond.enabled = true;
+    cfg.respond.nftables = false;
+    cfg.respond.local_actions = false;
+}
+
 /// Feeds the simulation until `stop` is set (blocking; run it on its own thread).
 pub fn feed(cfg: SimConfig, ingress: Ingress, stop: Arc<AtomicBool>, progress: Arc<FeedProgress>) {
     let mut chunk: Vec<Record> = Vec::with_capacity(CHUNK);

@@ -237,7 +237,8 @@ impl Engine {
                     Ok(()) => Ran {
                         state: state::ACTIVE,
                         detail: format!(
-                            "blocked {net} in nftables table {} for {}",
+                            "blocked {} in nftables table {} for {}",
+                            net_value(net),
                             self.exec.nft().table(),
                             ttl_text(ttl)
                         ),
@@ -395,7 +396,8 @@ impl Engine {
                 return Ran {
                     state: state::ACTIVE,
                     detail: format!(
-                        "ban decision on {net} for {} published (respond.nftables is off: this host's firewall is unchanged)",
+                        "ban decision on {} for {} published (respond.nftables is off: this host's firewall is unchanged)",
+                        net_value(*net),
                         ttl_text(*ttl)
                     ),
                     revert: Some(Revert::WithdrawDecision {
@@ -407,7 +409,7 @@ impl Engine {
             return match self.nft_block(&[(*net, *ttl)]) {
                 Ok(()) => Ran {
                     state: state::ACTIVE,
-                    detail: format!("blocked {net} for {}", ttl_text(*ttl)),
+                    detail: format!("blocked {} for {}", net_value(*net), ttl_text(*ttl)),
                     revert: Some(Revert::Unblock { net: *net }),
                 },
                 Err(e) => Ran {
@@ -550,7 +552,9 @@ impl Engine {
                     a.detail
                 )));
             }
-            Some(Revert::WithdrawDecision { net, .. }) => format!("withdrew the decision on {net}"),
+            Some(Revert::WithdrawDecision { net, .. }) => {
+                format!("withdrew the decision on {}", net_value(*net))
+            }
             Some(Revert::Unblock { net }) if !self.nftables => {
                 // Blocked while nftables was on; now off: try anyway, the table may exist.
                 self.exec

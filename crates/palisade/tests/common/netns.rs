@@ -145,4 +145,3 @@ pub fn wait_for(what: &str, mut f: impl FnMut() -> bool, context: impl Fn() -> S
         std::thread::sleep(Duration::from_millis(200));
     }
 }
-
