@@ -174,6 +174,29 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         Arc::clone(&metrics),
         Arc::clone(&progress),
     )?;
+    // Playbooks: the committer hands stored incidents to the respond thread (also those of
+    // records replayed below that were never applied). The thread ends when the committer
+    // hangs up, after the last of them.
+    let (respond, responder) = if cfg.respond.enabled {
+        let books = crate::respond::load_playbooks(&cfg)?;
+        report.playbooks = books.iter().filter(|b| b.enabled).count();
+        let engine = Arc::new(
+            crate::respond::Engine::new(&cfg, Some(Arc::clone(&metrics))).with_playbooks(&books),
+        );
+        engine.prepare()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+        pipeline.set_respond(tx);
+        let responder = crate::respond::Responder {
+            planner: palisade_respond::Planner::new(books, crate::respond::allowlist(&cfg)),
+            engine: Arc::clone(&engine),
+            store: SqliteStore::open(&store_path)
+                .with_context(|| format!("opening {}", store_path.display()))?,
+        }
+        .spawn(rx, Arc::new(std::sync::atomic::AtomicBool::new(false)))?;
+        (Some(engine), Some(responder))
+    } else {
+        (None, None)
+    };
     let wal_dir = cfg.wal_dir();
     let (mut wal, opened) = Wal::open(
         &wal_dir,
@@ -241,27 +264,6 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             })
             .context("starting the decision expiry thread")?;
         stop
-    };
-    // Playbooks: the committer hands stored incidents to the respond thread.
-    let (respond, responder) = if cfg.respond.enabled {
-        let books = crate::respond::load_playbooks(&cfg)?;
-        report.playbooks = books.iter().filter(|b| b.enabled).count();
-        let engine = Arc::new(
-            crate::respond::Engine::new(&cfg, Some(Arc::clone(&metrics))).with_playbooks(&books),
-        );
-        engine.prepare()?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1024);
-        pipeline.set_respond(tx);
-        let responder = crate::respond::Responder {
-            planner: palisade_respond::Planner::new(books, crate::respond::allowlist(&cfg)),
-            engine: Arc::clone(&engine),
-            store: SqliteStore::open(&store_path)
-                .with_context(|| format!("opening {}", store_path.display()))?,
-        }
-        .spawn(rx, Arc::clone(&checkpointer))?;
-        (Some(engine), Some(responder))
-    } else {
-        (None, None)
     };
     let (ingress, done, writer) =
         Ingress::start(wal, cfg.wal.queue_records, pipe_tx, Arc::clone(&metrics));
