@@ -87,6 +87,28 @@ fn check(cfg: &ServeConfig) -> Result<u8> {
         let n = palisade_server::intel::load(&stored, &cfg.pipeline.intel)?.map_or(0, |i| i.len());
         println!("indicators: {n}");
     }
+    if cfg.respond.enabled {
+        let books = palisade_server::respond::load_playbooks(cfg)?;
+        let ids: Vec<String> = books
+            .iter()
+            .map(|b| format!("{} ({})", b.id, b.mode.as_str()))
+            .collect();
+        println!(
+            "playbooks: {}; blocks {}",
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            },
+            if cfg.respond.nftables {
+                "go into nftables and the decisions API"
+            } else {
+                "are published as decisions only (respond.nftables is off)"
+            }
+        );
+    } else {
+        println!("playbooks: off (respond.enabled = false)");
+    }
     println!("listen: {}", cfg.server.listen);
     println!("data dir: {}", cfg.server.data_dir.display());
     println!("detectors: {}", cfg.pipeline.detectors.join(", "));
