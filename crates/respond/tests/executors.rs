@@ -337,6 +337,47 @@ fn webhook_posts_json_and_slack_bodies() {
 }
 
 #[test]
+fn lock_and_unlock_user_through_the_configured_urls() {
+    let (lock, lh) = listener(200);
+    let (unlock, uh) = listener(204);
+    let ex = Executors::new(ExecConfig {
+        lock_url: Some(lock),
+        unlock_url: Some(unlock),
+        ..ExecConfig::default()
+    });
+    let o = ex
+        .execute(&Action::LockUser {
+            user: "mallory".into(),
+        })
+        .unwrap();
+    let (head, body) = lh.join().unwrap();
+    assert!(head.starts_with("POST /hook"), "{head}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"user": "mallory"})
+    );
+    ex.revert(o.revert.as_ref().unwrap()).unwrap();
+    let (_, body) = uh.join().unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"user": "mallory"})
+    );
+    // The identity provider refusing is an error, not a silent success.
+    let (lock, lh) = listener(403);
+    let ex = Executors::new(ExecConfig {
+        lock_url: Some(lock),
+        ..ExecConfig::default()
+    });
+    let e = ex
+        .execute(&Action::LockUser {
+            user: "mallory".into(),
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("403"), "{e}");
+    lh.join().unwrap();
+}
+
+#[test]
 fn decisions_change_nothing_locally_and_revert_is_described() {
     let ex = executors(Path::new("/nonexistent"));
     let a = Action::Decision {
