@@ -126,7 +126,10 @@ enum Step {
 
 fn step(a: RespondStepArgs, step: Step, reason: &str) -> Result<u8> {
     let cfg = config(&a.store)?;
-    let who = a.actor.clone().unwrap_or_else(|| format!("cli:{}", actor(&None)));
+    let who = a
+        .actor
+        .clone()
+        .unwrap_or_else(|| format!("cli:{}", actor(&None)));
     let engine = Engine::new(&cfg, None);
     let mut s = open(&a.store)?;
     let now = Utc::now();
@@ -183,7 +186,9 @@ fn log(a: RespondLogArgs) -> Result<u8> {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(0);
     }
-    let mut t = table(&["at", "actor", "event", "action", "target", "result", "revert"]);
+    let mut t = table(&[
+        "at", "actor", "event", "action", "target", "result", "revert",
+    ]);
     let field = |d: &serde_json::Value, k: &str| match d.get(k) {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Null) | None => String::new(),

@@ -120,15 +120,28 @@ fn actions_are_listed_approved_reverted_and_denied() {
     );
     let pending = json(
         dir,
-        &["respond", "list", "--state", "active,denied", "--format", "json"],
+        &[
+            "respond",
+            "list",
+            "--state",
+            "active,denied",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(pending, Value::Array(vec![]));
     let table = ok(dir, &["respond", "list"]);
-    assert!(table.contains("198.51.100.8") && table.contains("test-approve"), "{table}");
+    assert!(
+        table.contains("198.51.100.8") && table.contains("test-approve"),
+        "{table}"
+    );
 
     // Approve: the ban decision is published.
     let out = ok(dir, &["respond", "approve", &a.to_string()]);
-    assert!(out.contains(&format!("#{a}")) && out.contains("active"), "{out}");
+    assert!(
+        out.contains(&format!("#{a}")) && out.contains("active"),
+        "{out}"
+    );
     assert_eq!(state_of(dir, a), "active");
     assert_eq!(decision_values(dir), vec!["198.51.100.7"]);
 
@@ -144,7 +157,10 @@ fn actions_are_listed_approved_reverted_and_denied() {
     let o = palisade(dir, &["respond", "revert", "424242"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("424242") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("424242") && err.contains("does not exist"),
+        "{err}"
+    );
 
     // Revert: the decision is withdrawn.
     let out = ok(dir, &["respond", "revert", &a.to_string()]);
@@ -152,14 +168,21 @@ fn actions_are_listed_approved_reverted_and_denied() {
     assert_eq!(state_of(dir, a), "reverted");
     assert!(decision_values(dir).is_empty());
     // Reverting what is no longer active is refused.
-    assert!(!palisade(dir, &["respond", "revert", &a.to_string()]).status.success());
+    assert!(
+        !palisade(dir, &["respond", "revert", &a.to_string()])
+            .status
+            .success()
+    );
 
     // Deny the other, with a reason.
     let out = ok(
         dir,
         &["respond", "deny", &b.to_string(), "--reason", "our scanner"],
     );
-    assert!(out.contains("denied") && out.contains("our scanner"), "{out}");
+    assert!(
+        out.contains("denied") && out.contains("our scanner"),
+        "{out}"
+    );
     assert_eq!(state_of(dir, b), "denied");
     assert!(decision_values(dir).is_empty());
 
@@ -180,7 +203,17 @@ fn actions_are_listed_approved_reverted_and_denied() {
         ],
         "{log}"
     );
-    let one = json(dir, &["respond", "log", "--action", &b.to_string(), "--format", "json"]);
+    let one = json(
+        dir,
+        &[
+            "respond",
+            "log",
+            "--action",
+            &b.to_string(),
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
     let db = rusqlite::Connection::open(dir.join("palisade.db")).unwrap();
     let audited: Vec<String> = db
@@ -221,7 +254,13 @@ fn playbooks_lists_the_builtin_ones_and_rejects_a_broken_file() {
         ]
     );
     assert_eq!(list[0]["mode"], "auto");
-    assert!(list[0]["trigger"].as_str().unwrap().contains("attack.t1110"), "{list}");
+    assert!(
+        list[0]["trigger"]
+            .as_str()
+            .unwrap()
+            .contains("attack.t1110"),
+        "{list}"
+    );
 
     let good = dir.join("good.yml");
     std::fs::write(
@@ -229,7 +268,16 @@ fn playbooks_lists_the_builtin_ones_and_rejects_a_broken_file() {
         "id: my-approve\ntitle: Ban after approval\ntrigger:\n  tags: [attack.t1110]\nactions:\n  - decision:\n      target: source.ip\nmode: approve\n",
     )
     .unwrap();
-    let list = json(dir, &["respond", "playbooks", "--format", "json", good.to_str().unwrap()]);
+    let list = json(
+        dir,
+        &[
+            "respond",
+            "playbooks",
+            "--format",
+            "json",
+            good.to_str().unwrap(),
+        ],
+    );
     assert_eq!(list.as_array().unwrap().len(), 5, "{list}");
     assert_eq!(list[4]["id"], "my-approve");
 
@@ -243,6 +291,12 @@ fn playbooks_lists_the_builtin_ones_and_rejects_a_broken_file() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     let b = bad.display();
-    assert!(err.contains(&format!("{b}:4:3: trigger.tagz: unknown key")), "{err}");
-    assert!(err.contains(&format!("{b}:8:12: actions[0].block.ttl")), "{err}");
+    assert!(
+        err.contains(&format!("{b}:4:3: trigger.tagz: unknown key")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{b}:8:12: actions[0].block.ttl")),
+        "{err}"
+    );
 }
