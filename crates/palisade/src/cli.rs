@@ -102,6 +102,30 @@ palisade decisions delete --ip 198.51.100.7 --config palisade.toml"
         #[command(subcommand)]
         command: DecisionsCommand,
     },
+    /// Response actions of playbooks: list, approve, deny, revert, the log, playbooks.
+    #[command(
+        long_about = "Response actions taken or proposed by playbooks, like the web UI's Respond page.\n\n\
+`palisade serve` runs playbooks on the incidents it stores: automatic actions run at once, \
+approve-mode ones wait as `pending` until an analyst approves or denies them, dry-run ones only \
+say what would run. Every step is a line of the append-only response log. These commands work \
+on the store directly (the service need not be running) and are written to the audit log with \
+--actor (default cli:$USER).\n\n\
+Careful: `approve` and `revert` carry the action out on THIS host, with this host's executors \
+and the configuration given here — nft for blocks when respond.nftables is on, usermod for \
+user locks, kill, quarantine, webhooks, commands. Run them where `palisade serve` runs, as the \
+same user, with the same --config. Ban decisions are published through the shared store either \
+way.\n\n\
+Examples:\n  palisade respond list --state pending --config palisade.toml\n  \
+palisade respond approve 12 --config palisade.toml\n  \
+palisade respond deny 13 --reason \"our own scanner\" --config palisade.toml\n  \
+palisade respond revert 12 --config palisade.toml\n  \
+palisade respond log --action 12 --config palisade.toml\n  \
+palisade respond playbooks --config palisade.toml ./playbooks/new.yml"
+    )]
+    Respond {
+        #[command(subcommand)]
+        command: RespondCommand,
+    },
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -895,4 +919,101 @@ pub struct DemoArgs {
     /// Seed of the simulation (victims, attacker addresses, timing).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RespondCommand {
+    /// Response actions, newest first (filter by state, playbook, incident).
+    List(RespondListArgs),
+    /// Approve a pending action: it runs now, ON THIS HOST (nft, usermod, kill, …).
+    #[command(
+        long_about = "Approve a pending action: it runs now, on this host, with the executors of \
+the configuration given (nft for blocks when respond.nftables is on, usermod for user locks, …), \
+and its ban decision is published. Prints the action as it is afterwards."
+    )]
+    Approve(RespondStepArgs),
+    /// Deny a pending action (nothing runs).
+    Deny {
+        #[command(flatten)]
+        step: RespondStepArgs,
+        /// Why (kept in the response log and the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Revert an active action (unblock, unlock, restore) ON THIS HOST; withdraws its decisions.
+    #[command(
+        long_about = "Revert an active action: undo it on this host (unblock in nftables, unlock \
+the user, restore the quarantined file) and withdraw its ban decisions. Only active actions \
+can be reverted."
+    )]
+    Revert(RespondStepArgs),
+    /// The append-only response log, newest first.
+    Log(RespondLogArgs),
+    /// Playbooks the configuration runs; validates extra playbook files or folders.
+    #[command(
+        long_about = "List the playbooks `palisade serve` would run with this configuration (the \
+built-in ones unless respond.builtin_playbooks is off, then respond.playbooks), and validate \
+playbook files or folders given as arguments. Every error is printed as \
+file:line:col: key: message; the exit status is 2 when any is invalid."
+    )]
+    Playbooks(RespondPlaybooksArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RespondListArgs {
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+    /// Only these states, comma-separated: pending, active, done, failed, refused, denied,
+    /// reverted, expired, dry-run.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this playbook's actions.
+    #[arg(long)]
+    pub playbook: Option<String>,
+    /// Only actions for this incident.
+    #[arg(long)]
+    pub incident: Option<i64>,
+    /// At most this many (newest first).
+    #[arg(short = 'n', long, default_value_t = 200)]
+    pub limit: usize,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RespondStepArgs {
+    /// The action's id (as `respond list` shows).
+    pub id: i64,
+    /// Who decides (response and audit log; default cli:$USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RespondLogArgs {
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+    /// Only the lines of this action.
+    #[arg(long)]
+    pub action: Option<i64>,
+    /// At most this many (newest first).
+    #[arg(short = 'n', long, default_value_t = 200)]
+    pub limit: usize,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RespondPlaybooksArgs {
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+    /// Playbook files or folders to validate (and list), besides the configured ones.
+    pub paths: Vec<PathBuf>,
+    /// Output: table or json.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
 }

@@ -13,6 +13,7 @@ mod eval_triage;
 mod hunt;
 mod intel_cmd;
 mod output;
+mod respond_cmd;
 mod rules_cmd;
 mod serve_cmd;
 mod sysinfo;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Token { command } => serve_cmd::token(command),
         Command::Bouncer { command } => decisions_cmd::bouncer(command),
         Command::Decisions { command } => decisions_cmd::decisions(command),
+        Command::Respond { command } => respond_cmd::respond(command),
         Command::Rules {
             command: RulesCommand::Lint(args),
         } => rules_cmd::lint(args),

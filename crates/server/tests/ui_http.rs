@@ -377,3 +377,149 @@ async fn forms_need_the_session_csrf_token_and_the_analyst_role() {
     assert!(page.body.contains(">alice-analyst<"), "owner set");
     srv.stop().await;
 }
+
+/// `n` failed SSH passwords from `ip` (RFC 3164, as sshd writes them), one second apart.
+fn brute_force(ip: &str, n: usize) -> String {
+    (0..n)
+        .map(|k| {
+            format!(
+                "<38>Nov 28 03:10:{:02} web-1 sshd[4242]: Failed password for invalid user admin{k} from {ip} port {} ssh2\n",
+                10 + k,
+                40000 + k
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respond_page_approves_and_reverts_with_csrf_and_only_for_analysts() {
+    // An approve-mode playbook on SSH brute force (nftables off: a ban decision only).
+    let srv = Server::start_with(|cfg, dir| {
+        let book = dir.join("approve.yml");
+        std::fs::write(
+            &book,
+            "id: ssh-ban-after-approval\ntitle: Ban after approval\ntrigger:\n  tags: [attack.t1110.001]\nactions:\n  - decision:\n      target: source.ip\nmode: approve\nttl: 1h\n",
+        )
+        .unwrap();
+        cfg.pipeline.rules = vec![ui_common::repo_root().join("examples/rules/linux")];
+        cfg.respond.builtin_playbooks = false;
+        cfg.respond.nftables = false;
+        cfg.respond.playbooks = vec![book];
+    })
+    .await;
+    srv.ingest_syslog(brute_force("198.51.100.44", 5)).await;
+    let (session, csrf) = srv.sign_in(&srv.analyst).await;
+    // The responder runs after the batch commit: wait for the pending action.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let id = loop {
+        let r = srv.get("/respond", Some(&session)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        if let Some(at) = r.body.find("action=\"/respond/") {
+            let rest = &r.body[at + "action=\"/respond/".len()..];
+            let id: i64 = rest[..rest.find('/').unwrap()].parse().unwrap();
+            assert!(r.body.contains("Pending approvals (1)"), "{}", r.body);
+            assert!(r.body.contains("198.51.100.44"));
+            assert!(r.body.contains("ssh-ban-after-approval"));
+            assert!(r.body.contains(&format!("/respond/{id}/deny")));
+            assert!(r.body.contains("href=\"/respond\""), "nav entry");
+            break id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pending action: {}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+
+    // A viewer sees the action but no buttons, and may not post.
+    let (vsession, vcsrf) = srv.sign_in(&srv.viewer).await;
+    let r = srv.get("/respond", Some(&vsession)).await;
+    assert!(r.body.contains("198.51.100.44"));
+    assert!(
+        !r.body.contains("action=\"/respond/"),
+        "no forms for a viewer"
+    );
+    let r = srv
+        .post_form(
+            &format!("/respond/{id}/approve"),
+            Some(&vsession),
+            &[("csrf", &vcsrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Without the CSRF token, neither may an analyst.
+    let r = srv
+        .post_form(&format!("/respond/{id}/approve"), Some(&session), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Approve through the form: active, with a flash.
+    let r = srv
+        .post_form(
+            &format!("/respond/{id}/approve"),
+            Some(&session),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let to = r.header("location").unwrap().to_string();
+    let r = srv.get(&to, Some(&session)).await;
+    assert!(
+        r.body.contains(&format!("Response action #{id} approved.")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Active actions (1)"), "{}", r.body);
+    assert!(r.body.contains(&format!("/respond/{id}/revert")));
+    let st = srv.running.state.clone();
+    let state = move |id: i64| {
+        let st = st.clone();
+        async move {
+            st.db(move |s| palisade_store::ResponseStore::response_action(s, id))
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+        }
+    };
+    assert_eq!(state(id).await, "active");
+    // Approving again: the page again, with the reason as an error.
+    let r = srv
+        .post_form(
+            &format!("/respond/{id}/approve"),
+            Some(&session),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("not pending") && r.body.contains("flash error"),
+        "{}",
+        r.body
+    );
+
+    // Revert: reverted, the log shows both steps by the analyst.
+    let r = srv
+        .post_form(
+            &format!("/respond/{id}/revert"),
+            Some(&session),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(id).await, "reverted");
+    let r = srv.get("/respond", Some(&session)).await;
+    assert!(r.body.contains("Pending approvals (0)") && r.body.contains("Active actions (0)"));
+    assert!(
+        r.body.contains("state-reverted") && r.body.contains("state-approved"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("alice-analyst"));
+    let r = srv
+        .post_form("/respond/999999/deny", Some(&session), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    srv.stop().await;
+}

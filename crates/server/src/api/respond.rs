@@ -153,7 +153,8 @@ pub struct LogOut {
     pub detail: serde_json::Value,
 }
 
-fn log_out(r: &ResponseLogRecord) -> LogOut {
+/// Converts a stored log line (shared with the CLI).
+pub fn log_out(r: &ResponseLogRecord) -> LogOut {
     LogOut {
         id: r.id,
         at: time(r.at),

@@ -16,15 +16,17 @@ pub enum Nav {
     Search,
     Rules,
     Suppressions,
+    Respond,
     None,
 }
 
-const NAV: [(Nav, &str, &str); 5] = [
+const NAV: [(Nav, &str, &str); 6] = [
     (Nav::Overview, "/", "Overview"),
     (Nav::Incidents, "/incidents", "Incidents"),
     (Nav::Search, "/search", "Search"),
     (Nav::Rules, "/rules", "Rules"),
     (Nav::Suppressions, "/suppressions", "Suppressions"),
+    (Nav::Respond, "/respond", "Respond"),
 ];
 
 fn head(title: &str) -> Markup {

@@ -15,12 +15,14 @@
 //! | `/rules` | rules with enable/disable |
 //! | `/search` | stored events by text, entity, field and time |
 //! | `/suppressions` | suppressions with revoke |
+//! | `/respond`, `/respond/{id}/{approve,deny,revert}` | response actions: approvals, active ones with revert, recent, the response log, playbooks |
 
 mod charts;
 mod entities;
 mod incidents;
 mod layout;
 mod overview;
+mod respond;
 mod rules;
 mod search;
 mod session;
@@ -69,6 +71,8 @@ pub fn router() -> Router<AppState> {
         .route("/search", get(search::page))
         .route("/suppressions", get(suppressions::page))
         .route("/suppressions/{id}/revoke", post(suppressions::revoke))
+        .route("/respond", get(respond::page))
+        .route("/respond/{id}/{step}", post(respond::step))
         .route("/ui/static/app.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))
 }

@@ -54,12 +54,18 @@ async fn token(running: &Running, name: &str, role: &str) -> String {
 impl Server {
     /// Starts a server with the example Windows rules and an analyst and a viewer token.
     pub async fn start() -> Server {
+        Server::start_with(|_, _| {}).await
+    }
+
+    /// [`Server::start`] with the configuration changed by `mutate` first.
+    pub async fn start_with(mutate: impl FnOnce(&mut ServeConfig, &std::path::Path)) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = ServeConfig::default();
         cfg.server.listen = "127.0.0.1:0".into();
         cfg.server.data_dir = dir.path().to_path_buf();
         cfg.wal.fsync = false;
         cfg.pipeline.rules = vec![repo_root().join("examples/rules/windows")];
+        mutate(&mut cfg, dir.path());
         let (running, report) = start(cfg).await.expect("serve starts");
         assert!(report.rules > 0, "example rules loaded");
         let base = format!("http://{}", running.addr);
@@ -96,6 +102,35 @@ impl Server {
         let accepted = v["accepted"].as_u64().unwrap_or(0);
         assert_eq!(accepted, events.len() as u64, "every event accepted: {v}");
         let last = v["first_seq"].as_u64().unwrap_or(0) + accepted - 1;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self
+            .running
+            .state
+            .progress
+            .applied
+            .load(std::sync::atomic::Ordering::Acquire)
+            < last
+        {
+            assert!(Instant::now() < deadline, "pipeline applied the events");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Posts syslog lines with the analyst token and waits until the pipeline applied them.
+    pub async fn ingest_syslog(&self, body: String) {
+        let r = http(
+            Method::POST,
+            &format!("{}/api/v1/events?format=syslog", self.base),
+            &[
+                ("authorization", format!("Bearer {}", self.analyst)),
+                ("content-type", "text/plain".into()),
+            ],
+            body,
+        )
+        .await;
+        assert!(r.status.is_success(), "ingest: {} {}", r.status, r.body);
+        let v: Value = serde_json::from_str(&r.body).expect("ingest response");
+        let last = v["first_seq"].as_u64().unwrap_or(0) + v["accepted"].as_u64().unwrap_or(1) - 1;
         let deadline = Instant::now() + Duration::from_secs(60);
         while self
             .running
