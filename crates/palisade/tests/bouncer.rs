@@ -1,6 +1,8 @@
 //! The real Debian `crowdsec-firewall-bouncer` (nftables mode) against `palisade serve`, both
 //! inside a network namespace of their own: decisions made with `palisade decisions` appear in
-//! the bouncer's nftables sets, and leave them when deleted or expired.
+//! the bouncer's nftables sets, and leave them when deleted or expired; an SSH brute force in
+//! the log serve tails becomes a playbook's ban in the bouncer's set, lifted by
+//! `palisade respond revert`.
 //!
 //! Needs root, `ip`, `nft` and `crowdsec-firewall-bouncer` (scripts/test.sh installs them).
 //! Without them the test fails under `CI=true` and is skipped with a notice otherwise.
@@ -35,12 +37,19 @@ fn the_debian_firewall_bouncer_enforces_palisade_decisions_in_nftables() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_s = s(&data).to_string();
-    // Serve with no detectors' inputs to speak of: only the API listener matters here.
+    // Serve tails an auth log with the SSH rules; its built-in playbooks publish decisions
+    // (respond.nftables is off: the bouncer is what enforces them).
     let config = dir.path().join("palisade.toml");
+    let auth_log = dir.path().join("auth.log");
+    std::fs::write(&auth_log, "").unwrap();
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {data_s:?}\n\n[pipeline]\ndetectors = [\"anomaly\"]\n"
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {data_s:?}\n\n[wal]\nfsync = false\n\n\
+             [pipeline]\ndetectors = [\"sigma\"]\nrules = [{rules:?}]\n\n\
+             [[sources.file]]\npath = {log:?}\nformat = \"syslog\"\nfrom_start = true\n",
+            rules = s(&root().join("examples/rules/linux")),
+            log = s(&auth_log),
         ),
     )
     .unwrap();
@@ -229,6 +238,58 @@ prometheus:
         .find(|d| d["value"] == "192.0.2.33")
         .unwrap();
     assert_eq!(short["state"], "expired", "{short}");
+
+    // Detection to enforcement: a brute force in the tailed log → the built-in playbook's ban
+    // decision → the bouncer's set; reverting the action lifts it.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&auth_log)
+            .unwrap();
+        let now = chrono::Utc::now().format("%b %e %H:%M:%S");
+        for k in 0..5 {
+            writeln!(
+                f,
+                "{now} web-1 sshd[{}]: Failed password for root from 198.51.100.99 port {} ssh2",
+                900 + k,
+                41000 + k
+            )
+            .unwrap();
+        }
+    }
+    wait_for(
+        "the brute-forcing address is in the bouncer's set",
+        || v4(&ns).contains("198.51.100.99"),
+        || format!("{}\n{}", v4(&ns), context(&bouncer, &serve)),
+    );
+    let actions = cli(&[
+        "respond",
+        "list",
+        "--format",
+        "json",
+        "--config",
+        s(&config),
+    ]);
+    let actions: serde_json::Value = serde_json::from_str(&actions.stdout).unwrap();
+    let block = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["target"] == "198.51.100.99")
+        .unwrap_or_else(|| panic!("no action on 198.51.100.99: {actions}"));
+    assert_eq!(
+        (block["playbook"].as_str(), block["state"].as_str()),
+        (Some("ssh-rdp-brute-force"), Some("active")),
+        "{block}"
+    );
+    let id = block["id"].to_string();
+    cli(&["respond", "revert", &id, "--config", s(&config)]);
+    wait_for(
+        "the reverted block left the bouncer's set",
+        || !v4(&ns).contains("198.51.100.99"),
+        || format!("{}\n{}", v4(&ns), context(&bouncer, &serve)),
+    );
 
     // Palisade saw the bouncer: its pulls are recorded with its user agent.
     let b = cli(&[
