@@ -55,10 +55,10 @@ fn config(s: &TokenStoreArgs) -> Result<ServeConfig> {
             let mut cfg = ServeConfig::default();
             if let Some(d) = d {
                 cfg.server.data_dir = d.clone();
-            } else if let Some(dir) = store.as_deref().and_then(|p| p.parent()) {
-                if !dir.as_os_str().is_empty() {
-                    cfg.server.data_dir = dir.to_path_buf();
-                }
+            } else if let Some(dir) = store.as_deref().and_then(|p| p.parent())
+                && !dir.as_os_str().is_empty()
+            {
+                cfg.server.data_dir = dir.to_path_buf();
             }
             Ok(cfg)
         }
