@@ -176,6 +176,16 @@ fn block_list_unblock_v4_v6_and_networks() {
         "{r:?}"
     );
     assert!(left("2001:db8::7").unwrap() <= Duration::from_secs(600));
+    // Blocking an address again restarts its timeout (the attack went on).
+    nft.block(net("2001:db8::7"), hour).unwrap();
+    let again = nft.list().unwrap();
+    let r = again
+        .iter()
+        .find(|(n, _)| *n == net("2001:db8::7"))
+        .unwrap()
+        .1
+        .unwrap();
+    assert!(r > Duration::from_secs(600), "timeout not restarted: {r:?}");
     // A wider network replaces the addresses inside it.
     nft.block(net("203.0.113.0/24"), hour).unwrap();
     assert!(

@@ -150,8 +150,28 @@ impl Nft {
                 kept.push((n, t));
             }
         }
-        let existing = self.list()?;
         let t = self.table();
+        // Fast path: add everything in one transaction. An element that is already there is
+        // fine (nft takes the new timeout); only an overlap with a network in the set fails, and
+        // then nothing was applied (transactions are atomic), so fall back to comparing with
+        // the set's contents. Listing the set every time would cost in proportion to its size.
+        let mut direct = String::new();
+        for (set, want_v6) in [("block4", false), ("block6", true)] {
+            let elems: Vec<String> = kept
+                .iter()
+                .filter(|(n, _)| matches!(n, IpNet::V6(_)) == want_v6)
+                .map(|(n, ttl)| Self::element(n, *ttl))
+                .collect();
+            for chunk in elems.chunks(4096) {
+                direct += &format!("add element {t} {set} {{ {} }}\n", chunk.join(", "));
+            }
+        }
+        match self.script(&direct) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.to_string().contains("overlaps") => {}
+            Err(e) => return Err(e),
+        }
+        let existing = self.list()?;
         let mut script = String::new();
         let mut adds: [Vec<String>; 2] = [Vec::new(), Vec::new()];
         for (n, ttl) in &kept {
