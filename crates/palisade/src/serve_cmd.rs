@@ -199,6 +199,10 @@ pub fn demo(args: DemoArgs) -> Result<u8> {
         println!("Palisade demo is running. Open {url} and sign in with the token below.");
         println!("token: {secret}");
         println!("API example: curl -H 'Authorization: Bearer {secret}' {url}api/v1/incidents?status=open");
+        println!(
+            "Playbooks answer the simulated attacks with ban decisions (never this host's firewall): see {url}respond, or point a CrowdSec bouncer at {url} with a key from `palisade bouncer add NAME --data-dir {}`",
+            data_dir.display()
+        );
         let watch = {
             let progress = std::sync::Arc::clone(&progress);
             let state = running.state.clone();

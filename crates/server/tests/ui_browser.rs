@@ -459,6 +459,9 @@ async fn analyst_marks_the_top_incident_false_positive_in_chromium() {
     c.goto(&format!("{base}/rules")).await.unwrap();
     assert!(exists(&c, "#rules tr.rule").await);
     shot(&c, "11-rules").await;
+    c.goto(&format!("{base}/respond")).await.unwrap();
+    assert!(text(&c, "h1").await.contains("Respond"));
+    shot(&c, "12-respond").await;
 
     c.close().await.expect("close browser");
     drop(driver);
