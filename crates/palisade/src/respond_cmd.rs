@@ -271,15 +271,7 @@ fn playbooks(a: RespondPlaybooksArgs) -> Result<u8> {
         let rows: Vec<serde_json::Value> = books
             .iter()
             .map(|b| {
-                let mut v = serde_json::to_value(PlaybookOut {
-                    id: b.id.clone(),
-                    title: b.title.clone(),
-                    description: b.description.clone().unwrap_or_default(),
-                    enabled: b.enabled,
-                    mode: b.mode.as_str().to_string(),
-                    source: b.source.clone(),
-                })
-                .unwrap_or_default();
+                let mut v = serde_json::to_value(PlaybookOut::from(b)).unwrap_or_default();
                 v["trigger"] = trigger_summary(&b.trigger).into();
                 v
             })

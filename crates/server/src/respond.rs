@@ -148,17 +148,7 @@ impl Engine {
 
     /// Remembers the playbooks the responder runs (listed by the API and UI).
     pub fn with_playbooks(mut self, books: &[Playbook]) -> Engine {
-        self.playbooks = books
-            .iter()
-            .map(|b| crate::api::respond::PlaybookOut {
-                id: b.id.clone(),
-                title: b.title.clone(),
-                description: b.description.clone().unwrap_or_default(),
-                enabled: b.enabled,
-                mode: b.mode.as_str().to_string(),
-                source: b.source.clone(),
-            })
-            .collect();
+        self.playbooks = books.iter().map(Into::into).collect();
         self
     }
 
@@ -446,13 +436,7 @@ impl Engine {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<ResponseAction, OpError> {
-        let a = s.response_action(id)?.ok_or(OpError::NotFound(id))?;
-        if a.state != state::PENDING {
-            return Err(OpError::Conflict(format!(
-                "response action {id} is {}, not pending",
-                a.state
-            )));
-        }
+        let a = action_in_state(s, id, state::PENDING)?;
         let p = planned_of(&a)?;
         let at = now.timestamp_millis();
         let r = self.run(&p.action);
@@ -500,13 +484,7 @@ impl Engine {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<ResponseAction, OpError> {
-        let a = s.response_action(id)?.ok_or(OpError::NotFound(id))?;
-        if a.state != state::PENDING {
-            return Err(OpError::Conflict(format!(
-                "response action {id} is {}, not pending",
-                a.state
-            )));
-        }
+        let a = action_in_state(s, id, state::PENDING)?;
         let p = planned_of(&a)?;
         let at = now.timestamp_millis();
         let detail = if reason.trim().is_empty() {
@@ -530,13 +508,7 @@ impl Engine {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<ResponseAction, OpError> {
-        let a = s.response_action(id)?.ok_or(OpError::NotFound(id))?;
-        if a.state != state::ACTIVE {
-            return Err(OpError::Conflict(format!(
-                "response action {id} is {}; only active actions can be reverted",
-                a.state
-            )));
-        }
+        let a = action_in_state(s, id, state::ACTIVE)?;
         let p = planned_of(&a)?;
         let revert: Option<Revert> = a
             .revert_json
@@ -606,6 +578,24 @@ impl Engine {
         }
         Ok(n)
     }
+}
+
+/// The action `id`, which must be in state `want` (pending to approve or deny, active to
+/// revert).
+fn action_in_state(s: &SqliteStore, id: i64, want: &str) -> Result<ResponseAction, OpError> {
+    let a = s.response_action(id)?.ok_or(OpError::NotFound(id))?;
+    if a.state != want {
+        let can = if want == state::ACTIVE {
+            "only active actions can be reverted".to_string()
+        } else {
+            format!("not {want}")
+        };
+        return Err(OpError::Conflict(format!(
+            "response action {id} is {}; {can}",
+            a.state
+        )));
+    }
+    Ok(a)
 }
 
 fn planned_of(a: &ResponseAction) -> Result<Planned, OpError> {

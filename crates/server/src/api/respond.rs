@@ -362,6 +362,19 @@ pub struct PlaybookOut {
     pub source: String,
 }
 
+impl From<&palisade_respond::Playbook> for PlaybookOut {
+    fn from(b: &palisade_respond::Playbook) -> PlaybookOut {
+        PlaybookOut {
+            id: b.id.clone(),
+            title: b.title.clone(),
+            description: b.description.clone().unwrap_or_default(),
+            enabled: b.enabled,
+            mode: b.mode.as_str().to_string(),
+            source: b.source.clone(),
+        }
+    }
+}
+
 /// The playbooks the responder runs.
 #[utoipa::path(get, path = "/api/v1/respond/playbooks", tag = "respond",
     responses((status = 200, body = Vec<PlaybookOut>), (status = 401, description = "No valid token")))]
