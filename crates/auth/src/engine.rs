@@ -676,7 +676,10 @@ impl Engine {
         let span = i64::from(window).div_euclid(60).max(1);
         let (mut attempts, mut successes) = (0u64, 0u64);
         for &(m, a, s) in &sf.minutes {
-            if m <= minute && minute - m < span {
+            if minute
+                .checked_sub(m)
+                .is_some_and(|d| (0..span).contains(&d))
+            {
                 attempts += u64::from(a);
                 successes += u64::from(s);
             }

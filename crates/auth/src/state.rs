@@ -8,7 +8,7 @@
 /// Failures remembered per user and per IP (the velocity windows count within these).
 pub const FAIL_RING: usize = 32;
 /// `size_of::<UserState>()`, checked by a test.
-pub const USER_STATE_BYTES: usize = 296;
+pub const USER_STATE_BYTES: usize = 312;
 
 /// A tiny FIFO set of non-zero u32 hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
