@@ -58,7 +58,7 @@ impl CidrSet {
                     }
                     None => {
                         self.v4.push((p, std::iter::once(a).collect()));
-                        self.v4.sort_by(|x, y| y.0.cmp(&x.0));
+                        self.v4.sort_by_key(|x| std::cmp::Reverse(x.0));
                     }
                 }
             }
@@ -71,7 +71,7 @@ impl CidrSet {
                     }
                     None => {
                         self.v6.push((p, std::iter::once(a).collect()));
-                        self.v6.sort_by(|x, y| y.0.cmp(&x.0));
+                        self.v6.sort_by_key(|x| std::cmp::Reverse(x.0));
                     }
                 }
             }
