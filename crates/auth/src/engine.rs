@@ -209,6 +209,7 @@ impl Engine {
         self.keys.hash_one(ip_key(ip)) as u32
     }
 
+    /// A lookup error (corrupt record) counts as "place unknown": place signals stay silent.
     fn locate(&self, ip: IpAddr) -> GeoInfo<'_> {
         self.geo
             .as_ref()
