@@ -63,6 +63,11 @@ pub struct Engine {
     peer_names: Vec<String>,
     peer_countries: FxHashMap<(u16, u16), u32>,
     prune_at: usize,
+    /// Most user profiles; past it, users not yet known are not learned (see
+    /// [`Engine::set_max_users`]).
+    max_users: usize,
+    /// Confirmed logins not learned because the profile table was full.
+    refused: u64,
 }
 
 fn ip_key(ip: IpAddr) -> u128 {
@@ -176,6 +181,8 @@ impl Engine {
             policy,
             geo,
             prune_at: 4096,
+            max_users: usize::MAX,
+            refused: 0,
         })
     }
 
@@ -186,6 +193,18 @@ impl Engine {
     /// Users with a profile.
     pub fn users(&self) -> usize {
         self.users.len()
+    }
+
+    /// Bounds the profile table at `n` users. Once full, a confirmed login of a user without a
+    /// profile is not learned (the user keeps being assessed as new; known users keep
+    /// learning), so memory stays bounded and an attacker cannot evict real profiles.
+    pub fn set_max_users(&mut self, n: usize) {
+        self.max_users = n.max(1);
+    }
+
+    /// Confirmed logins not learned because the profile table was full.
+    pub fn refused_users(&self) -> u64 {
+        self.refused
     }
 
     /// Reserves room for `n` user profiles (avoids rehashing while a large population loads).
@@ -594,6 +613,10 @@ impl Engine {
         let geo = self.locate(req.ip);
         let (country, asn, coords, precise) = (geo.country, geo.asn, geo.coords, geo.precise);
         let peer = self.peer_of.get(&uh).copied();
+        if self.users.len() >= self.max_users && !self.users.contains_key(&uh) {
+            self.refused += 1;
+            return;
+        }
         let s = self.users.entry(uh).or_default();
         if let Some(d) = dev {
             s.devices.insert(d);

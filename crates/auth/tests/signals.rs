@@ -410,3 +410,20 @@ fn request_json_shape() {
     assert_eq!(j["decision"], "allow");
     assert!(j["reasons"][0]["signal"].is_string());
 }
+
+#[test]
+fn a_full_profile_table_refuses_new_users_but_keeps_learning_known_ones() {
+    let mut e = engine(Policy::default());
+    e.set_max_users(2);
+    history(&mut e, "alice", "192.0.2.10", "laptop", 3);
+    history(&mut e, "bob", "192.0.2.11", "laptop", 3);
+    history(&mut e, "carol", "192.0.2.12", "laptop", 3);
+    assert_eq!(e.users(), 2);
+    assert_eq!(e.refused_users(), 3);
+    // Carol stays a new user; Alice keeps learning.
+    let a = e.assess(&req("carol", "192.0.2.12", Some("laptop"), t0()));
+    assert!(a.has("new_user"), "{a:?}");
+    history(&mut e, "alice", "192.0.2.10", "laptop", 30);
+    let a = e.assess(&req("alice", "192.0.2.10", Some("laptop"), t0()));
+    assert!(a.reasons.is_empty(), "{a:?}");
+}

@@ -25,6 +25,7 @@ pub struct ServeConfig {
     pub pipeline: PipelineSection,
     pub sources: SourcesSection,
     pub respond: RespondSection,
+    pub auth: AuthSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -173,6 +174,38 @@ impl Default for RespondSection {
             allow_users: Vec::new(),
             allow_hosts: Vec::new(),
             exec: palisade_respond::ExecConfig::default(),
+        }
+    }
+}
+
+/// `[auth]`: risk-based authentication (`/api/v1/auth/…`, see `palisade-auth`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Serve the risk-based authentication endpoints (503 when off).
+    pub enabled: bool,
+    /// Policy file (TOML, or JSON by its `.json` extension); the built-in defaults otherwise.
+    /// Relative `threat_lists[].file` paths in it are relative to its folder.
+    pub policy: Option<PathBuf>,
+    /// MaxMind-format databases: the first gives country (and city coordinates when it has
+    /// them), the following are layered over it for what it lacks (typically an ASN database).
+    pub geoip: Vec<PathBuf>,
+    /// Most users with a learned profile. When reached, users not yet known are not learned
+    /// (they keep being assessed as new users; known users keep learning), so memory stays
+    /// bounded: at most about 640 bytes per user.
+    pub max_users: usize,
+    /// Header the nginx `auth_request` endpoint reads the user name from.
+    pub nginx_user_header: String,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            enabled: true,
+            policy: None,
+            geoip: Vec::new(),
+            max_users: 200_000,
+            nginx_user_header: "X-Auth-User".into(),
         }
     }
 }
@@ -341,6 +374,12 @@ impl ServeConfig {
         for d in &mut self.sources.dir {
             fix(&mut d.path);
         }
+        if let Some(p) = &mut self.auth.policy {
+            fix(p);
+        }
+        for p in &mut self.auth.geoip {
+            fix(p);
+        }
         self
     }
 
@@ -429,6 +468,25 @@ impl ServeConfig {
                     p.display()
                 ));
             }
+        }
+        if let Some(p) = &self.auth.policy
+            && !p.is_file()
+        {
+            return Err(format!("auth.policy: {} does not exist", p.display()));
+        }
+        for (k, p) in self.auth.geoip.iter().enumerate() {
+            if !p.is_file() {
+                return Err(format!("auth.geoip[{k}]: {} does not exist", p.display()));
+            }
+        }
+        if self.auth.max_users == 0 {
+            return Err("auth.max_users must be at least 1".into());
+        }
+        if self.auth.nginx_user_header.parse::<axum::http::HeaderName>().is_err() {
+            return Err(format!(
+                "auth.nginx_user_header = {:?} is not a header name",
+                self.auth.nginx_user_header
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for (k, s) in self.sources.syslog.iter().enumerate() {
@@ -560,5 +618,16 @@ mod tests {
         assert!(e.message.contains("sources.syslog[0]"), "{e}");
         let e = load("[wal]\nqueue_records = 0\n[pipeline]\ndetectors=[]\n", &[]).unwrap_err();
         assert!(e.message.contains("wal.queue_records"), "{e}");
+        let e = load(
+            "[pipeline]\ndetectors=[]\n[auth]\npolicy = \"nope.toml\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("auth.policy"), "{e}");
+        assert!(e.message.contains("nope.toml"), "{e}");
+        let e = load("[pipeline]\ndetectors=[]\n[auth]\nmax_users = 0\n", &[]).unwrap_err();
+        assert!(e.message.contains("auth.max_users"), "{e}");
+        let e = load("[pipeline]\ndetectors=[]\n[auth]\nmax_user = 1\n", &[]).unwrap_err();
+        assert!(e.message.contains("max_user"), "{e}");
     }
 }
