@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use: Chromium and its WebDriver for the web UI's end-to-end test.
-apt_packages=(chromium chromium-driver)
+# System packages the tests use: Chromium and its WebDriver for the web UI's end-to-end test;
+# pamtester for the PAM integration test (crates/palisade/tests/pam.rs).
+apt_packages=(chromium chromium-driver pamtester)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -126,6 +126,11 @@ palisade respond playbooks --config palisade.toml ./playbooks/new.yml"
         #[command(subcommand)]
         command: RespondCommand,
     },
+    /// Risk-based authentication: score a login attempt (`auth check`).
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -1016,4 +1021,66 @@ pub struct RespondPlaybooksArgs {
     /// Output: table or json.
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: OutputFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthCommand {
+    /// Score one login attempt: allow, challenge or deny, with the risk and its reasons.
+    #[command(
+        long_about = "Score one login attempt: allow, challenge or deny, with the risk and its reasons.\n\n\
+With --server, asks a running `palisade serve` (POST /api/v1/auth/assess, an analyst token from \
+--token, --token-file or PALISADE_TOKEN), which knows every user's learned profile. Without it, \
+assesses in this process with the policy and GeoIP databases of the [auth] section of --config \
+(or the defaults): a fresh engine with no history, so every user is new and only list, \
+user-agent and geolocation signals can speak; useful to test a policy file.\n\n\
+Exit status: 0 allow, 10 challenge, 11 deny, 2 on usage or connection errors.\n\n\
+Examples:\n  palisade auth check --user alice --ip 203.0.113.9 --server http://127.0.0.1:8080 --token-file /etc/palisade/pam.token\n  \
+palisade auth check --user alice --ip 203.0.113.9 --user-agent 'HeadlessChrome/120' --config palisade.toml --format json"
+    )]
+    Check(AuthCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AuthCheckArgs {
+    /// The user name.
+    #[arg(long)]
+    pub user: String,
+    /// The client address.
+    #[arg(long)]
+    pub ip: String,
+    /// The client's User-Agent.
+    #[arg(long, default_value = "")]
+    pub user_agent: String,
+    /// A device fingerprint or cookie id.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The application (per-app thresholds).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// A running `palisade serve`, e.g. http://127.0.0.1:8080 (plain HTTP; for HTTPS put a
+    /// local proxy in front or run the check on the server host).
+    #[arg(long, conflicts_with = "config")]
+    pub server: Option<String>,
+    /// API token (analyst) for --server; PALISADE_TOKEN when absent.
+    #[arg(long, requires = "server", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// A file holding the token (first line), for --server.
+    #[arg(long, requires = "server")]
+    pub token_file: Option<PathBuf>,
+    /// palisade.toml whose [auth] section (policy, geoip) the in-process check uses.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Seconds to wait for --server.
+    #[arg(long, default_value_t = 5)]
+    pub timeout: u64,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// The decision, risk and one line per reason.
+    Text,
+    /// The API's JSON answer.
+    Json,
 }

@@ -1,6 +1,7 @@
 //! The `palisade` command line: wires the library crates together and owns the terminal
 //! (progress, tables, colours) and exit codes. No detection logic lives here.
 
+mod auth_cmd;
 mod bench;
 mod bench_anomaly;
 mod bench_block;
@@ -46,6 +47,9 @@ fn main() -> ExitCode {
         Command::Bouncer { command } => decisions_cmd::bouncer(command),
         Command::Decisions { command } => decisions_cmd::decisions(command),
         Command::Respond { command } => respond_cmd::respond(command),
+        Command::Auth {
+            command: cli::AuthCommand::Check(args),
+        } => auth_cmd::check(args),
         Command::Rules {
             command: RulesCommand::Lint(args),
         } => rules_cmd::lint(args),

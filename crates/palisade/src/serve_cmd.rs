@@ -109,6 +109,18 @@ fn check(cfg: &ServeConfig) -> Result<u8> {
     } else {
         println!("playbooks: off (respond.enabled = false)");
     }
+    match serve::load_auth(cfg)? {
+        Some(_) => println!(
+            "auth: {} policy, {} GeoIP database(s), at most {} user profiles",
+            cfg.auth
+                .policy
+                .as_ref()
+                .map_or_else(|| "default".to_string(), |p| p.display().to_string()),
+            cfg.auth.geoip.len(),
+            cfg.auth.max_users
+        ),
+        None => println!("auth: off (auth.enabled = false)"),
+    }
     println!("listen: {}", cfg.server.listen);
     println!("data dir: {}", cfg.server.data_dir.display());
     println!("detectors: {}", cfg.pipeline.detectors.join(", "));

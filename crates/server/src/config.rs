@@ -482,7 +482,12 @@ impl ServeConfig {
         if self.auth.max_users == 0 {
             return Err("auth.max_users must be at least 1".into());
         }
-        if self.auth.nginx_user_header.parse::<axum::http::HeaderName>().is_err() {
+        if self
+            .auth
+            .nginx_user_header
+            .parse::<axum::http::HeaderName>()
+            .is_err()
+        {
             return Err(format!(
                 "auth.nginx_user_header = {:?} is not a header name",
                 self.auth.nginx_user_header

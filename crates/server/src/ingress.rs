@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -232,6 +232,33 @@ impl Ingress {
             })
         } else {
             Ok(())
+        }
+    }
+
+    /// Hands records to the writer without waiting, neither for room in the queue nor for the
+    /// log: `Busy` or `Closed` when they cannot be taken at once (the caller counts the drop).
+    /// For side events of a request that must not slow it (authentication assessments).
+    pub fn try_submit(&self, records: Vec<Record>) -> Result<(), SubmitError> {
+        let n = records.len() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        self.reserve(n)?;
+        match self.tx.try_send(Submission {
+            records,
+            done: None,
+        }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.unreserve(n);
+                Err(SubmitError::Busy {
+                    retry_after_secs: 1,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.unreserve(n);
+                Err(SubmitError::Closed)
+            }
         }
     }
 

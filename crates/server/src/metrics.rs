@@ -21,6 +21,11 @@ pub struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabel {
+    pub decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DetectorLabel {
     pub detector: String,
 }
@@ -59,6 +64,11 @@ pub struct Metrics {
     pub respond_skipped: Counter,
     /// Incidents the responder never saw (its queue was full).
     pub respond_dropped: Counter,
+    /// Authentication assessments, by decision (allow, challenge, deny).
+    pub auth_assessments: Family<DecisionLabel, Counter>,
+    /// Authentication events (challenges, denies, outcomes) not handed to the pipeline
+    /// because the ingest queue was full.
+    pub auth_events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -92,6 +102,8 @@ impl Metrics {
             respond_actions: Family::default(),
             respond_skipped: Counter::default(),
             respond_dropped: Counter::default(),
+            auth_assessments: Family::default(),
+            auth_events_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -194,6 +206,16 @@ impl Metrics {
             "respond_dropped",
             "Incidents the responder never planned because its queue was full",
             m.respond_dropped.clone(),
+        );
+        registry.register(
+            "auth_assessments",
+            "Risk-based authentication assessments, by decision",
+            m.auth_assessments.clone(),
+        );
+        registry.register(
+            "auth_events_dropped",
+            "Authentication events not handed to the pipeline because the ingest queue was full",
+            m.auth_events_dropped.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -105,6 +105,50 @@ pub fn load_sigma(cfg: &ServeConfig) -> Result<Option<Arc<palisade_sigma::Loaded
     Ok(Some(Arc::new(loaded)))
 }
 
+/// The risk-based authentication engine `[auth]` describes (policy file, GeoIP databases,
+/// profile bound); `None` when `auth.enabled` is off. Errors name the file. Shared with
+/// `serve --check-config` and `palisade auth check`.
+pub fn load_auth(cfg: &ServeConfig) -> Result<Option<palisade_auth::Engine>> {
+    if !cfg.auth.enabled {
+        return Ok(None);
+    }
+    let policy = match &cfg.auth.policy {
+        Some(path) => {
+            let mut p = palisade_auth::Policy::load(path).context("auth.policy")?;
+            // Threat-list files are relative to the policy file.
+            let base = path.parent().unwrap_or(std::path::Path::new("."));
+            for t in &mut p.threat_lists {
+                if let Some(f) = &mut t.file
+                    && f.is_relative()
+                {
+                    *f = base.join(&*f);
+                }
+            }
+            p
+        }
+        None => palisade_auth::Policy::default(),
+    };
+    let mut geo: Option<palisade_auth::Geo> = None;
+    for (k, path) in cfg.auth.geoip.iter().enumerate() {
+        match &mut geo {
+            None => {
+                geo = Some(
+                    palisade_auth::Geo::open(path).with_context(|| format!("auth.geoip[{k}]"))?,
+                )
+            }
+            Some(g) => g.add(path).with_context(|| format!("auth.geoip[{k}]"))?,
+        }
+    }
+    let what = cfg.auth.policy.as_ref().map_or_else(
+        || "the default policy".to_string(),
+        |p| p.display().to_string(),
+    );
+    let mut engine =
+        palisade_auth::Engine::new(policy, geo).with_context(|| format!("auth: {what}"))?;
+    engine.set_max_users(cfg.auth.max_users);
+    Ok(Some(engine))
+}
+
 /// Starts everything; returns once the HTTP server listens.
 pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     let mut report = StartReport::default();
@@ -118,6 +162,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
 
     // Detectors.
     let rules = load_sigma(&cfg)?;
+    let auth = load_auth(&cfg)?.map(|e| Arc::new(RwLock::new(e)));
     if let Some(loaded) = &rules {
         report.rule_failures = loaded
             .report
@@ -289,6 +334,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         disabled,
         intel,
         respond,
+        auth,
         started: Utc::now(),
     }));
     let sources =

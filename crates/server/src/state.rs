@@ -37,6 +37,9 @@ pub struct Inner {
     pub intel: Option<Arc<IntelSet>>,
     /// Response actions (approve, deny, revert); `None` when `respond.enabled` is off.
     pub respond: Option<Arc<crate::respond::Engine>>,
+    /// The risk-based authentication engine; `None` when `auth.enabled` is off. Assessments
+    /// take the read lock (microseconds), outcomes the write lock.
+    pub auth: Option<Arc<RwLock<palisade_auth::Engine>>>,
     pub started: DateTime<Utc>,
     /// Web UI sessions.
     pub sessions: crate::session::Sessions,

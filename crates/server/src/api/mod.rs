@@ -8,6 +8,7 @@
 //! Beside them, outside `/api/v1`, CrowdSec's bouncer routes (`/v1/decisions…`,
 //! [`crowdsec`]), authenticated by a bouncer key (`X-Api-Key`) instead of a token.
 
+pub mod auth;
 pub(crate) mod crowdsec;
 pub(crate) mod entities;
 pub(crate) mod events;
@@ -197,6 +198,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(rules::routes())
         .merge(misc::routes())
         .merge(respond::routes())
+        .merge(auth::routes())
         .merge(crowdsec::routes())
         .split_for_parts();
     (router, doc)
