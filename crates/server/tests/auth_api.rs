@@ -78,7 +78,9 @@ fn signals(a: &Value) -> Vec<String> {
 }
 
 fn nginx(svc: &Service, tok: Option<&str>, headers: &[(&str, &str)]) -> Response {
-    request(svc.addr(), "GET", "/api/v1/auth/nginx", tok, headers, b"")
+    let mut all = vec![("User-Agent", "Mozilla/5.0 Firefox/128.0")];
+    all.extend_from_slice(headers);
+    request(svc.addr(), "GET", "/api/v1/auth/nginx", tok, &all, b"")
 }
 
 #[test]
