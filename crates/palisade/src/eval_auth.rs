@@ -122,6 +122,10 @@ struct Within {
     /// Per campaign (time order): the 1-based attempt of the campaign whose decision was the
     /// first challenge/deny carrying the campaign's signal; null when never.
     per_campaign: Vec<Option<u32>>,
+    /// Per campaign: the 1-based attempt first challenged or denied for any reason (a campaign
+    /// denied from its first attempt on other signals, e.g. a headless user agent from a new
+    /// country, never reports failures, so its velocity signal never fires).
+    first_challenged_any_signal: Vec<Option<u32>>,
     campaigns: usize,
     undetected: usize,
     attempts: usize,
@@ -230,7 +234,9 @@ fn simulate(args: &EvalAuthArgs) -> Result<()> {
     let mut missed_signals: BTreeMap<String, usize> = BTreeMap::new();
     let (mut travel, mut travel_flagged) = (0usize, 0usize);
     // (kind, campaign) → (start, attempts so far, detected at).
-    let mut campaigns: BTreeMap<(Kind, u32), (DateTime<Utc>, u32, Option<u32>)> = BTreeMap::new();
+    #[allow(clippy::type_complexity)]
+    let mut campaigns: BTreeMap<(Kind, u32), (DateTime<Utc>, u32, Option<u32>, Option<u32>)> =
+        BTreeMap::new();
     let mut scored = 0usize;
 
     for at in &scenario.attempts {
@@ -256,10 +262,13 @@ fn simulate(args: &EvalAuthArgs) -> Result<()> {
         if !campaign_signal.is_empty() {
             let c = campaigns
                 .entry((at.kind, at.campaign))
-                .or_insert((at.ts, 0, None));
+                .or_insert((at.ts, 0, None, None));
             c.1 += 1;
             if c.2.is_none() && flagged(&a) && campaign_signal.iter().any(|s| a.has(s)) {
                 c.2 = Some(c.1);
+            }
+            if c.3.is_none() && flagged(&a) {
+                c.3 = Some(c.1);
             }
             if c.0 >= test_from {
                 scored += 1;
@@ -307,13 +316,14 @@ fn simulate(args: &EvalAuthArgs) -> Result<()> {
 
     let within = |kind: Kind| {
         let mut w = Within::default();
-        for ((k, _), (start, n, det)) in &campaigns {
+        for ((k, _), (start, n, det, any)) in &campaigns {
             if *k != kind || *start < test_from {
                 continue;
             }
             w.campaigns += 1;
             w.attempts += *n as usize;
             w.per_campaign.push(*det);
+            w.first_challenged_any_signal.push(*any);
             match det {
                 Some(d) => w.max = Some(w.max.unwrap_or(0).max(*d)),
                 None => w.undetected += 1,
@@ -356,8 +366,8 @@ fn simulate(args: &EvalAuthArgs) -> Result<()> {
     let count_kind = |k: Kind| {
         campaigns
             .iter()
-            .filter(|((kk, _), (s, _, _))| *kk == k && *s >= test_from)
-            .map(|(_, (_, n, _))| *n as usize)
+            .filter(|((kk, _), (s, _, _, _))| *kk == k && *s >= test_from)
+            .map(|(_, (_, n, _, _))| *n as usize)
             .sum::<usize>()
     };
     let mut settings = BTreeMap::new();
@@ -456,16 +466,18 @@ fn pct(v: f64) -> String {
 }
 
 fn within_str(w: &Within) -> String {
-    let list: Vec<String> = w
-        .per_campaign
-        .iter()
-        .map(|d| d.map_or("never".into(), |d| d.to_string()))
-        .collect();
+    let list = |l: &[Option<u32>]| {
+        l.iter()
+            .map(|d| d.map_or("never".into(), |d| d.to_string()))
+            .collect::<Vec<String>>()
+            .join(", ")
+    };
     format!(
-        "max {} over {} campaigns [{}]",
+        "max {} over {} campaigns [{}]; any signal [{}]",
         w.max.map_or("-".into(), |m| m.to_string()),
         w.campaigns,
-        list.join(", ")
+        list(&w.per_campaign),
+        list(&w.first_challenged_any_signal)
     )
 }
 
