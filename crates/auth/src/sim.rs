@@ -235,7 +235,7 @@ impl IpPools {
         let wanted = wanted_countries();
         let mut pools: BTreeMap<String, Vec<Ipv4Addr>> =
             wanted.iter().map(|c| (c.to_string(), Vec::new())).collect();
-        let mut rng = Rng::new(seed ^ 0x1F0_0D);
+        let mut rng = Rng::new(seed ^ 0x1F00D);
         let mut missing = wanted.len();
         let mut sampled = 0u64;
         while missing > 0 && sampled < 20_000_000 {
