@@ -52,6 +52,7 @@ mod engine;
 mod error;
 pub mod geo;
 pub mod policy;
+pub mod sim;
 pub mod state;
 mod types;
 pub mod ua;

@@ -289,6 +289,8 @@ Examples:\n  palisade eval anomaly --dataset nsl-kdd --train KDDTrain+_20Percent
 palisade eval anomaly --dataset unsw-nb15 --train UNSW_NB15_subset.csv\n  \
 palisade eval anomaly --dataset zeek --train a/conn.log b/conn.log --test a/conn.log b/conn.log --format json")]
     Anomaly(EvalAnomalyArgs),
+    /// Risk-based authentication on a seeded login simulation (or an sshd log with --openssh).
+    Auth(crate::eval_auth::EvalAuthArgs),
 }
 
 /// Labelled data sets `palisade eval anomaly` knows.

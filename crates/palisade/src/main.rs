@@ -10,6 +10,7 @@ mod bench_serve;
 mod cli;
 mod decisions_cmd;
 mod eval;
+mod eval_auth;
 mod eval_triage;
 mod hunt;
 mod intel_cmd;
@@ -59,6 +60,9 @@ fn main() -> ExitCode {
         Command::Eval {
             command: cli::EvalCommand::Triage(args),
         } => eval_triage::run(args),
+        Command::Eval {
+            command: cli::EvalCommand::Auth(args),
+        } => eval_auth::run(args),
         Command::Incidents { command } => triage_cmd::incidents(command),
         Command::Suppressions { command } => triage_cmd::suppressions(command),
         Command::Bench {
