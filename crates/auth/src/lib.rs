@@ -27,7 +27,7 @@
 //! - `unusual_hour` [15]: no confirmed login within ±1 h of this hour of week (UTC) and under 2 %
 //!   within ±1 h of this hour of day.
 //! - `user_failures` [30] (5 in 15 min), `ip_failures` [40] (20 in 10 min): brute force.
-//! - `password_spraying` [60]: the IP failed for ≥ 10 distinct users in 10 min.
+//! - `password_spraying` [60]: the IP failed for ≥ 10 distinct users in an hour.
 //! - `credential_stuffing` [50]: globally, failures over ≥ 20 users from ≥ 10 IPs in 10 min with
 //!   ≤ 20 % success: a campaign; raised for logins from an IP new for the user while it lasts.
 //! - `threat_list` [per list, 40]: IP on a user-supplied CIDR list or a Tor exit list file.

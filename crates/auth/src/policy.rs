@@ -145,7 +145,9 @@ pub struct Policy {
     pub ip_fail_window_secs: u32,
     /// Default 20 failures.
     pub ip_fail_threshold: u32,
-    /// Default 600 s.
+    /// Default 3600 s: sprays are slow on purpose (one attempt every half minute or minute, to
+    /// stay under lockouts), and an hour with ten users is the threshold of the Sigma
+    /// correlation `Password Spraying From One Address` that `palisade serve` ships.
     pub spray_window_secs: u32,
     /// Distinct users an IP failed for. Default 10.
     pub spray_min_users: u32,
@@ -188,7 +190,7 @@ impl Default for Policy {
             user_fail_threshold: 5,
             ip_fail_window_secs: 600,
             ip_fail_threshold: 20,
-            spray_window_secs: 600,
+            spray_window_secs: 3600,
             spray_min_users: 10,
             stuffing_window_secs: 600,
             stuffing_min_users: 20,
