@@ -1,4 +1,5 @@
-//! In-process assess latency with 1,000,000 users of state. Ignored by default (slow in debug):
+//! In-process assess latency with 1,000,000 users of state — a measurement for BENCHMARKS.md,
+//! printed, never asserted. Ignored by default (slow in debug):
 //! `cargo nextest run -p palisade-auth --release --run-ignored only -E 'test(p99)' --no-capture`
 
 mod common;
@@ -46,5 +47,10 @@ fn assess_p99_with_a_million_users() {
         p(0.999),
         e.profile_bytes()
     );
-    assert!(p(0.99) <= 100.0);
+    // A measurement, not a check: the figure goes to BENCHMARKS.md (speed is never asserted).
+    assert_eq!(
+        e.users(),
+        USERS as usize,
+        "every simulated user has a profile"
+    );
 }
