@@ -63,6 +63,9 @@ pub struct Detectors {
     pub triage: Arc<Mutex<Triage>>,
     /// Rule ids that raise no alerts (`PUT /api/v1/rules/{id}`).
     pub disabled: Arc<RwLock<std::collections::HashSet<String>>>,
+    /// The risk-based authentication engine: sign-ins in the logs (sshd, PAM, …) teach it the
+    /// same per-user state the assess API uses.
+    pub auth: Option<Arc<RwLock<palisade_auth::Engine>>>,
 }
 
 /// What the baselines snapshot holds.
@@ -721,6 +724,9 @@ impl Pipeline {
             }
         }
         self.observe("parse", t);
+        if let Some(auth) = &self.det.auth {
+            feed_auth(auth, &events);
+        }
 
         // Single-event detectors.
         let mut alerts: Vec<Alert> = Vec::new();
@@ -1029,6 +1035,58 @@ fn read_u64(store: &SqliteStore, name: &str) -> Result<u64> {
 /// The highest applied sequence number stored at `path` (0 when none).
 pub fn applied_in(store: &SqliteStore) -> Result<u64> {
     read_u64(store, APPLIED)
+}
+
+/// Sign-ins the logs record (ECS `event.category` authentication with a user, a source address
+/// and an outcome, e.g. sshd's `Failed password`/`Accepted publickey`) become outcomes for the
+/// authentication engine: failures feed its velocity, spraying and stuffing windows, successes
+/// its per-user profile. Palisade's own assessment events are skipped (no feedback loop).
+fn feed_auth(auth: &RwLock<palisade_auth::Engine>, events: &[Event]) {
+    use palisade_auth::{Outcome, Request};
+    let mut seen: Vec<(Request, Outcome)> = Vec::new();
+    for e in events {
+        let Some(category) = field(e, "event.category") else {
+            continue;
+        };
+        if !category.contains("authentication")
+            || field(e, "event.action").as_deref() == Some("palisade-assess")
+        {
+            continue;
+        }
+        let outcome = match field(e, "event.outcome").as_deref() {
+            Some("success") => Outcome::Success,
+            Some("failure") => Outcome::Failure,
+            _ => continue,
+        };
+        let (Some(user), Some(ip)) = (
+            field(e, "user.name"),
+            field(e, "source.ip").and_then(|v| v.parse::<std::net::IpAddr>().ok()),
+        ) else {
+            continue;
+        };
+        if user.is_empty() || user.len() > 256 {
+            continue;
+        }
+        seen.push((
+            Request {
+                user,
+                ip,
+                user_agent: String::new(),
+                device_id: None,
+                timestamp: e.timestamp.unwrap_or_else(Utc::now),
+                app: field(e, "process.name"),
+                outcome: None,
+            },
+            outcome,
+        ));
+    }
+    if seen.is_empty() {
+        return;
+    }
+    let mut engine = auth.write().unwrap_or_else(|e| e.into_inner());
+    for (req, outcome) in &seen {
+        engine.outcome(req, *outcome);
+    }
 }
 
 fn field(e: &Event, name: &'static str) -> Option<String> {

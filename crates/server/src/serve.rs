@@ -208,6 +208,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             learned: learned.clone(),
             triage: Arc::clone(&triage),
             disabled: Arc::clone(&disabled),
+            auth: auth.clone(),
         },
         Settings {
             store_events: cfg.pipeline.store_events,

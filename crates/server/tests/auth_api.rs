@@ -12,15 +12,16 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-const GEOIP: &str = "/work/shared/data/geoip/ip-location-db/geo-whois-asn-country-ipv4.mmdb";
+const GEOIP: &str = "../shared/data/geoip/ip-location-db/geo-whois-asn-country-ipv4.mmdb";
 /// RIPE NCC (NL) and Google DNS (US) in the whois country database.
 const HOME: &str = "193.0.6.139";
 const ABROAD: &str = "8.8.8.8";
 const SPRAYER: &str = "198.51.100.7";
 
 fn geoip() -> Option<PathBuf> {
-    let p =
-        PathBuf::from(std::env::var("PALISADE_TEST_GEOIP").unwrap_or_else(|_| GEOIP.to_string()));
+    let p = std::env::var("PALISADE_TEST_GEOIP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join(GEOIP));
     if p.is_file() {
         return Some(p);
     }
@@ -313,5 +314,44 @@ fn auth_can_be_switched_off() {
         &json!({"user": "a", "ip": HOME}),
     );
     assert_eq!(r.status, 503, "{}", r.text());
+    svc.stop();
+}
+
+#[test]
+fn sshd_sign_ins_in_the_logs_teach_the_engine() {
+    let Some((svc, analyst, _)) = start() else {
+        return;
+    };
+    // Six failed SSH passwords for dave from one address, as sshd logs them, through ingest.
+    let now = chrono::Utc::now();
+    let mut lines = String::new();
+    for k in 0..6 {
+        let t = (now - chrono::Duration::seconds(60 - k * 5)).format("%b %e %H:%M:%S");
+        lines.push_str(&format!(
+            "<38>{t} bastion sshd[{}]: Failed password for dave from 192.0.2.77 port {} ssh2\n",
+            700 + k,
+            50000 + k
+        ));
+    }
+    let r = request(
+        svc.addr(),
+        "POST",
+        "/api/v1/events?format=syslog",
+        Some(&analyst),
+        &[("Content-Type", "text/plain")],
+        lines.as_bytes(),
+    );
+    assert!(r.status < 300, "{}", r.text());
+    wait_applied(svc.state(), 6);
+    // The next attempt for dave is assessed with those failures counted.
+    let a = assess(
+        &svc,
+        &analyst,
+        json!({"user": "dave", "ip": "192.0.2.77", "user_agent": "OpenSSH_9.2", "timestamp": now.to_rfc3339()}),
+    );
+    assert!(
+        signals(&a).iter().any(|s| s == "user_failures"),
+        "the logged failures did not reach the engine: {a}"
+    );
     svc.stop();
 }
