@@ -25,6 +25,23 @@ pub const SUBJECT_FIELDS: &[&str] = &[
     "file.path",
 ];
 
+/// Source-format names of the same values (Windows Security, Sysmon, Zeek, …), so a playbook
+/// written against ECS (`source.ip`) also acts on, e.g., a Windows logon brute force whose
+/// correlation groups by `IpAddress`.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("IpAddress", "source.ip"),
+    ("SourceAddress", "source.ip"),
+    ("SourceIp", "source.ip"),
+    ("src_ip", "source.ip"),
+    ("id.orig_h", "source.ip"),
+    ("client.ip", "source.ip"),
+    ("DestAddress", "destination.ip"),
+    ("DestinationIp", "destination.ip"),
+    ("dst_ip", "destination.ip"),
+    ("id.resp_h", "destination.ip"),
+    ("TargetUserName", "user.name"),
+];
+
 /// Most values kept per field (a huge incident must not make a huge subject).
 const MAX_VALUES: usize = 256;
 
@@ -89,10 +106,18 @@ impl Subject {
                         s.add(f, &v.to_string());
                     }
                 }
+                for (raw, ecs) in ALIASES {
+                    if let Some(v) = ev.get_by_name(raw).filter(|v| !v.is_null()) {
+                        s.add(ecs, &v.to_string());
+                    }
+                }
             }
             for (k, v) in &a.evidence {
                 if SUBJECT_FIELDS.contains(&k.as_str()) {
                     s.add(k, v);
+                }
+                if let Some((_, ecs)) = ALIASES.iter().find(|(raw, _)| *raw == k.as_str()) {
+                    s.add(ecs, v);
                 }
                 s.add(&format!("evidence.{k}"), v);
                 s.add("alert.evidence", &format!("{k}={v}"));

@@ -75,3 +75,34 @@ fn an_incident_from_triage_becomes_a_subject_and_a_block() {
     assert_eq!(planned[0].action.target(), "203.0.113.9");
     assert!(planned[0].reason.contains(&format!("incident {}", inc.id)));
 }
+
+#[test]
+fn a_windows_logon_brute_force_grouped_by_ipaddress_is_blocked_too() {
+    // The Windows correlation groups by the Security log's own field name, not ECS.
+    let alerts = vec![alert(
+        "sigma-correlation",
+        &[
+            "attack.credential-access",
+            "attack.t1110.001",
+            "attack.t1110.003",
+        ],
+        &[("IpAddress", "198.51.100.61"), ("count", "12")],
+        None,
+    )];
+    let out = Triage::new(TriageConfig::default()).process(&alerts);
+    let inc = &out.incidents[0];
+    let mine: Vec<&Alert> = inc.alert_indices().map(|i| &alerts[i]).collect();
+    let s = Subject::from_incident(inc, &mine);
+    assert_eq!(s.fields["source.ip"], ["198.51.100.61"]);
+    let mut p = Planner::new(default_playbooks(), Allowlist::default());
+    let planned = p.plan(&s, Utc::now());
+    let blocks: Vec<String> = planned
+        .iter()
+        .filter(|p| p.refused.is_none() && matches!(p.action, Action::Block { .. }))
+        .map(|p| format!("{} {}", p.playbook, p.action.target()))
+        .collect();
+    assert!(
+        blocks.contains(&"ssh-rdp-brute-force 198.51.100.61".to_string()),
+        "{planned:#?}"
+    );
+}
