@@ -1041,19 +1041,24 @@ pub fn applied_in(store: &SqliteStore) -> Result<u64> {
 /// and an outcome, e.g. sshd's `Failed password`/`Accepted publickey`) become outcomes for the
 /// authentication engine: failures feed its velocity, spraying and stuffing windows, successes
 /// its per-user profile. Palisade's own assessment events are skipped (no feedback loop).
+fn text<'e>(e: &'e Event, name: &'static str) -> Option<&'e str> {
+    e.get(FieldId::known(name)).and_then(Value::as_str)
+}
+
 fn feed_auth(auth: &RwLock<palisade_auth::Engine>, events: &[Event]) {
     use palisade_auth::{Outcome, Request};
     let mut seen: Vec<(Request, Outcome)> = Vec::new();
     for e in events {
-        let Some(category) = field(e, "event.category") else {
-            continue;
+        // Every event passes here: look without allocating, and only at sign-ins.
+        let is_auth = match e.get(FieldId::known("event.category")) {
+            Some(Value::Str(c)) => c.as_str() == "authentication",
+            Some(Value::Array(cs)) => cs.iter().any(|c| c.as_str() == Some("authentication")),
+            _ => false,
         };
-        if !category.contains("authentication")
-            || field(e, "event.action").as_deref() == Some("palisade-assess")
-        {
+        if !is_auth || text(e, "event.action") == Some("palisade-assess") {
             continue;
         }
-        let outcome = match field(e, "event.outcome").as_deref() {
+        let outcome = match text(e, "event.outcome") {
             Some("success") => Outcome::Success,
             Some("failure") => Outcome::Failure,
             _ => continue,
