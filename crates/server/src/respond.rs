@@ -119,8 +119,6 @@ pub struct Engine {
     nftables: bool,
     local_actions: bool,
     dry_run: bool,
-    /// The nft table exists (checked once, again after a failure).
-    nft_ready: AtomicBool,
     metrics: Option<Arc<Metrics>>,
     /// What the responder runs, for the API and UI.
     pub playbooks: Vec<crate::api::respond::PlaybookOut>,
@@ -140,7 +138,6 @@ impl Engine {
             nftables: cfg.respond.nftables,
             local_actions: cfg.respond.local_actions,
             dry_run: cfg.respond.dry_run,
-            nft_ready: AtomicBool::new(false),
             metrics,
             playbooks: Vec::new(),
         }
@@ -159,7 +156,6 @@ impl Engine {
                 .nft()
                 .ensure()
                 .context("respond.nftables: creating Palisade's nftables table")?;
-            self.nft_ready.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -363,20 +359,10 @@ impl Engine {
     }
 
     fn nft_block(&self, nets: &[(IpNet, Option<Duration>)]) -> Result<(), String> {
-        let nft = self.exec.nft();
-        if !self.nft_ready.load(Ordering::Acquire) {
-            nft.ensure().map_err(|e| e.to_string())?;
-            self.nft_ready.store(true, Ordering::Release);
-        }
-        match nft.block_many(nets) {
-            Ok(()) => Ok(()),
-            Err(first) => {
-                // Someone may have deleted the table: recreate it once and retry.
-                nft.ensure()
-                    .map_err(|e| format!("{first}; recreating: {e}"))?;
-                nft.block_many(nets).map_err(|e| e.to_string())
-            }
-        }
+        self.exec
+            .nft()
+            .ensure_and_block(nets)
+            .map_err(|e| e.to_string())
     }
 
     /// Runs one action now.

@@ -223,13 +223,12 @@ impl Executors {
         describe(action, &self.cfg)
     }
 
-    /// Runs an action. Blocks call [`Nft::ensure`] first (idempotent).
+    /// Runs an action. Blocks create the nft table the first time ([`Nft::ensure_and_block`]).
     pub fn execute(&self, action: &Action) -> Result<Outcome, ExecError> {
         tracing::debug!(kind = action.kind(), target = %action.target(), "executing");
         match action {
             Action::Block { net, ttl } => {
-                self.nft.ensure()?;
-                self.nft.block(*net, *ttl)?;
+                self.nft.ensure_and_block(&[(*net, *ttl)])?;
                 Ok(Outcome {
                     detail: format!("blocked {} for {}", net_text(net), ttl_text(*ttl)),
                     revert: Some(Revert::Unblock { net: *net }),

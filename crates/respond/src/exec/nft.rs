@@ -51,11 +51,16 @@ impl Default for NftConfig {
 #[derive(Debug, Clone)]
 pub struct Nft {
     cfg: NftConfig,
+    /// Our table was created by this executor (or a clone): blocks need not ensure it again.
+    ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Nft {
     pub fn new(cfg: NftConfig) -> Nft {
-        Nft { cfg }
+        Nft {
+            cfg,
+            ready: Default::default(),
+        }
     }
 
     pub fn config(&self) -> &NftConfig {
@@ -112,7 +117,27 @@ impl Nft {
     /// Creates the table, sets and chains if missing — one atomic transaction, idempotent,
     /// never touching another table. Elements already in the sets stay.
     pub fn ensure(&self) -> Result<(), ExecError> {
-        self.script(&self.ensure_script()).map(drop)
+        self.script(&self.ensure_script())?;
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Blocks `nets` in one transaction, creating the table first if this executor has not yet;
+    /// when the add fails (someone deleted the table), recreates it once and retries.
+    pub fn ensure_and_block(&self, nets: &[(IpNet, Option<Duration>)]) -> Result<(), ExecError> {
+        if !self.ready.load(std::sync::atomic::Ordering::Acquire) {
+            self.ensure()?;
+        }
+        match self.block_many(nets) {
+            Ok(()) => Ok(()),
+            Err(first) => {
+                if let Err(e) = self.ensure() {
+                    tracing::warn!("nft: {first}; recreating the table failed too");
+                    return Err(e);
+                }
+                self.block_many(nets)
+            }
+        }
     }
 
     /// The element text: `10.0.0.1 timeout 4h` (no timeout clause when permanent).
