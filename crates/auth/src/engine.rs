@@ -2,8 +2,8 @@
 
 use chrono::{Datelike, Timelike};
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use siphasher::sip::SipHasher13;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::cidr::CidrSet;
@@ -18,6 +18,32 @@ use crate::ua::{self, UaFinding};
 const STUFF_RING: usize = 512;
 /// Minute buckets of attempts/successes for the stuffing success rate (covers ≤ 60 min).
 const MINUTES: usize = 64;
+
+/// The secret keys of the engine's hashing of user names, devices and IPs: SipHash-1-3 (what
+/// `std`'s `RandomState` uses) with 128 random bits from the OS, kept with saved profiles so
+/// a restored engine recognises its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Keys {
+    pub k0: u64,
+    pub k1: u64,
+}
+
+impl Keys {
+    fn random() -> Keys {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+        Keys {
+            k0: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            k1: u64::from_le_bytes(b[8..].try_into().expect("8 bytes")),
+        }
+    }
+
+    fn hash_one<T: Hash>(&self, v: T) -> u64 {
+        let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
+        v.hash(&mut h);
+        h.finish()
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Campaign {
@@ -48,7 +74,7 @@ pub struct Engine {
     geo: Option<Geo>,
     /// Keyed (random per engine) hashing of user names, devices and IPs: a user name crafted
     /// to collide with another's cannot be computed offline.
-    keys: RandomState,
+    keys: Keys,
     users: FxHashMap<u64, UserState>,
     user_fails: FxHashMap<u64, FailRing>,
     ip_fails: FxHashMap<u128, FailRing>,
@@ -68,6 +94,8 @@ pub struct Engine {
     max_users: usize,
     /// Confirmed logins not learned because the profile table was full.
     refused: u64,
+    /// Bumped by every change to learned profiles (see [`Engine::generation`]).
+    generation: u64,
 }
 
 fn ip_key(ip: IpAddr) -> u128 {
@@ -123,8 +151,6 @@ impl Engine {
                 message: "must be at most 3600 (one hour)".into(),
             });
         }
-        let keys = RandomState::new();
-        let hash = |s: &str| keys.hash_one(s);
         let mut threats = Vec::new();
         for (i, t) in policy.threat_lists.iter().enumerate() {
             let mut set = CidrSet::from_entries(&format!("threat_lists[{i}].cidrs"), &t.cidrs)?;
@@ -140,32 +166,18 @@ impl Engine {
             }
             threats.push((t.name.clone(), t.weight, set));
         }
-        let mut peer_of = FxHashMap::default();
-        let mut peer_names = Vec::new();
-        for (g, members) in &policy.peer_groups {
-            let idx = peer_names.len() as u16;
-            peer_names.push(g.clone());
-            for m in members {
-                peer_of.insert(hash(m), idx);
-            }
-        }
-        Ok(Engine {
-            allow_users: policy.always_allow.users.iter().map(|u| hash(u)).collect(),
+        let mut e = Engine {
+            allow_users: FxHashSet::default(),
             allow_cidrs: CidrSet::from_entries("always_allow.cidrs", &policy.always_allow.cidrs)?,
-            challenge_users: policy
-                .always_challenge
-                .users
-                .iter()
-                .map(|u| hash(u))
-                .collect(),
+            challenge_users: FxHashSet::default(),
             challenge_cidrs: CidrSet::from_entries(
                 "always_challenge.cidrs",
                 &policy.always_challenge.cidrs,
             )?,
             vpn: CidrSet::from_entries("vpn_egress", &policy.vpn_egress)?,
             threats,
-            peer_of,
-            peer_names,
+            peer_of: FxHashMap::default(),
+            peer_names: policy.peer_groups.keys().cloned().collect(),
             peer_countries: FxHashMap::default(),
             users: FxHashMap::default(),
             user_fails: FxHashMap::default(),
@@ -177,13 +189,32 @@ impl Engine {
                 campaign: None,
                 scratch: Vec::with_capacity(STUFF_RING),
             },
-            keys,
+            keys: Keys::random(),
             policy,
             geo,
             prune_at: 4096,
             max_users: usize::MAX,
             refused: 0,
-        })
+            generation: 0,
+        };
+        e.hash_lists();
+        Ok(e)
+    }
+
+    /// (Re)builds the policy's user lists and peer-group membership as hashes under the
+    /// current keys.
+    fn hash_lists(&mut self) {
+        let keys = self.keys;
+        let hash = |s: &String| keys.hash_one(s.as_str());
+        let p = &self.policy;
+        self.allow_users = p.always_allow.users.iter().map(hash).collect();
+        self.challenge_users = p.always_challenge.users.iter().map(hash).collect();
+        self.peer_of.clear();
+        for (idx, members) in p.peer_groups.values().enumerate() {
+            for m in members {
+                self.peer_of.insert(hash(m), idx as u16);
+            }
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -216,6 +247,59 @@ impl Engine {
     /// byte each) at the current capacity.
     pub fn profile_bytes(&self) -> usize {
         self.users.capacity() * (8 + std::mem::size_of::<UserState>() + 1)
+    }
+
+    /// Changes to learned profiles so far: a saver compares it with the value it last saved
+    /// at to skip unchanged state.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The learned profiles (and the hash keys they are found by) as bytes, in the versioned
+    /// layout of [`crate::persist`]: about [`crate::persist::USER_RECORD`] bytes per user.
+    pub fn save_profiles(&self) -> Vec<u8> {
+        let mut groups: Vec<(String, Vec<(u16, u32)>)> = self
+            .peer_names
+            .iter()
+            .map(|n| (n.clone(), Vec::new()))
+            .collect();
+        for (&(g, c), &n) in &self.peer_countries {
+            if let Some(slot) = groups.get_mut(g as usize) {
+                slot.1.push((c, n));
+            }
+        }
+        for g in &mut groups {
+            g.1.sort_unstable();
+        }
+        crate::persist::encode(self.keys, &self.users, &groups)
+    }
+
+    /// Replaces the learned profiles with saved ones (from [`Engine::save_profiles`]) and
+    /// returns how many users were restored. Failure windows start empty. Users beyond the
+    /// profile bound are not restored (counted in [`Engine::refused_users`]); peer-group counts
+    /// are kept for groups the policy still names. A damaged blob is an error naming the byte
+    /// offset, and the engine is left as it was.
+    pub fn restore_profiles(&mut self, bytes: &[u8]) -> Result<usize, AuthError> {
+        let d = crate::persist::decode(bytes)?;
+        self.keys = d.keys;
+        self.hash_lists();
+        self.users.clear();
+        self.user_fails.clear();
+        self.ip_fails.clear();
+        let keep = d.users.len().min(self.max_users);
+        self.refused += (d.users.len() - keep) as u64;
+        self.users.reserve(keep);
+        self.users.extend(d.users.into_iter().take(keep));
+        self.peer_countries.clear();
+        for (name, counts) in d.groups {
+            if let Some(g) = self.peer_names.iter().position(|n| *n == name) {
+                for (c, n) in counts {
+                    self.peer_countries.insert((g as u16, c), n);
+                }
+            }
+        }
+        self.generation += 1;
+        Ok(keep)
     }
 
     fn h64(&self, s: &str) -> u64 {
@@ -617,6 +701,7 @@ impl Engine {
             self.refused += 1;
             return;
         }
+        self.generation += 1;
         let s = self.users.entry(uh).or_default();
         if let Some(d) = dev {
             s.devices.insert(d);

@@ -16,6 +16,8 @@ pub enum AuthError {
     Geo { path: PathBuf, message: String },
     #[error("policy: {field}: {message}")]
     Policy { field: String, message: String },
+    #[error("saved authentication profiles: {message}")]
+    Profiles { message: String },
     #[error("policy {path}: {message}")]
     PolicyFile { path: PathBuf, message: String },
 }

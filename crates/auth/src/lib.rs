@@ -45,12 +45,19 @@
 //! confirmed login, plus its hash-table slot (8-byte key, 1 control byte, load slack):
 //! at most 640 bytes per user in all (measured 525 on 10,000 users by `tests/memory.rs`). Failure windows
 //! exist only for users/IPs that recently failed (264 bytes each) and are pruned.
+//!
+//! ## Persistence
+//! [`Engine::save_profiles`] / [`Engine::restore_profiles`] write and read the profiles (and
+//! the secret keys their hashes are made with) in the versioned binary layout of [`persist`],
+//! [`persist::USER_RECORD`] bytes per user; `palisade serve` saves them with its baseline
+//! snapshots.
 
 mod centroids;
 pub mod cidr;
 mod engine;
 mod error;
 pub mod geo;
+pub mod persist;
 pub mod policy;
 pub mod sim;
 pub mod state;

@@ -43,6 +43,14 @@ impl<const N: usize> Ring<N> {
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         self.items.iter().copied().filter(|&x| x != 0)
     }
+    /// Every slot, newest first, 0 for empty (for saved profiles).
+    pub fn slots(&self) -> &[u32; N] {
+        &self.items
+    }
+    /// A ring from saved slots.
+    pub fn from_slots(items: [u32; N]) -> Self {
+        Ring { items }
+    }
 }
 
 /// One user's learned profile (from confirmed logins only).

@@ -266,6 +266,15 @@ pub async fn run(cfg: ServeConfig, banner: Option<String>) -> Result<u8> {
         report.replayed_from,
         report.wal_last_seq,
     );
+    if report.auth_users > 0 {
+        eprintln!(
+            "palisade: restored {} authentication profiles",
+            report.auth_users
+        );
+    }
+    if let Some(e) = &report.auth_restore_error {
+        eprintln!("palisade: {e}; risk-based authentication starts with no learned profiles");
+    }
     if report.torn_bytes > 0 {
         eprintln!(
             "palisade: cut {} bytes of a torn write at the end of the write-ahead log (never acknowledged)",

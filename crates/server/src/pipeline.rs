@@ -48,6 +48,9 @@ use crate::wal::{self, WalRecord};
 pub const APPLIED: &str = "serve.applied";
 /// Store state holding the baseline snapshot.
 pub const SNAPSHOT: &str = "serve.snapshot";
+/// Store state holding the risk-based authentication profiles (`palisade_auth::persist`),
+/// saved with each baseline snapshot when they changed.
+pub const AUTH_PROFILES: &str = "serve.auth_profiles";
 /// Store state holding the disabled rule ids.
 pub const DISABLED_RULES: &str = "serve.disabled_rules";
 /// Most per-source parsers kept (Zeek TSV headers are per source).
@@ -133,6 +136,8 @@ pub struct Pipeline {
     seen: u64,
     snapshot_seq: u64,
     last_snapshot: Instant,
+    /// The authentication engine's generation its profiles were last saved (or restored) at.
+    auth_saved: u64,
     parsers: HashMap<(Arc<str>, Format), Box<dyn LineFormat>>,
     /// Open incidents by primary entity: (local key, the incident). A loaded incident's local
     /// key is its store id; one opened here gets `LOCAL_BASE + n` until the committer maps it.
@@ -385,6 +390,9 @@ impl Pipeline {
         };
         progress.applied.store(applied, Ordering::Release);
         progress.snapshot.store(snapshot_seq, Ordering::Release);
+        let auth_saved = det.auth.as_ref().map_or(0, |a| {
+            a.read().unwrap_or_else(|e| e.into_inner()).generation()
+        });
         let mut p = Pipeline {
             store,
             det,
@@ -394,6 +402,7 @@ impl Pipeline {
             seen: snapshot_seq,
             snapshot_seq,
             last_snapshot: Instant::now(),
+            auth_saved,
             parsers: HashMap::new(),
             live: HashMap::new(),
             next_local: LOCAL_BASE,
@@ -644,6 +653,20 @@ impl Pipeline {
             let t = self.det.triage.lock().unwrap_or_else(|e| e.into_inner());
             serde_json::to_vec(&t.state())?
         };
+        // Authentication profiles first: should the service die between the two writes, the
+        // replay after the older snapshot re-teaches a few sign-ins (an extra count in an
+        // hour slot), never loses one.
+        if let Some(auth) = &self.det.auth {
+            let (generation, bytes) = {
+                let a = auth.read().unwrap_or_else(|e| e.into_inner());
+                let g = a.generation();
+                (g, (g != self.auth_saved).then(|| a.save_profiles()))
+            };
+            if let Some(bytes) = bytes {
+                self.store.save_state(AUTH_PROFILES, &bytes)?;
+                self.auth_saved = generation;
+            }
+        }
         let snap = Snapshot {
             version: 1,
             seq: self.seen,

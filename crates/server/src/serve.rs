@@ -58,6 +58,10 @@ pub struct StartReport {
     pub torn_bytes: u64,
     /// Playbooks the responder runs (0 when `respond.enabled` is off).
     pub playbooks: usize,
+    /// Users whose authentication profile was restored from the store.
+    pub auth_users: usize,
+    /// Why saved authentication profiles could not be restored (the engine starts empty).
+    pub auth_restore_error: Option<String>,
 }
 
 /// Reads triage settings from TOML (top level or a `[triage]` table) or JSON (by extension or
@@ -174,6 +178,24 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     }
     let store = SqliteStore::open(&store_path)
         .with_context(|| format!("opening {}", store_path.display()))?;
+    // Saved authentication profiles, before the log replay teaches the engine what came after
+    // them. Damaged ones are reported and the engine starts empty: the login path stays up.
+    if let Some(auth) = &auth
+        && let Some(bytes) =
+            palisade_store::Store::load_state(&store, crate::pipeline::AUTH_PROFILES)?
+    {
+        match auth
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .restore_profiles(&bytes)
+        {
+            Ok(n) => report.auth_users = n,
+            Err(e) => {
+                tracing::error!("{e}; starting with no learned authentication profiles");
+                report.auth_restore_error = Some(e.to_string());
+            }
+        }
+    }
     let intel = if cfg.has_detector("ioc") {
         crate::intel::load(&store, &cfg.pipeline.intel)?.map(Arc::new)
     } else {

@@ -300,6 +300,55 @@ fn logins_are_learned_scored_and_reported() {
 }
 
 #[test]
+fn learned_profiles_survive_a_restart() {
+    let Some((svc, tok, _)) = start() else {
+        return;
+    };
+    let login = |day: i64| json!({"user": "erin", "ip": HOME, "user_agent": "Mozilla/5.0 Firefox/128.0", "device_id": "erin-laptop", "timestamp": at(day, 0)});
+    for day in 0..8 {
+        let mut l = login(day);
+        l["outcome"] = json!("success");
+        outcome(&svc, &tok, l);
+    }
+    let before = assess(&svc, &tok, login(9));
+    assert_eq!(before["decision"], "allow", "{before}");
+    assert!(signals(&before).is_empty(), "{before}");
+    let (svc, report) = svc.restart();
+    assert_eq!(report.auth_users, 1, "{report:?}");
+    assert!(report.auth_restore_error.is_none(), "{report:?}");
+    // Same verdict as before the restart: erin's device, address and hours are still known.
+    let after = assess(&svc, &tok, login(9));
+    assert_eq!(after, before);
+    // A user the engine never saw is still new.
+    let stranger = assess(
+        &svc,
+        &tok,
+        json!({"user": "frank", "ip": HOME, "user_agent": "Mozilla/5.0 Firefox/128.0", "timestamp": at(9, 0)}),
+    );
+    assert!(
+        signals(&stranger).contains(&"new_user".to_string()),
+        "{stranger}"
+    );
+
+    // Damaged saved profiles: the service still starts, says why, and knows nobody.
+    let mut store = svc.store();
+    palisade_store::Store::save_state(
+        &mut store,
+        palisade_server::pipeline::AUTH_PROFILES,
+        b"PALAUTH\0junk",
+    )
+    .unwrap();
+    drop(store);
+    let (svc, report) = svc.restart();
+    let err = report.auth_restore_error.clone().expect("a restore error");
+    assert!(err.contains("saved authentication profiles"), "{err}");
+    assert_eq!(report.auth_users, 0);
+    let a = assess(&svc, &tok, login(10));
+    assert!(signals(&a).contains(&"new_user".to_string()), "{a}");
+    svc.stop();
+}
+
+#[test]
 fn auth_can_be_switched_off() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), &[]);

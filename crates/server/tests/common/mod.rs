@@ -227,4 +227,19 @@ impl Service {
             self.rt.block_on(r.stop());
         }
     }
+
+    /// Stops the service gracefully and starts it again on the same data directory; also
+    /// returns what the new start-up reported.
+    #[allow(dead_code)]
+    pub fn restart(mut self) -> (Service, palisade_server::serve::StartReport) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.stop());
+        }
+        let (running, report) = self
+            .rt
+            .block_on(palisade_server::serve::start(self.cfg.clone()))
+            .unwrap();
+        self.running = Some(running);
+        (self, report)
+    }
 }
