@@ -343,6 +343,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = AppState(Arc::new(Inner {
+        tokens: crate::state::TokenCache::default(),
         sessions: crate::session::Sessions::new(Duration::from_secs(
             cfg.server.session_minutes * 60,
         )),

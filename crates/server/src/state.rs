@@ -43,6 +43,42 @@ pub struct Inner {
     pub started: DateTime<Utc>,
     /// Web UI sessions.
     pub sessions: crate::session::Sessions,
+    /// Recently checked live tokens (see [`TokenCache`]).
+    pub tokens: TokenCache,
+}
+
+/// Live tokens checked in the last [`TokenCache::TTL`], by secret hash, so a busy caller (a
+/// login system assessing thousands of logins a second) does not cost a store query and a
+/// thread hand-off per request. Unknown and revoked secrets are never cached (they are looked
+/// up every time); a revocation through the API empties the cache at once, one made by
+/// another process (`palisade token revoke`) takes effect within the TTL. Bounded: when full,
+/// it is emptied.
+#[derive(Default)]
+pub struct TokenCache(Mutex<std::collections::HashMap<String, (Principal, std::time::Instant)>>);
+
+impl TokenCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    const MAX: usize = 1024;
+
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, hash: String, p: Principal) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(hash, (p, std::time::Instant::now()));
+    }
+
+    /// Forgets every cached token (after a revocation).
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -75,8 +111,12 @@ impl AppState {
             return Ok(None);
         }
         let hash = hash_secret(secret);
-        let rec = self.db(move |s| s.token_by_hash(&hash)).await?;
-        Ok(rec.and_then(|t| {
+        if let Some(p) = self.tokens.get(&hash) {
+            return Ok(Some(p));
+        }
+        let key = hash.clone();
+        let rec = self.db(move |s| s.token_by_hash(&key)).await?;
+        let p = rec.and_then(|t| {
             if t.revoked.is_some() {
                 return None;
             }
@@ -85,7 +125,11 @@ impl AppState {
                 name: t.name,
                 role: t.role.parse::<Role>().ok()?,
             })
-        }))
+        });
+        if let Some(p) = &p {
+            self.tokens.put(hash, p.clone());
+        }
+        Ok(p)
     }
 
     /// Appends to the audit log.

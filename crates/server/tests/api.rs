@@ -324,3 +324,35 @@ fn oversized_bodies_are_refused_before_any_is_taken() {
     assert_eq!(svc.state().progress.applied.load(Ordering::Acquire), 0);
     svc.stop();
 }
+
+#[test]
+fn a_token_revoked_through_the_api_stops_working_at_once() {
+    let svc = Service::start(&[]);
+    let admin = token(&svc.cfg, "admin");
+    let analyst = token(&svc.cfg, "analyst");
+    let addr = svc.addr();
+    // Used (and so remembered by the service) before the revocation.
+    assert_eq!(get(addr, "/api/v1/status", Some(&analyst)).status, 200);
+    assert_eq!(get(addr, "/api/v1/status", Some(&analyst)).status, 200);
+    let tokens = get(addr, "/api/v1/tokens", Some(&admin)).json();
+    let id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "analyst")
+        .expect("the analyst token is listed")["id"]
+        .as_i64()
+        .unwrap();
+    let r = request(
+        addr,
+        "DELETE",
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(get(addr, "/api/v1/status", Some(&analyst)).status, 401);
+    assert_eq!(get(addr, "/api/v1/status", Some(&admin)).status, 200);
+    svc.stop();
+}

@@ -384,6 +384,7 @@ pub async fn revoke_token(
         return Err(ApiError::NotFound(format!("no live token {id}")));
     }
     state.sessions.remove_token(id);
+    state.tokens.clear();
     state
         .audit(
             &who,
