@@ -21,9 +21,9 @@
 //! `--max-seconds` overall; the generator shares the CPU with the service, and its own CPU
 //! time is reported.
 
-mod child;
-mod http;
-mod load;
+pub(crate) mod child;
+pub(crate) mod http;
+pub(crate) mod load;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -249,6 +249,7 @@ async fn run(args: &BenchServeArgs) -> Result<Report> {
         rules: args.rules.clone(),
         detectors: args.detectors.clone(),
         fsync: !args.no_fsync,
+        auth: None,
     };
     let load_before = loadavg();
     eprintln!(

@@ -412,6 +412,10 @@ pub enum BenchCommand {
     /// serve` child tails (in a network namespace of its own) until the address is in
     /// Palisade's nftables set, p50/p99 over many attackers, and the peak block rate.
     Block(crate::bench_block::BenchBlockArgs),
+    /// Risk-based authentication speed: assess latency in process and over HTTP (a `palisade
+    /// serve` child at a steady request rate) with a million learned users, and memory per
+    /// user.
+    Auth(crate::bench_auth::BenchAuthArgs),
 }
 
 #[derive(Args)]

@@ -64,7 +64,7 @@ fn ci() -> bool {
 }
 
 /// The default geolocation database: PALISADE_DATA, then `shared/data` in any ancestor.
-fn find_geoip() -> Option<PathBuf> {
+pub(crate) fn find_geoip() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("PALISADE_DATA") {
         let p = Path::new(&d).join(GEOIP_REL);
         if p.is_file() {

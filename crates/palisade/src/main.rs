@@ -4,6 +4,7 @@
 mod auth_cmd;
 mod bench;
 mod bench_anomaly;
+mod bench_auth;
 mod bench_block;
 mod bench_intel;
 mod bench_serve;
@@ -80,6 +81,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Block(args),
         } => bench_block::block(args),
+        Command::Bench {
+            command: cli::BenchCommand::Auth(args),
+        } => bench_auth::auth(args),
         Command::Intel { command } => match command {
             cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
             cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),

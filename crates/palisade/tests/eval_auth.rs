@@ -119,3 +119,58 @@ fn openssh_log_brute_forcers_are_listed() {
     let first = top["first_flagged_at_attempt"].as_u64().unwrap();
     assert!((1..=50).contains(&first), "{top}");
 }
+
+/// `palisade bench auth` end to end at toy size: it teaches the population, hands the profiles
+/// to a real `palisade serve` child (which must restore every one of them), sends assessments
+/// over HTTP and the same load to `/healthz`, and reports every figure. Speed is not checked
+/// here (BENCHMARKS.md has the measured figures); that the run is complete and consistent is.
+#[test]
+fn bench_auth_runs_both_parts_at_toy_size() {
+    let Some(geo) = data_file(GEOIP) else { return };
+    let doc = json_of(&[
+        "bench",
+        "auth",
+        "--users",
+        "300",
+        "--attempts",
+        "200",
+        "--rate",
+        "200",
+        "--seconds",
+        "1",
+        "--warmup",
+        "0",
+        "--connections",
+        "4",
+        "--geoip",
+        s(&geo),
+        "--format",
+        "json",
+    ]);
+    let p = &doc["in_process"];
+    assert_eq!(p["users"], 300, "{doc}");
+    assert_eq!(p["attempts"], 200, "{doc}");
+    let d = &p["decisions"];
+    let total = d["allow"].as_u64().unwrap()
+        + d["challenge"].as_u64().unwrap()
+        + d["deny"].as_u64().unwrap();
+    assert_eq!(total, 200, "{doc}");
+    // One in five attempts comes from a random address and a new device: some are challenged,
+    // the usual ones are allowed.
+    assert!(
+        d["challenge"].as_u64().unwrap() + d["deny"].as_u64().unwrap() > 0,
+        "{doc}"
+    );
+    assert!(d["allow"].as_u64().unwrap() > 100, "{doc}");
+    assert!(p["bytes_per_user"].as_f64().unwrap() > 300.0, "{doc}");
+    let h = &doc["http"];
+    assert_eq!(h["restored_users"], 300, "{doc}");
+    assert_eq!(h["requests_due"], 200, "{doc}");
+    assert_eq!(h["answered_200"], 200, "{doc}");
+    assert_eq!(h["failed"], 0, "{doc}");
+    assert!(h["latency_ms_p99"].as_f64().unwrap() > 0.0, "{doc}");
+    assert_eq!(h["floor_healthz"]["answered_200"], 200, "{doc}");
+    // The service scored what was sent, with the same verdicts as in process (same engine
+    // state, same attempts).
+    assert_eq!(h["decisions"], p["decisions"], "{doc}");
+}

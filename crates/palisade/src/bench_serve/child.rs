@@ -21,6 +21,16 @@ pub struct ChildSettings {
     pub rules: Vec<PathBuf>,
     pub detectors: Vec<String>,
     pub fsync: bool,
+    /// Risk-based authentication set-up; `None` keeps `[auth]` at its defaults.
+    pub auth: Option<AuthChild>,
+}
+
+/// `[auth]` of the child, and profiles it finds in its store when it starts.
+pub struct AuthChild {
+    pub geoip: Vec<PathBuf>,
+    pub max_users: usize,
+    /// Saved profiles (`palisade_auth::persist`), written to the store before the child starts.
+    pub profiles: Option<Vec<u8>>,
 }
 
 /// A running `palisade serve`; stopped (SIGTERM, then SIGKILL) when dropped.
@@ -50,7 +60,11 @@ fn free_port(udp: bool) -> Result<u16> {
     Ok(port)
 }
 
-fn write_config(s: &ChildSettings, addr: SocketAddr, udp: SocketAddr) -> Result<PathBuf> {
+fn write_config(
+    s: &ChildSettings,
+    addr: SocketAddr,
+    udp: SocketAddr,
+) -> Result<(PathBuf, ServeConfig)> {
     let mut cfg = ServeConfig::default();
     cfg.server.listen = addr.to_string();
     cfg.server.data_dir = s.dir.join("data");
@@ -68,11 +82,19 @@ fn write_config(s: &ChildSettings, addr: SocketAddr, udp: SocketAddr) -> Result<
         max_connections: 256,
         idle_timeout_secs: 600,
     });
+    if let Some(a) = &s.auth {
+        cfg.auth.geoip = a
+            .geoip
+            .iter()
+            .map(|p| std::fs::canonicalize(p).with_context(|| format!("--geoip {}", p.display())))
+            .collect::<Result<_>>()?;
+        cfg.auth.max_users = a.max_users;
+    }
     cfg.validate().map_err(anyhow::Error::msg)?;
     let path = s.dir.join("palisade.toml");
     std::fs::write(&path, toml::to_string(&cfg)?)
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
+    Ok((path, cfg))
 }
 
 /// The child sees only the generated configuration, not `PALISADE_*` overrides of this shell.
@@ -115,8 +137,18 @@ impl ServeChild {
         std::fs::create_dir_all(&s.dir).with_context(|| format!("creating {}", s.dir.display()))?;
         let addr: SocketAddr = ([127, 0, 0, 1], free_port(false)?).into();
         let udp: SocketAddr = ([127, 0, 0, 1], free_port(true)?).into();
-        let config = write_config(s, addr, udp)?;
+        let (config, cfg) = write_config(s, addr, udp)?;
         let token = create_token(&s.exe, &config)?;
+        if let Some(bytes) = s.auth.as_ref().and_then(|a| a.profiles.as_ref()) {
+            let path = cfg.store_path();
+            let mut store = palisade_store::SqliteStore::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            palisade_store::Store::save_state(
+                &mut store,
+                palisade_server::pipeline::AUTH_PROFILES,
+                bytes,
+            )?;
+        }
         let log = s.dir.join("serve.log");
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;

@@ -3,7 +3,9 @@
 //!
 //! **Open loop.** Request `i` of a step is due at `start + i × batch / rate`, whatever happened
 //! to earlier requests; a free connection takes the next due request, and its latency is
-//! measured from when it was due, not from when it could be sent. A slow answer therefore
+//! measured from when it was due, not from when it could be sent (a connection that was idle
+//! and waiting counts from when the timer woke it, at most the timer's 1 ms resolution later,
+//! since that slop is the generator's). A slow answer therefore
 //! shows up in the latency of every request queued behind it (no coordinated omission), the
 //! way a fleet of independent log shippers would experience it.
 
@@ -161,9 +163,15 @@ pub async fn http_load(
                     break;
                 }
                 let due_at = start + interval.mul_f64(i as f64);
+                let idle = tokio::time::Instant::now() < due_at;
                 tokio::time::sleep_until(due_at).await;
                 let body = &bodies[(i % bodies.len() as u64) as usize];
                 let sent = tokio::time::Instant::now();
+                // A request's clock starts when it was due. When this connection was idle and
+                // waited for it, it starts when the timer woke it instead: tokio's timer has a
+                // 1 ms resolution, and that slop is the generator's, not the service's. A
+                // request picked up late (every connection busy) still counts from its due time.
+                let origin = if idle { sent.max(due_at) } else { due_at };
                 let status = match conn.round_trip(&body.request).await {
                     Ok((s, _)) => s,
                     Err(e) => {
@@ -181,7 +189,7 @@ pub async fn http_load(
                 };
                 let end = tokio::time::Instant::now();
                 samples.push(Sample {
-                    latency: end - due_at,
+                    latency: end - origin,
                     service: end - sent,
                     status,
                     events: body.events,
