@@ -291,6 +291,31 @@ fn logins_are_learned_scored_and_reported() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // ... and the built-in password-spraying playbook blocks the sprayer (a ban decision:
+    // nftables is off in this configuration).
+    let start = Instant::now();
+    let action = loop {
+        let r = get(svc.addr(), "/api/v1/respond/actions", Some(&tok));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let found = r
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["playbook"] == "password-spraying" && a["target"].as_str() == Some(SPRAYER))
+            .cloned();
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the sprayer was not blocked: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(action["kind"], "block", "{action}");
+    assert_eq!(action["mode"], "auto", "{action}");
     let metrics = get(svc.addr(), "/metrics", Some(&tok)).text();
     assert!(
         metrics.contains("palisade_auth_assessments_total{decision=\"deny\"}"),
