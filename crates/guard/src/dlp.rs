@@ -149,7 +149,11 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
             Secret,
             r#"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b["']?\s*[:=]\s*["']?([^\s"'`,;]{8,128})"#,
             1,
-            Some(|v| entropy(v) >= 3.0 && v.chars().any(|c| c.is_ascii_digit() || !c.is_alphanumeric())),
+            Some(|v| {
+                entropy(v) >= 3.0
+                    && v.chars()
+                        .any(|c| c.is_ascii_digit() || !c.is_alphanumeric())
+            }),
         ),
         det(
             "email_address",
@@ -179,13 +183,7 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
             0,
             Some(ssn_ok),
         ),
-        det(
-            "es_dni",
-            Pii,
-            r"\b[XYZ0-9]\d{7}[A-Z]\b",
-            0,
-            Some(dni_ok),
-        ),
+        det("es_dni", Pii, r"\b[XYZ0-9]\d{7}[A-Z]\b", 0, Some(dni_ok)),
         det(
             "phone_number",
             Pii,
@@ -245,12 +243,12 @@ fn card_ok(s: &str) -> bool {
     let prefix2: u32 = d.get(..2).and_then(|p| p.parse().ok()).unwrap_or(0);
     let prefix4: u32 = d.get(..4).and_then(|p| p.parse().ok()).unwrap_or(0);
     let issuer = match d.len() {
-        13 | 16 | 19 if d.starts_with('4') => true,            // Visa
-        16 if (51..=55).contains(&prefix2) => true,             // Mastercard
-        16 if (2221..=2720).contains(&prefix4) => true,         // Mastercard 2-series
-        15 if prefix2 == 34 || prefix2 == 37 => true,           // Amex
-        16..=19 if prefix4 == 6011 || prefix2 == 65 => true,    // Discover
-        16..=19 if (3528..=3589).contains(&prefix4) => true,    // JCB
+        13 | 16 | 19 if d.starts_with('4') => true,     // Visa
+        16 if (51..=55).contains(&prefix2) => true,     // Mastercard
+        16 if (2221..=2720).contains(&prefix4) => true, // Mastercard 2-series
+        15 if prefix2 == 34 || prefix2 == 37 => true,   // Amex
+        16..=19 if prefix4 == 6011 || prefix2 == 65 => true, // Discover
+        16..=19 if (3528..=3589).contains(&prefix4) => true, // JCB
         14 if prefix2 == 36 || (3000..=3059).contains(&prefix4) => true, // Diners
         _ => false,
     };
@@ -314,7 +312,11 @@ fn ssn_ok(s: &str) -> bool {
     let [area, group, serial] = parts.as_slice() else {
         return false;
     };
-    *area != "000" && *area != "666" && !area.starts_with('9') && *group != "00" && *serial != "0000"
+    *area != "000"
+        && *area != "666"
+        && !area.starts_with('9')
+        && *group != "00"
+        && *serial != "0000"
 }
 
 /// Spanish DNI (8 digits) or NIE (X/Y/Z + 7 digits) with its control letter.
@@ -339,7 +341,8 @@ pub fn dni_ok(s: &str) -> bool {
 /// A phone number: 9–15 digits (E.164 allows 15), not a date-like or card-like run.
 fn phone_ok(s: &str) -> bool {
     let n = s.chars().filter(|c| c.is_ascii_digit()).count();
-    (9..=15).contains(&n) && (s.starts_with('+') || s.starts_with('(') || s.contains(' ') || s.contains('-'))
+    (9..=15).contains(&n)
+        && (s.starts_with('+') || s.starts_with('(') || s.contains(' ') || s.contains('-'))
 }
 
 /// CRC-32 (IEEE, reflected), bitwise: short inputs only, no table needed.
@@ -515,7 +518,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn kinds(text: &str) -> Vec<&'static str> {
-        Scanner::new().scan(text).into_iter().map(|f| f.kind).collect()
+        Scanner::new()
+            .scan(text)
+            .into_iter()
+            .map(|f| f.kind)
+            .collect()
     }
 
     fn github_token(random30: &str) -> String {

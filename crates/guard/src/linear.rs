@@ -47,9 +47,10 @@ pub struct LinearModel {
     /// Score (probability) at or above which the model alone calls an item positive; chosen
     /// on the training data by the trainer.
     pub threshold: f32,
-    /// A lower threshold for a softer verdict (e.g. "suspicious" mail); equal to `threshold`
-    /// where there is no such verdict.
-    pub low_threshold: f32,
+    /// A second threshold whose meaning is the detector's: for mail the (lower) score of a
+    /// "suspicious" verdict; for prompts the (higher) model probability at which the n-gram
+    /// model may call an injection without any other evidence.
+    pub second_threshold: f32,
 }
 
 pub(crate) fn sigmoid(x: f32) -> f32 {
@@ -120,7 +121,7 @@ impl LinearModel {
             hashed: vec![0.0; ngrams.dim()],
             bias: 0.0,
             threshold: 0.5,
-            low_threshold: 0.5,
+            second_threshold: 0.5,
         };
         let pos = examples.iter().filter(|e| e.label).count().max(1) as f32;
         let neg = examples.iter().filter(|e| !e.label).count().max(1) as f32;
@@ -157,11 +158,35 @@ impl LinearModel {
                 m.bias -= cfg.learning_rate * g / (g_bias + eps).sqrt();
             }
         }
+        m.quantise();
         m
     }
 
+    /// Rounds the hashed weights to the 16-bit grid the file stores (a power-of-two step that
+    /// fits the largest weight in 15 bits) and drops those that round to zero, so a saved model is small and
+    /// reads back identical to the one in memory.
+    fn quantise(&mut self) {
+        let step = self.step();
+        if step == 0.0 {
+            return;
+        }
+        for w in &mut self.hashed {
+            *w = (*w / step).round().clamp(-32767.0, 32767.0) * step;
+        }
+    }
+
+    /// A power of two, so `q · step` is exact and the step found again from quantised weights
+    /// is the same.
+    fn step(&self) -> f32 {
+        let max = self.hashed.iter().fold(0.0f32, |a, w| a.max(w.abs()));
+        if max == 0.0 || !max.is_finite() {
+            return 0.0;
+        }
+        2f32.powi((max / 32767.0).log2().ceil() as i32)
+    }
+
     const MAGIC: &'static [u8; 4] = b"PGLM";
-    const VERSION: u16 = 1;
+    const VERSION: u16 = 2;
 
     /// The model file: magic, version, n-gram settings, threshold, bias, named weights, then
     /// the non-zero hashed weights as (index, weight) pairs, little-endian.
@@ -179,7 +204,7 @@ impl LinearModel {
         ]);
         b.extend_from_slice(&(n.max_chars as u32).to_le_bytes());
         b.extend_from_slice(&self.threshold.to_le_bytes());
-        b.extend_from_slice(&self.low_threshold.to_le_bytes());
+        b.extend_from_slice(&self.second_threshold.to_le_bytes());
         b.extend_from_slice(&self.bias.to_le_bytes());
         b.extend_from_slice(&(self.dense_names.len() as u16).to_le_bytes());
         for (name, w) in self.dense_names.iter().zip(&self.dense) {
@@ -187,17 +212,33 @@ impl LinearModel {
             b.extend_from_slice(name.as_bytes());
             b.extend_from_slice(&w.to_le_bytes());
         }
-        let nz: Vec<(usize, f32)> = self
+        // Hashed weights: the grid step, then (index gap as LEB128, weight as i16) pairs.
+        let step = self.step();
+        b.extend_from_slice(&step.to_le_bytes());
+        let nz: Vec<(usize, i16)> = self
             .hashed
             .iter()
-            .copied()
             .enumerate()
-            .filter(|&(_, w)| w != 0.0)
+            .filter_map(|(i, &w)| {
+                let q = if step > 0.0 { (w / step).round() } else { 0.0 };
+                (q != 0.0).then_some((i, q.clamp(-32767.0, 32767.0) as i16))
+            })
             .collect();
         b.extend_from_slice(&(nz.len() as u32).to_le_bytes());
-        for (i, w) in nz {
-            b.extend_from_slice(&(i as u32).to_le_bytes());
-            b.extend_from_slice(&w.to_le_bytes());
+        let mut prev = 0usize;
+        for (i, q) in nz {
+            let mut gap = (i - prev) as u32;
+            prev = i;
+            loop {
+                let byte = (gap & 0x7f) as u8;
+                gap >>= 7;
+                if gap == 0 {
+                    b.push(byte);
+                    break;
+                }
+                b.push(byte | 0x80);
+            }
+            b.extend_from_slice(&q.to_le_bytes());
         }
         b
     }
@@ -226,7 +267,7 @@ impl LinearModel {
             return Err(GuardError::Model(format!("bad hash width {}", ngrams.bits)));
         }
         let threshold = r.f32()?;
-        let low_threshold = r.f32()?;
+        let second_threshold = r.f32()?;
         let bias = r.f32()?;
         let nd = r.u16()? as usize;
         let mut dense_names = Vec::with_capacity(nd);
@@ -239,13 +280,29 @@ impl LinearModel {
             dense.push(r.f32()?);
         }
         let mut hashed = vec![0.0f32; ngrams.dim()];
+        let step = r.f32()?;
         let nz = r.u32()? as usize;
+        let mut at = 0usize;
         for _ in 0..nz {
-            let i = r.u32()? as usize;
-            let w = r.f32()?;
+            let mut gap = 0usize;
+            let mut shift = 0;
+            loop {
+                let byte = r.take(1)?[0];
+                gap |= ((byte & 0x7f) as usize) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+                if shift > 28 {
+                    return Err(GuardError::Model("bad weight index".into()));
+                }
+            }
+            at += gap;
+            let q = r.u16()? as i16;
             *hashed
-                .get_mut(i)
-                .ok_or_else(|| GuardError::Model(format!("weight index {i} out of range")))? = w;
+                .get_mut(at)
+                .ok_or_else(|| GuardError::Model(format!("weight index {at} out of range")))? =
+                q as f32 * step;
         }
         if r.at != bytes.len() {
             return Err(GuardError::Model("trailing bytes after the model".into()));
@@ -257,7 +314,7 @@ impl LinearModel {
             hashed,
             bias,
             threshold,
-            low_threshold,
+            second_threshold,
         })
     }
 }

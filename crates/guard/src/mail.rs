@@ -35,7 +35,7 @@ pub const MAX_MESSAGE_BYTES: usize = 10 << 20;
 
 /// The n-gram settings of the phishing model's text part.
 pub const NGRAMS: NgramConfig = NgramConfig {
-    bits: 18,
+    bits: 17,
     char_range: (3, 5),
     word_range: (1, 2),
     max_chars: 3000,
@@ -93,11 +93,27 @@ pub fn default_brands() -> Vec<Brand> {
     [
         ("paypal", &["paypal.com", "paypal.me"][..]),
         ("apple", &["apple.com", "icloud.com"]),
-        ("microsoft", &["microsoft.com", "office.com", "live.com", "outlook.com", "microsoftonline.com", "office365.com"]),
-        ("office365", &["office.com", "office365.com", "microsoft.com"]),
+        (
+            "microsoft",
+            &[
+                "microsoft.com",
+                "office.com",
+                "live.com",
+                "outlook.com",
+                "microsoftonline.com",
+                "office365.com",
+            ],
+        ),
+        (
+            "office365",
+            &["office.com", "office365.com", "microsoft.com"],
+        ),
         ("outlook", &["outlook.com", "live.com", "microsoft.com"]),
         ("google", &["google.com", "gmail.com", "youtube.com"]),
-        ("amazon", &["amazon.com", "amazon.co.uk", "amazon.de", "amazonaws.com"]),
+        (
+            "amazon",
+            &["amazon.com", "amazon.co.uk", "amazon.de", "amazonaws.com"],
+        ),
         ("netflix", &["netflix.com"]),
         ("facebook", &["facebook.com", "facebookmail.com", "fb.com"]),
         ("instagram", &["instagram.com"]),
@@ -123,8 +139,22 @@ pub fn default_brands() -> Vec<Brand> {
 }
 
 const SHORTENERS: &[&str] = &[
-    "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly",
-    "cutt.ly", "shorturl.at", "rb.gy", "t.ly", "tiny.cc", "s.id", "bl.ink", "lnkd.in",
+    "bit.ly",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "rb.gy",
+    "t.ly",
+    "tiny.cc",
+    "s.id",
+    "bl.ink",
+    "lnkd.in",
 ];
 
 const DANGEROUS_EXT: &[&str] = &[
@@ -137,31 +167,38 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("built-in mail pattern compiles")
 }
 
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?i)\bhttps?://[^\s<>"'()\[\]{}]+"#));
-static ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?is)<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)["']?[^>]*>(.*?)</a\s*>"#)
-});
+static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\bhttps?://[^\s<>"'()\[\]{}]+"#));
+static ANCHOR: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?is)<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)["']?[^>]*>(.*?)</a\s*>"#));
 static TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?s)<[^<>]*>"));
 static STYLE_SCRIPT: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?is)<(?:style|script|head)\b.*?</(?:style|script|head)\s*>"));
-static DOMAIN_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:https?://)?((?:[a-z0-9-]{1,63}\.)+[a-z]{2,24})\b")
-});
+static DOMAIN_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b(?:https?://)?((?:[a-z0-9-]{1,63}\.)+[a-z]{2,24})\b"));
 static URGENCY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:urgent(?:ly)?|immediately|within\s+(?:24|48|72)\s+hours|account\s+(?:will\s+be\s+)?(?:suspended|locked|closed|disabled|terminated|restricted)|final\s+(?:notice|warning|reminder)|act\s+now|expires?\s+(?:today|soon)|unusual\s+(?:sign-?in|activity)|suspicious\s+activity|verify\s+(?:now|immediately)|last\s+warning|will\s+be\s+(?:deleted|deactivated))\b")
+    re(
+        r"(?i)\b(?:urgent(?:ly)?|immediately|within\s+(?:24|48|72)\s+hours|account\s+(?:will\s+be\s+)?(?:suspended|locked|closed|disabled|terminated|restricted)|final\s+(?:notice|warning|reminder)|act\s+now|expires?\s+(?:today|soon)|unusual\s+(?:sign-?in|activity)|suspicious\s+activity|verify\s+(?:now|immediately)|last\s+warning|will\s+be\s+(?:deleted|deactivated))\b",
+    )
 });
 static CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:verify|confirm|validate|update|re-?activate|unlock|restore)\s+(?:your\s+)?(?:account|identity|password|login|credentials|mailbox|e-?mail|billing|payment\s+(?:details|information|method))|(?:log|sign)\s*-?in\s+(?:to|here|below|now)|enter\s+your\s+(?:password|credentials|pin)|password\s+(?:expires?|expired|reset)|mailbox\s+(?:is\s+)?(?:full|quota)|storage\s+(?:is\s+)?full")
+    re(
+        r"(?i)\b(?:verify|confirm|validate|update|re-?activate|unlock|restore)\s+(?:your\s+)?(?:account|identity|password|login|credentials|mailbox|e-?mail|billing|payment\s+(?:details|information|method))|(?:log|sign)\s*-?in\s+(?:to|here|below|now)|enter\s+your\s+(?:password|credentials|pin)|password\s+(?:expires?|expired|reset)|mailbox\s+(?:is\s+)?(?:full|quota)|storage\s+(?:is\s+)?full",
+    )
 });
 static PAYMENT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:wire\s+transfer|bank\s+transfer|gift\s+cards?|bitcoin|btc\s+wallet|crypto\s*currency|outstanding\s+(?:invoice|payment|balance)|payment\s+(?:overdue|failed|declined)|unpaid\s+invoice|refund\s+(?:of|is\s+pending)|tax\s+refund|overdue)\b")
+    re(
+        r"(?i)\b(?:wire\s+transfer|bank\s+transfer|gift\s+cards?|bitcoin|btc\s+wallet|crypto\s*currency|outstanding\s+(?:invoice|payment|balance)|payment\s+(?:overdue|failed|declined)|unpaid\s+invoice|refund\s+(?:of|is\s+pending)|tax\s+refund|overdue)\b",
+    )
 });
 static GREETING: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\bdear\s+(?:customer|user|client|member|valued\s+customer|account\s+holder|beneficiary|sir(?:/|\s+or\s+)madam|friend)\b")
+    re(
+        r"(?i)\bdear\s+(?:customer|user|client|member|valued\s+customer|account\s+holder|beneficiary|sir(?:/|\s+or\s+)madam|friend)\b",
+    )
 });
 static SMUGGLING: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?is)(?:atob\s*\(.*?(?:new\s+Blob|createObjectURL|msSaveOrOpenBlob)|(?:new\s+Blob|createObjectURL).*?atob\s*\(|<a[^>]*\bdownload\b[^>]*href\s*=\s*["']data:)"#)
+    re(
+        r#"(?is)(?:atob\s*\(.*?(?:new\s+Blob|createObjectURL|msSaveOrOpenBlob)|(?:new\s+Blob|createObjectURL).*?atob\s*\(|<a[^>]*\bdownload\b[^>]*href\s*=\s*["']data:)"#,
+    )
 });
 static FORM: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?is)<form\b.*?<input[^>]*type\s*=\s*["']?password"#));
@@ -316,7 +353,11 @@ fn punycode_decode(label: &str) -> Option<String> {
             k += base;
         }
         let len = out.len() as u32 + 1;
-        let mut delta = if old_i == 0 { (i - old_i) / damp } else { (i - old_i) / 2 };
+        let mut delta = if old_i == 0 {
+            (i - old_i) / damp
+        } else {
+            (i - old_i) / 2
+        };
         delta += delta / len;
         let mut k = 0;
         while delta > ((base - tmin) * tmax) / 2 {
@@ -414,12 +455,18 @@ impl MailGuard {
             })
             .collect();
         let text = self.model.text_contribution(&f.hashed);
-        reasons.push(Signal::new("text_model", "words and character n-grams of subject and body").weighted(text));
+        reasons.push(
+            Signal::new(
+                "text_model",
+                "words and character n-grams of subject and body",
+            )
+            .weighted(text),
+        );
         reasons.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         reasons.truncate(8);
         let verdict = if score >= self.model.threshold {
             MailVerdictKind::Malicious
-        } else if score >= self.model.low_threshold {
+        } else if score >= self.model.second_threshold {
             MailVerdictKind::Suspicious
         } else {
             MailVerdictKind::Clean
@@ -460,7 +507,11 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         let lname = name.to_ascii_lowercase();
         let v = value.to_ascii_lowercase();
         if lname == "authentication-results" || lname == "arc-authentication-results" {
-            for (mech, feat) in [("spf", "spf_fail"), ("dkim", "dkim_fail"), ("dmarc", "dmarc_fail")] {
+            for (mech, feat) in [
+                ("spf", "spf_fail"),
+                ("dkim", "dkim_fail"),
+                ("dmarc", "dmarc_fail"),
+            ] {
                 for res in ["fail", "softfail", "permerror"] {
                     if v.contains(&format!("{mech}={res}")) {
                         set(feat, 1.0, format!("{name}: {mech}={res}"));
@@ -491,7 +542,9 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
     let from_domain = domain_of_address(&from_addr);
     if let (Some(fd), Some(rt)) = (
         &from_domain,
-        msg.reply_to().and_then(|a| a.first()).and_then(|a| a.address()),
+        msg.reply_to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
     ) && let Some(rd) = domain_of_address(&rt.to_lowercase())
         && &rd != fd
     {
@@ -501,7 +554,11 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         && let Some(rd) = domain_of_address(&rp.to_lowercase())
         && &rd != fd
     {
-        set("return_path_differs", 1.0, format!("From {fd}, Return-Path {rd}"));
+        set(
+            "return_path_differs",
+            1.0,
+            format!("From {fd}, Return-Path {rd}"),
+        );
     }
     let name_l = from_name.to_lowercase();
     let name_compact: String = name_l.chars().filter(|c| c.is_alphanumeric()).collect();
@@ -512,15 +569,26 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
             set(
                 "display_name_brand_spoof",
                 1.0,
-                format!("display name \"{}\" names {} but the sender is {}", excerpt(&from_name), b.name, from_addr),
+                format!(
+                    "display name \"{}\" names {} but the sender is {}",
+                    excerpt(&from_name),
+                    b.name,
+                    from_addr
+                ),
             );
         }
     }
     if let Some(other) = DOMAIN_IN_TEXT.captures(&name_l).map(|c| c[1].to_string())
         && name_l.contains('@')
-        && from_domain.as_ref().is_some_and(|d| registrable_domain(&other) != *d)
+        && from_domain
+            .as_ref()
+            .is_some_and(|d| registrable_domain(&other) != *d)
     {
-        set("display_name_has_other_address", 1.0, format!("display name shows {other}, sender is {from_addr}"));
+        set(
+            "display_name_has_other_address",
+            1.0,
+            format!("display name shows {other}, sender is {from_addr}"),
+        );
     }
     if msg.message_id().is_none() {
         set("no_message_id", 1.0, "no Message-ID header".into());
@@ -550,35 +618,61 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
     // URLs.
     let mut hosts: BTreeSet<String> = BTreeSet::new();
     let mut url_count = 0usize;
-    for m in URL.find_iter(&text).chain(URL.find_iter(&html_all)).take(500) {
+    for m in URL
+        .find_iter(&text)
+        .chain(URL.find_iter(&html_all))
+        .take(500)
+    {
         url_count += 1;
         if let Some((host, userinfo)) = url_host(m.as_str()) {
             if userinfo {
-                set("url_userinfo", 1.0, format!("user info before the host: {}", excerpt(m.as_str())));
+                set(
+                    "url_userinfo",
+                    1.0,
+                    format!("user info before the host: {}", excerpt(m.as_str())),
+                );
             }
             hosts.insert(host);
         }
     }
-    set("url_count", ((url_count as f32) + 1.0).ln() / 4.0, format!("{url_count} links"));
+    set(
+        "url_count",
+        ((url_count as f32) + 1.0).ln() / 4.0,
+        format!("{url_count} links"),
+    );
     for host in &hosts {
         check_host(host, brands, &mut set);
     }
     for cap in ANCHOR.captures_iter(&html_all).take(300) {
-        let Some((href_host, _)) = url_host(&cap[1]) else { continue };
+        let Some((href_host, _)) = url_host(&cap[1]) else {
+            continue;
+        };
         let shown = html_to_text(&cap[2]);
         if let Some(c) = DOMAIN_IN_TEXT.captures(shown.trim()) {
             let shown_dom = registrable_domain(&c[1]);
             let real = registrable_domain(&href_host);
             if shown_dom.contains('.') && shown_dom != real && !shown.contains('@') {
-                set("link_text_domain_mismatch", 1.0, format!("link shows {shown_dom} but goes to {real}"));
+                set(
+                    "link_text_domain_mismatch",
+                    1.0,
+                    format!("link shows {shown_dom} but goes to {real}"),
+                );
             }
         }
     }
     if FORM.is_match(&html_all) {
-        set("form_in_html", 1.0, "an HTML form asks for a password".into());
+        set(
+            "form_in_html",
+            1.0,
+            "an HTML form asks for a password".into(),
+        );
     }
     if SMUGGLING.is_match(&html_all) {
-        set("html_smuggling", 1.0, "script assembles a file from base64 (HTML smuggling)".into());
+        set(
+            "html_smuggling",
+            1.0,
+            "script assembles a file from base64 (HTML smuggling)".into(),
+        );
     }
 
     // Attachments.
@@ -594,24 +688,40 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         if MACRO_EXT.contains(&ext) && (is_ooxml_macro || is_ole || ext.ends_with('m'))
             || is_ooxml_macro
         {
-            set("macro_attachment", 1.0, format!("macro-capable Office attachment {name}"));
+            set(
+                "macro_attachment",
+                1.0,
+                format!("macro-capable Office attachment {name}"),
+            );
         }
         if ext == "htm" || ext == "html" || ext == "shtml" || ext == "svg" {
             set("html_attachment", 1.0, format!("HTML attachment {name}"));
             let body = String::from_utf8_lossy(&data[..data.len().min(2_000_000)]);
             if SMUGGLING.is_match(&body) {
-                set("html_smuggling", 1.0, format!("{name} assembles a file from base64"));
+                set(
+                    "html_smuggling",
+                    1.0,
+                    format!("{name} assembles a file from base64"),
+                );
             }
             if FORM.is_match(&body) {
                 set("form_in_html", 1.0, format!("{name} holds a password form"));
             }
         }
         if data.starts_with(b"PK\x03\x04") && data.len() > 8 && data[6] & 1 == 1 {
-            set("encrypted_archive", 1.0, format!("password-protected ZIP {name}"));
+            set(
+                "encrypted_archive",
+                1.0,
+                format!("password-protected ZIP {name}"),
+            );
         }
         if data.starts_with(b"Rar!") || data.starts_with(b"7z\xBC\xAF\x27\x1C") {
             if name.contains("password") || text.to_lowercase().contains("password") {
-                set("encrypted_archive", 1.0, format!("archive {name} with a password in the message"));
+                set(
+                    "encrypted_archive",
+                    1.0,
+                    format!("archive {name} with a password in the message"),
+                );
             }
         }
     }
@@ -625,9 +735,17 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         (&*PAYMENT, "payment_request"),
         (&*GREETING, "impersonal_greeting"),
     ] {
-        let hits: Vec<&str> = re.find_iter(&lang_text).take(5).map(|m| m.as_str()).collect();
+        let hits: Vec<&str> = re
+            .find_iter(&lang_text)
+            .take(5)
+            .map(|m| m.as_str())
+            .collect();
         if !hits.is_empty() {
-            set(name, (hits.len() as f32).min(3.0) / 3.0 + 0.5, format!("\"{}\"", hits.join("\", \"")));
+            set(
+                name,
+                (hits.len() as f32).min(3.0) / 3.0 + 0.5,
+                format!("\"{}\"", hits.join("\", \"")),
+            );
         }
     }
 
@@ -654,13 +772,19 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn check_host(host: &str, brands: &[Brand], set: &mut impl FnMut(&'static str, f32, String)) {
-    if host.parse::<std::net::IpAddr>().is_ok() || host.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    if host.parse::<std::net::IpAddr>().is_ok()
+        || host.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
         set("url_ip_literal", 1.0, format!("link to an address: {host}"));
         return;
     }
     let reg = registrable_domain(host);
     if SHORTENERS.contains(&reg.as_str()) || SHORTENERS.contains(&host) {
-        set("url_shortener", 1.0, format!("link through shortener {host}"));
+        set(
+            "url_shortener",
+            1.0,
+            format!("link through shortener {host}"),
+        );
     }
     let labels: Vec<String> = host
         .split('.')
@@ -673,14 +797,23 @@ fn check_host(host: &str, brands: &[Brand], set: &mut impl FnMut(&'static str, f
         })
         .collect();
     if host.split('.').any(|l| l.starts_with("xn--")) {
-        set("url_punycode", 1.0, format!("internationalised domain {host} ({})", labels.join(".")));
+        set(
+            "url_punycode",
+            1.0,
+            format!("internationalised domain {host} ({})", labels.join(".")),
+        );
     }
     for b in brands {
-        if b.domains.iter().any(|d| reg == *d || host.ends_with(&format!(".{d}"))) {
+        if b.domains
+            .iter()
+            .any(|d| reg == *d || host.ends_with(&format!(".{d}")))
+        {
             continue;
         }
         let reg_label = reg.split('.').next().unwrap_or("");
-        let reg_label_decoded = labels.get(labels.len().saturating_sub(2)).map_or(reg_label, |s| s.as_str());
+        let reg_label_decoded = labels
+            .get(labels.len().saturating_sub(2))
+            .map_or(reg_label, |s| s.as_str());
         let sk = skeleton(reg_label_decoded);
         let brand_sk = skeleton(&b.name);
         let d = edit_distance(&sk, &brand_sk);
@@ -690,13 +823,21 @@ fn check_host(host: &str, brands: &[Brand], set: &mut impl FnMut(&'static str, f
             || (b.name.len() >= 5 && d <= max_d)
             || (b.name.len() >= 4 && tokens.len() > 1 && tokens.contains(&brand_sk.as_str()))
         {
-            set("url_lookalike_domain", 1.0, format!("{host} looks like {}", b.name));
+            set(
+                "url_lookalike_domain",
+                1.0,
+                format!("{host} looks like {}", b.name),
+            );
         } else if b.name.len() >= 4
             && labels[..labels.len().saturating_sub(2)]
                 .iter()
                 .any(|l| skeleton(l).contains(&brand_sk))
         {
-            set("url_brand_in_subdomain", 1.0, format!("{host} puts {} in a subdomain of {reg}", b.name));
+            set(
+                "url_brand_in_subdomain",
+                1.0,
+                format!("{host} puts {} in a subdomain of {reg}", b.name),
+            );
         }
     }
 }
@@ -707,7 +848,9 @@ fn check_host(host: &str, brands: &[Brand], set: &mut impl FnMut(&'static str, f
 pub fn train(examples: &[(MailFeatures, bool)], seed: u64) -> Result<LinearModel, GuardError> {
     let pos = examples.iter().filter(|e| e.1).count();
     if pos == 0 || pos == examples.len() {
-        return Err(GuardError::Training("need both ham and phishing/spam".into()));
+        return Err(GuardError::Training(
+            "need both ham and phishing/spam".into(),
+        ));
     }
     let ex: Vec<Example> = examples
         .iter()
@@ -749,7 +892,7 @@ pub fn train(examples: &[(MailFeatures, bool)], seed: u64) -> Result<LinearModel
     };
     let mut model = LinearModel::train(NGRAMS, names, &ex, cfg);
     model.threshold = quantile(0.01).max(0.5);
-    model.low_threshold = quantile(0.05).min(model.threshold);
+    model.second_threshold = quantile(0.05).min(model.threshold);
     Ok(model)
 }
 
@@ -775,7 +918,10 @@ mod tests {
     #[test]
     fn punycode_decodes() {
         assert_eq!(punycode_decode("xn--pypal-4ve").as_deref(), Some("pаypal"));
-        assert_eq!(punycode_decode("xn--mnchen-3ya").as_deref(), Some("münchen"));
+        assert_eq!(
+            punycode_decode("xn--mnchen-3ya").as_deref(),
+            Some("münchen")
+        );
         assert_eq!(punycode_decode("xn--!!"), None);
     }
 
