@@ -487,8 +487,28 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
     let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
     let msg = MessageParser::default()
         .parse(raw)
-        .filter(|m| !m.headers().is_empty())
-        .ok_or_else(|| GuardError::Input("not an e-mail message (no headers found)".into()))?;
+        .filter(|m| {
+            // A lenient parser reads "Anything: …" as a header; a message has at least one
+            // of the headers every mail carries.
+            m.headers_raw().any(|(name, _)| {
+                [
+                    "from",
+                    "to",
+                    "subject",
+                    "date",
+                    "received",
+                    "message-id",
+                    "return-path",
+                ]
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+            })
+        })
+        .ok_or_else(|| {
+            GuardError::Input(
+                "not an e-mail message (no From, To, Subject, Date or Received header)".into(),
+            )
+        })?;
     let mut dense = vec![0.0f32; FEATURES.len()];
     let mut signals = Vec::new();
     let mut set = |name: &'static str, value: f32, evidence: String| {

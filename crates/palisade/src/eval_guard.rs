@@ -343,7 +343,11 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
         .into_iter()
         .map(|(_, f, _)| g.judge(f))
         .collect();
-    let commercial_files = mail_files(std::slice::from_ref(&args.commercial))?;
+    // Only the messages (the folder also holds its README).
+    let commercial_files: Vec<PathBuf> = mail_files(std::slice::from_ref(&args.commercial))?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
     let commercial: Vec<_> = mail_examples(&commercial_files, false)
         .into_iter()
         .map(|(p, f, _)| (p, g.judge(f)))
