@@ -253,7 +253,7 @@ fn card_ok(s: &str) -> bool {
         _ => false,
     };
     // A run of one repeated digit passes Luhn for some lengths but is never a card.
-    issuer && luhn_ok(&d) && !d.chars().all(|c| Some(c) == d.chars().next())
+    issuer && luhn_ok(&d) && !d.chars().all(|c| d.starts_with(c))
 }
 
 /// IBAN length per country (ISO 13616 registry, common countries).

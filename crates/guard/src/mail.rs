@@ -735,14 +735,16 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
                 format!("password-protected ZIP {name}"),
             );
         }
-        if data.starts_with(b"Rar!") || data.starts_with(b"7z\xBC\xAF\x27\x1C") {
-            if name.contains("password") || text.to_lowercase().contains("password") {
-                set(
-                    "encrypted_archive",
-                    1.0,
-                    format!("archive {name} with a password in the message"),
-                );
-            }
+        // RAR and 7z encrypt headers differently per version; a password given in the
+        // message is the tell-tale of the "open with password 1234" lure.
+        let other_archive = data.starts_with(b"Rar!") || data.starts_with(b"7z\xBC\xAF\x27\x1C");
+        if other_archive && (name.contains("password") || text.to_lowercase().contains("password"))
+        {
+            set(
+                "encrypted_archive",
+                1.0,
+                format!("archive {name} with a password in the message"),
+            );
         }
     }
 

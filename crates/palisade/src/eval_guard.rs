@@ -76,6 +76,10 @@ pub struct EvalGuardArgs {
     pub split_seed: u64,
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     pub format: EvalFormat,
+    /// Write the mail splits (file, class, fold; held-back and commercial files) as JSON here,
+    /// so peers (benches/guard_compare.sh) run on exactly the same messages.
+    #[arg(long, value_name = "FILE.json")]
+    pub dump_splits: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -274,13 +278,15 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
         .into_iter()
         .partition(|p| held_back(p, args.split_seed));
     let mut rows: Vec<(MailFeatures, Class)> = Vec::new();
+    let mut row_files: Vec<PathBuf> = Vec::new();
     for (files, class) in [
         (mail_files(&[ham_dir])?, Class::Ham),
         (mail_files(&[spam_dir])?, Class::Spam),
         (phish_train.clone(), Class::Phish),
     ] {
-        for (_, f, _) in mail_examples(&files, class != Class::Ham) {
+        for (p, f, _) in mail_examples(&files, class != Class::Ham) {
             rows.push((f, class));
+            row_files.push(p);
         }
     }
     if rows.is_empty() {
@@ -362,6 +368,22 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
         .chain(commercial.iter().map(|_| false))
         .collect();
     let n_of = |c: Class| rows.iter().filter(|r| r.1 == c).count();
+    if let Some(out) = &args.dump_splits {
+        let class_name = |c: Class| match c {
+            Class::Ham => "ham",
+            Class::Spam => "spam",
+            Class::Phish => "phish",
+        };
+        let splits = json!({
+            "cross_validation": rows.iter().zip(&row_files).zip(&fold_of).map(|(((_, c), p), f)| json!({
+                "file": p.display().to_string(), "class": class_name(*c), "fold": f,
+            })).collect::<Vec<_>>(),
+            "held_back_phish": phish_test.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "commercial": commercial_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        std::fs::write(out, serde_json::to_string(&splits)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
 
     Ok(json!({
         "trained_on": format!(
