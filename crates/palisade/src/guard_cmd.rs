@@ -524,3 +524,65 @@ fn train_phishing(args: TrainPhishingArgs) -> Result<u8> {
     );
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<std::result::Result<Vec<u8>, usize>> {
+        bounded_lines(input, max).map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn long_lines_are_skipped_to_their_end_and_reading_goes_on() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100));
+        input.extend_from_slice(b"\nnext\nlast");
+        let got = lines(&input, 10);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], Ok(b"short\n".to_vec()));
+        assert!(matches!(got[1], Err(n) if n >= 100));
+        assert_eq!(got[2], Ok(b"next\n".to_vec()));
+        assert_eq!(got[3], Ok(b"last".to_vec()));
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_kept() {
+        assert_eq!(lines(b"0123456789\n", 10), [Ok(b"0123456789\n".to_vec())]);
+        assert_eq!(lines(b"0123456789", 10), [Ok(b"0123456789".to_vec())]);
+    }
+
+    #[test]
+    fn prompt_lines_in_every_shape() {
+        assert_eq!(prompt_of_line(b"plain text\r\n").unwrap(), "plain text");
+        assert_eq!(prompt_of_line(b"\"a \\u00e9\"\n").unwrap(), "a é");
+        assert_eq!(
+            prompt_of_line(b"{\"text\":\"x\",\"label\":1}").unwrap(),
+            "x"
+        );
+        assert!(
+            prompt_of_line(b"{\"label\":1}")
+                .unwrap_err()
+                .contains("text")
+        );
+        assert!(prompt_of_line(b"\xff").unwrap_err().contains("UTF-8"));
+        assert!(
+            prompt_of_line(b"\"unterminated")
+                .unwrap_err()
+                .contains("JSON")
+        );
+    }
+
+    #[test]
+    fn the_holdout_split_is_stable_and_near_half() {
+        let names: Vec<PathBuf> = (0..1000)
+            .map(|i| PathBuf::from(format!("m{i}.eml")))
+            .collect();
+        let held = names.iter().filter(|p| held_back(p, 1)).count();
+        assert!((400..600).contains(&held), "{held}");
+        assert_eq!(
+            held_back(Path::new("/a/b/m1.eml"), 1),
+            held_back(Path::new("m1.eml"), 1)
+        );
+    }
+}
