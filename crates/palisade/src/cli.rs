@@ -131,6 +131,21 @@ palisade respond playbooks --config palisade.toml ./playbooks/new.yml"
         #[command(subcommand)]
         command: AuthCommand,
     },
+    /// Guard people and LLM apps: prompt injection, phishing mail, secrets and personal data.
+    Guard {
+        #[command(subcommand)]
+        command: crate::guard_cmd::GuardCommand,
+    },
+    /// Train the guard's models (written into the source tree and embedded by the next build).
+    #[command(long_about = "Train the guard's models.\n\n\
+The models are written to crates/guard/models/ and embedded in the binary by the next build; \
+the exact commands that made the committed ones are in crates/guard/models/README.md.\n\n\
+Examples:\n  palisade train injection\n  \
+palisade train phishing --ham ../shared/data/spamassassin/easy-ham-1 --spam ../shared/data/spamassassin/spam-1 --phish ../shared/data/phishing_pot/email --holdout")]
+    Train {
+        #[command(subcommand)]
+        command: crate::guard_cmd::TrainCommand,
+    },
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -291,6 +306,11 @@ palisade eval anomaly --dataset zeek --train a/conn.log b/conn.log --test a/conn
     Anomaly(EvalAnomalyArgs),
     /// Risk-based authentication on a seeded login simulation (or an sshd log with --openssh).
     Auth(crate::eval_auth::EvalAuthArgs),
+    /// The guard on public data it was not trained on: prompt injection (deepset test, a
+    /// benign instruction-like set) and phishing (cross-validation, held-back phishing_pot,
+    /// a commercial-mail set).
+    #[command(long_about = crate::eval_guard::HELP)]
+    Guard(crate::eval_guard::EvalGuardArgs),
 }
 
 /// Labelled data sets `palisade eval anomaly` knows.
@@ -416,6 +436,9 @@ pub enum BenchCommand {
     /// serve` child at a steady request rate) with a million learned users, and memory per
     /// user.
     Auth(crate::bench_auth::BenchAuthArgs),
+    /// Guard speed: prompt check latency (p50/p99 for 1 KB prompts), secret/PII scanning
+    /// MB/s per core, mail messages/s.
+    Guard(crate::bench_guard::BenchGuardArgs),
 }
 
 #[derive(Args)]

@@ -6,13 +6,16 @@ mod bench;
 mod bench_anomaly;
 mod bench_auth;
 mod bench_block;
+mod bench_guard;
 mod bench_intel;
 mod bench_serve;
 mod cli;
 mod decisions_cmd;
 mod eval;
 mod eval_auth;
+mod eval_guard;
 mod eval_triage;
+mod guard_cmd;
 mod hunt;
 mod intel_cmd;
 mod output;
@@ -64,6 +67,11 @@ fn main() -> ExitCode {
         Command::Eval {
             command: cli::EvalCommand::Auth(args),
         } => eval_auth::run(args),
+        Command::Eval {
+            command: cli::EvalCommand::Guard(args),
+        } => eval_guard::run(args),
+        Command::Guard { command } => guard_cmd::guard(command),
+        Command::Train { command } => guard_cmd::train(command),
         Command::Incidents { command } => triage_cmd::incidents(command),
         Command::Suppressions { command } => triage_cmd::suppressions(command),
         Command::Bench {
@@ -84,6 +92,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Auth(args),
         } => bench_auth::auth(args),
+        Command::Bench {
+            command: cli::BenchCommand::Guard(args),
+        } => bench_guard::guard(args),
         Command::Intel { command } => match command {
             cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
             cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),

@@ -12,6 +12,7 @@ pub mod auth;
 pub(crate) mod crowdsec;
 pub(crate) mod entities;
 pub(crate) mod events;
+pub mod guard;
 pub(crate) mod incidents;
 pub(crate) mod misc;
 pub mod respond;
@@ -199,6 +200,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(misc::routes())
         .merge(respond::routes())
         .merge(auth::routes())
+        .merge(guard::routes())
         .merge(crowdsec::routes())
         .split_for_parts();
     (router, doc)

@@ -1,0 +1,588 @@
+//! `palisade guard prompt|mail|scan` and `palisade train injection|phishing`: the terminal side
+//! of `palisade-guard` — reading inputs (one prompt per line, .eml files and folders), printing
+//! verdicts, writing trained models. The detection logic is in the crate.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use palisade_guard::dlp::Scanner;
+use palisade_guard::mail::{self, MailGuard, MailVerdictKind};
+use palisade_guard::prompt::{self, PromptGuard, PromptVerdictKind};
+
+use crate::{EXIT_FINDINGS, EXIT_USAGE};
+
+/// Prompts longer than this are refused (the line is skipped with an error).
+pub const MAX_PROMPT_BYTES: usize = 1 << 20;
+
+#[derive(Subcommand)]
+pub enum GuardCommand {
+    /// Prompt injection and jailbreaks: one prompt per line (plain text, a JSON string, or a
+    /// JSON object with a `text` field) → score and verdict per line.
+    #[command(
+        long_about = "Prompt-injection and jailbreak detection, one prompt per input line.\n\n\
+Each line is plain text, a JSON string, or a JSON object with a `text` field (so a JSONL data \
+set can be piped in). Normalisation (NFKC, invisible and Unicode tag characters, HTML comments \
+and hidden text, base64/rot13/leetspeak) → heuristics → a linear n-gram model embedded in the \
+binary. Lines that are not UTF-8, are longer than 1 MiB or are broken JSON are reported on stderr \
+with their line number and skipped.\n\n\
+Exit status: 0 all clean, 1 at least one injection, 2 on usage or input errors.\n\n\
+Examples:\n  palisade guard prompt prompts.txt --format ndjson\n  \
+echo 'Ignore all previous instructions' | palisade guard prompt"
+    )]
+    Prompt(GuardPromptArgs),
+    /// Phishing in e-mail: .eml files or folders of them → score, verdict and reasons.
+    #[command(
+        long_about = "Phishing detection for e-mail (.eml, RFC 5322/MIME).\n\n\
+Scores each message 0–1 (higher = worse) from authentication results, header inconsistencies, \
+URLs (look-alike brand domains, IP literals, shorteners, mismatched link text), attachments \
+(executables, macros, HTML smuggling, encrypted archives), language and the text itself, with \
+a linear model embedded in the binary. Verdicts: malicious, suspicious, clean. Folders are \
+searched recursively. A file that is not a message is reported and skipped.\n\n\
+Exit status: 0 all clean, 1 at least one malicious message, 2 on usage or input errors.\n\n\
+Examples:\n  palisade guard mail suspicious.eml\n  palisade guard mail ~/Maildir/new --format ndjson"
+    )]
+    Mail(GuardMailArgs),
+    /// Secrets and personal data in text: find (with checksum validation) and redact.
+    Scan(GuardScanArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GuardFormat {
+    /// One line per item for people.
+    Text,
+    /// One JSON object per item per line.
+    Ndjson,
+}
+
+#[derive(Args)]
+pub struct GuardPromptArgs {
+    /// File of prompts, one per line (default or `-`: stdin).
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = GuardFormat::Text)]
+    pub format: GuardFormat,
+}
+
+#[derive(Args)]
+pub struct GuardMailArgs {
+    /// Message files or folders.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = GuardFormat::Text)]
+    pub format: GuardFormat,
+}
+
+#[derive(Args)]
+pub struct GuardScanArgs {
+    /// File to scan (default or `-`: stdin).
+    pub file: Option<PathBuf>,
+    /// Print the text with every finding replaced by [REDACTED:<kind>] instead of the findings.
+    #[arg(long)]
+    pub redact: bool,
+    /// A canary token to look for (repeatable), e.g. one placed in a system prompt.
+    #[arg(long = "canary", value_name = "TOKEN")]
+    pub canaries: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// Train the prompt-injection model (default data: deepset/prompt-injections train split).
+    Injection(TrainInjectionArgs),
+    /// Train the phishing model from folders of ham, spam and phishing messages.
+    Phishing(TrainPhishingArgs),
+}
+
+#[derive(Args)]
+pub struct TrainInjectionArgs {
+    /// JSONL with `text` and `label` (1 = injection); default: deepset-prompt-injections/
+    /// train.jsonl under PALISADE_DATA or shared/data above the working directory.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub data: Option<PathBuf>,
+    /// Where to write the model.
+    #[arg(long, default_value = "crates/guard/models/injection.pglm")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct TrainPhishingArgs {
+    /// Folders (or files) of legitimate mail.
+    #[arg(long, required = true, num_args = 1.., value_name = "DIR")]
+    pub ham: Vec<PathBuf>,
+    /// Folders of spam.
+    #[arg(long, num_args = 1.., value_name = "DIR")]
+    pub spam: Vec<PathBuf>,
+    /// Folders of phishing.
+    #[arg(long, num_args = 1.., value_name = "DIR")]
+    pub phish: Vec<PathBuf>,
+    /// Leave out the held-back half of the --phish messages (chosen by a hash of each file
+    /// name with --split-seed), so `palisade eval guard` can test on it.
+    #[arg(long)]
+    pub holdout: bool,
+    #[arg(long, default_value_t = 1)]
+    pub split_seed: u64,
+    #[arg(long, default_value = "crates/guard/models/phishing.pglm")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// True for the messages `--holdout` keeps back for testing: a stable hash of the file name
+/// (not the path, so the split does not depend on where the data lives) and the seed.
+pub fn held_back(path: &Path, seed: u64) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or(b"");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for &b in name {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 29;
+    h.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 63 == 1
+}
+
+/// Every regular file under `paths` (folders recursively), sorted, hidden files skipped.
+pub fn mail_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        collect(p, &mut out).with_context(|| format!("reading {}", p.display()))?;
+    }
+    Ok(out)
+}
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::metadata(p)?;
+    if meta.is_file() {
+        out.push(p.to_path_buf());
+    } else if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|e| {
+                !e.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect(&e, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a message file (the first [`mail::MAX_MESSAGE_BYTES`]).
+pub fn read_message(path: &Path) -> Result<Vec<u8>> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(mail::MAX_MESSAGE_BYTES as u64)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(buf)
+}
+
+/// One input line of `guard prompt`: the prompt text, or why it could not be read.
+pub fn prompt_of_line(line: &[u8]) -> std::result::Result<String, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 ({e})"))?;
+    let t = text.trim_end_matches(['\r', '\n']);
+    let trimmed = t.trim_start();
+    if trimmed.starts_with('"') {
+        serde_json::from_str::<String>(trimmed).map_err(|e| format!("broken JSON string: {e}"))
+    } else if trimmed.starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| format!("broken JSON object: {e}"))?;
+        v.get("text")
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| "JSON object without a string `text` field".to_string())
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+/// Reads lines of at most `max` bytes; a longer line is returned as `Err(len_so_far)` and
+/// skipped to its end without holding it in memory.
+pub fn bounded_lines(
+    mut r: impl BufRead,
+    max: usize,
+) -> impl Iterator<Item = std::io::Result<std::result::Result<Vec<u8>, usize>>> {
+    std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        let n = match (&mut r).take(max as u64 + 1).read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        if n == 0 {
+            return None;
+        }
+        if buf.len() > max && buf.last() != Some(&b'\n') {
+            // Skip the rest of the line.
+            let mut skipped = buf.len();
+            loop {
+                let chunk = match r.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) => return Some(Err(e)),
+                };
+                if chunk.is_empty() {
+                    break;
+                }
+                if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+                    r.consume(i + 1);
+                    skipped += i;
+                    break;
+                }
+                let len = chunk.len();
+                skipped += len;
+                r.consume(len);
+            }
+            return Some(Ok(Err(skipped)));
+        }
+        Some(Ok(Ok(buf)))
+    })
+}
+
+fn open_input(file: &Option<PathBuf>) -> Result<(String, Box<dyn BufRead>)> {
+    match file {
+        Some(p) if p.as_os_str() != "-" => {
+            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            Ok((p.display().to_string(), Box::new(BufReader::new(f))))
+        }
+        _ => Ok(("<stdin>".into(), Box::new(BufReader::new(std::io::stdin())))),
+    }
+}
+
+pub fn guard(cmd: GuardCommand) -> Result<u8> {
+    match cmd {
+        GuardCommand::Prompt(a) => prompt_cmd(a),
+        GuardCommand::Mail(a) => mail_cmd(a),
+        GuardCommand::Scan(a) => scan_cmd(a),
+    }
+}
+
+fn prompt_cmd(args: GuardPromptArgs) -> Result<u8> {
+    let guard = PromptGuard::embedded()?;
+    let (name, input) = open_input(&args.file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut found, mut errors) = (false, 0usize);
+    for (i, line) in bounded_lines(input, MAX_PROMPT_BYTES).enumerate() {
+        let lineno = i + 1;
+        let line = line.with_context(|| format!("reading {name}"))?;
+        let text = match line {
+            Err(len) => Err(format!(
+                "line longer than {MAX_PROMPT_BYTES} bytes ({len}+)"
+            )),
+            Ok(bytes) => prompt_of_line(&bytes),
+        };
+        let text = match text {
+            Ok(t) => t,
+            Err(why) => {
+                errors += 1;
+                eprintln!("palisade: {name}:{lineno}: {why}; skipped");
+                continue;
+            }
+        };
+        let v = guard.check(&text);
+        found |= v.verdict == PromptVerdictKind::Injection;
+        match args.format {
+            GuardFormat::Ndjson => {
+                let doc = serde_json::json!({
+                    "line": lineno,
+                    "score": round4(v.score),
+                    "verdict": v.verdict,
+                    "model_score": round4(v.model_score),
+                    "signals": v.signals,
+                });
+                writeln!(out, "{doc}")?;
+            }
+            GuardFormat::Text => {
+                let why: Vec<String> = v
+                    .signals
+                    .iter()
+                    .filter(|s| s.weight > 0.0)
+                    .take(3)
+                    .map(|s| format!("{} {:+.1}", s.name, s.weight))
+                    .collect();
+                let verdict = match v.verdict {
+                    PromptVerdictKind::Injection => "INJECTION",
+                    PromptVerdictKind::Clean => "clean",
+                };
+                writeln!(
+                    out,
+                    "{lineno}\t{verdict}\t{:.3}\t{}",
+                    v.score,
+                    why.join(", ")
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(exit_code(found, errors))
+}
+
+fn exit_code(found: bool, errors: usize) -> u8 {
+    if errors > 0 && !found {
+        EXIT_USAGE
+    } else if found {
+        EXIT_FINDINGS
+    } else {
+        0
+    }
+}
+
+fn round4(x: f32) -> f64 {
+    (x as f64 * 1e4).round() / 1e4
+}
+
+fn mail_cmd(args: GuardMailArgs) -> Result<u8> {
+    let guard = MailGuard::embedded()?;
+    let files = mail_files(&args.paths)?;
+    if files.is_empty() {
+        bail!("no files under {:?}", args.paths);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut found, mut errors) = (false, 0usize);
+    for f in &files {
+        let verdict = read_message(f).and_then(|raw| Ok(guard.check(&raw)?));
+        let v = match verdict {
+            Ok(v) => v,
+            Err(e) => {
+                errors += 1;
+                eprintln!("palisade: {}: {e:#}; skipped", f.display());
+                continue;
+            }
+        };
+        found |= v.verdict == MailVerdictKind::Malicious;
+        match args.format {
+            GuardFormat::Ndjson => {
+                let doc = serde_json::json!({
+                    "file": f.display().to_string(),
+                    "score": round4(v.score),
+                    "verdict": v.verdict,
+                    "from": v.from,
+                    "subject": v.subject,
+                    "reasons": v.reasons,
+                });
+                writeln!(out, "{doc}")?;
+            }
+            GuardFormat::Text => {
+                let why: Vec<String> = v
+                    .reasons
+                    .iter()
+                    .filter(|s| s.weight > 0.0)
+                    .take(3)
+                    .map(|s| s.name.to_string())
+                    .collect();
+                writeln!(
+                    out,
+                    "{}\t{:?}\t{:.3}\t{}",
+                    f.display(),
+                    v.verdict,
+                    v.score,
+                    why.join(", ")
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(exit_code(found, errors))
+}
+
+fn scan_cmd(args: GuardScanArgs) -> Result<u8> {
+    let (name, mut input) = open_input(&args.file)?;
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let scanner = Scanner::new().with_canaries(args.canaries);
+    let (redacted, findings) = scanner.redact(&text);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.redact {
+        out.write_all(redacted.as_bytes())?;
+    } else {
+        for f in &findings {
+            writeln!(out, "{}", serde_json::to_string(f)?)?;
+        }
+    }
+    Ok(if findings.is_empty() {
+        0
+    } else {
+        EXIT_FINDINGS
+    })
+}
+
+/// PALISADE_DATA, then `shared/data` in any ancestor of the working directory.
+pub fn find_data(rel: &str) -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("PALISADE_DATA") {
+        let p = Path::new(&d).join(rel);
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|a| a.join("shared/data").join(rel))
+        .find(|p| p.exists())
+}
+
+/// Reads `{"text": …, "label": 0|1}` lines.
+pub fn read_labelled_jsonl(path: &Path) -> Result<Vec<(String, bool)>> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.with_context(|| format!("{}:{}", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+        let text = v["text"]
+            .as_str()
+            .with_context(|| format!("{}:{}: no `text`", path.display(), i + 1))?;
+        let label = v["label"]
+            .as_i64()
+            .with_context(|| format!("{}:{}: no integer `label`", path.display(), i + 1))?;
+        out.push((text.to_string(), label == 1));
+    }
+    Ok(out)
+}
+
+pub const DEEPSET_TRAIN: &str = "deepset-prompt-injections/train.jsonl";
+pub const DEEPSET_TEST: &str = "deepset-prompt-injections/test.jsonl";
+
+pub fn train(cmd: TrainCommand) -> Result<u8> {
+    match cmd {
+        TrainCommand::Injection(a) => train_injection(a),
+        TrainCommand::Phishing(a) => train_phishing(a),
+    }
+}
+
+fn train_injection(args: TrainInjectionArgs) -> Result<u8> {
+    let data = match args.data {
+        Some(p) => p,
+        None => find_data(DEEPSET_TRAIN).with_context(|| {
+            format!("{DEEPSET_TRAIN} not found under PALISADE_DATA or shared/data; pass --data")
+        })?,
+    };
+    let prompts = read_labelled_jsonl(&data)?;
+    let model = prompt::train(&prompts, args.seed)?;
+    let bytes = model.to_bytes();
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "trained on {} prompts of {} ({} injections); threshold {:.3}; wrote {} ({} bytes)",
+        prompts.len(),
+        data.display(),
+        prompts.iter().filter(|p| p.1).count(),
+        model.threshold,
+        args.out.display(),
+        bytes.len()
+    );
+    Ok(0)
+}
+
+/// Features of every message in `files`, with the label; unreadable ones are reported.
+pub fn mail_examples(files: &[PathBuf], label: bool) -> Vec<(PathBuf, mail::MailFeatures, bool)> {
+    let brands = mail::default_brands();
+    let mut out = Vec::new();
+    for f in files {
+        match read_message(f).and_then(|raw| Ok(mail::extract(&raw, &brands)?)) {
+            Ok(x) => out.push((f.clone(), x, label)),
+            Err(e) => eprintln!("palisade: {}: {e:#}; skipped", f.display()),
+        }
+    }
+    out
+}
+
+fn train_phishing(args: TrainPhishingArgs) -> Result<u8> {
+    let ham = mail_files(&args.ham)?;
+    let spam = mail_files(&args.spam)?;
+    let mut phish = mail_files(&args.phish)?;
+    if args.holdout {
+        phish.retain(|p| !held_back(p, args.split_seed));
+    }
+    let mut ex = mail_examples(&ham, false);
+    ex.extend(mail_examples(&spam, true));
+    ex.extend(mail_examples(&phish, true));
+    let pairs: Vec<(mail::MailFeatures, bool)> = ex.into_iter().map(|(_, f, l)| (f, l)).collect();
+    let model = mail::train(&pairs, args.seed)?;
+    let bytes = model.to_bytes();
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "trained on {} ham, {} spam, {} phishing messages; thresholds malicious {:.3}, suspicious {:.3}; wrote {} ({} bytes)",
+        ham.len(),
+        spam.len(),
+        phish.len(),
+        model.threshold,
+        model.second_threshold,
+        args.out.display(),
+        bytes.len()
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<std::result::Result<Vec<u8>, usize>> {
+        bounded_lines(input, max).map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn long_lines_are_skipped_to_their_end_and_reading_goes_on() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100));
+        input.extend_from_slice(b"\nnext\nlast");
+        let got = lines(&input, 10);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], Ok(b"short\n".to_vec()));
+        assert!(matches!(got[1], Err(n) if n >= 100));
+        assert_eq!(got[2], Ok(b"next\n".to_vec()));
+        assert_eq!(got[3], Ok(b"last".to_vec()));
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_kept() {
+        assert_eq!(lines(b"0123456789\n", 10), [Ok(b"0123456789\n".to_vec())]);
+        assert_eq!(lines(b"0123456789", 10), [Ok(b"0123456789".to_vec())]);
+    }
+
+    #[test]
+    fn prompt_lines_in_every_shape() {
+        assert_eq!(prompt_of_line(b"plain text\r\n").unwrap(), "plain text");
+        assert_eq!(prompt_of_line(b"\"a \\u00e9\"\n").unwrap(), "a é");
+        assert_eq!(
+            prompt_of_line(b"{\"text\":\"x\",\"label\":1}").unwrap(),
+            "x"
+        );
+        assert!(
+            prompt_of_line(b"{\"label\":1}")
+                .unwrap_err()
+                .contains("text")
+        );
+        assert!(prompt_of_line(b"\xff").unwrap_err().contains("UTF-8"));
+        assert!(
+            prompt_of_line(b"\"unterminated")
+                .unwrap_err()
+                .contains("JSON")
+        );
+    }
+
+    #[test]
+    fn the_holdout_split_is_stable_and_near_half() {
+        let names: Vec<PathBuf> = (0..1000)
+            .map(|i| PathBuf::from(format!("m{i}.eml")))
+            .collect();
+        let held = names.iter().filter(|p| held_back(p, 1)).count();
+        assert!((400..600).contains(&held), "{held}");
+        assert_eq!(
+            held_back(Path::new("/a/b/m1.eml"), 1),
+            held_back(Path::new("m1.eml"), 1)
+        );
+    }
+}
