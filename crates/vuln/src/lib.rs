@@ -12,6 +12,7 @@ pub mod cvss;
 pub mod db;
 pub mod ecosystem;
 pub mod exploit;
+pub mod host;
 pub mod inventory;
 pub mod osv;
 pub mod report;
