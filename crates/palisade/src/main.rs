@@ -7,6 +7,7 @@ mod bench_anomaly;
 mod bench_block;
 mod bench_intel;
 mod bench_serve;
+mod bench_vuln;
 mod cli;
 mod decisions_cmd;
 mod eval;
@@ -20,6 +21,7 @@ mod rules_cmd;
 mod serve_cmd;
 mod sysinfo;
 mod triage_cmd;
+mod vuln_cmd;
 
 use std::process::ExitCode;
 
@@ -80,6 +82,19 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Block(args),
         } => bench_block::block(args),
+        Command::Bench {
+            command: cli::BenchCommand::Vuln(args),
+        } => bench_vuln::vuln(args),
+        Command::Vuln { command } => match command {
+            cli::VulnCommand::Scan(args) => vuln_cmd::scan(args),
+            cli::VulnCommand::Host(args) => vuln_cmd::host(args),
+            cli::VulnCommand::Db {
+                command: cli::VulnDbCommand::Update(args),
+            } => vuln_cmd::db_update(args),
+            cli::VulnCommand::Db {
+                command: cli::VulnDbCommand::Status(args),
+            } => vuln_cmd::db_status(args),
+        },
         Command::Intel { command } => match command {
             cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
             cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),

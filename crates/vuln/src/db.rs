@@ -173,12 +173,7 @@ impl AdvisoryDb {
     /// Reads one document's text and adds it; the report counts the outcome.
     pub fn add_document(&mut self, doc: &Document, report: &mut LoadReport) -> bool {
         report.documents += 1;
-        let parsed = if doc.file.ends_with(".json") {
-            osv::parse_json(&doc.text)
-        } else {
-            osv::parse_yaml(&doc.text)
-        };
-        match parsed {
+        match osv::parse_document(&doc.file, &doc.text).map(|p| p.advisory) {
             Ok(Ok(adv)) => {
                 report.loaded += 1;
                 if self.insert(adv) {

@@ -251,21 +251,50 @@ pub enum Skip {
 /// Reads one OSV document from JSON text. `Ok(Err(skip))` for documents that are valid
 /// but not used.
 pub fn parse_json(text: &str) -> Result<Result<Advisory, Skip>, String> {
-    let raw: RawAdvisory = serde_json::from_str(text)
-        .map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
-    Ok(convert(raw))
+    Ok(convert(raw_json(text)?))
 }
 
 /// Reads one OSV document from YAML text.
 pub fn parse_yaml(text: &str) -> Result<Result<Advisory, Skip>, String> {
+    Ok(convert(raw_yaml(text)?))
+}
+
+fn raw_json(text: &str) -> Result<RawAdvisory, String> {
+    serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))
+}
+
+fn raw_yaml(text: &str) -> Result<RawAdvisory, String> {
     let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| {
         let m = e.marker();
         format!("line {}, column {}: {}", m.line(), m.col() + 1, e.info())
     })?;
     let doc = docs.into_iter().next().ok_or("empty YAML document")?;
     let value = yaml_to_json(doc, 0)?;
-    let raw: RawAdvisory = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Ok(convert(raw))
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// A document read for storing: its id and modification time, and the advisory (or why it
+/// is not used).
+#[derive(Debug)]
+pub struct ParsedDocument {
+    pub id: String,
+    pub modified: Option<String>,
+    pub advisory: Result<Advisory, Skip>,
+}
+
+/// Reads a document as JSON or YAML by its file name (`.json` is JSON, anything else YAML).
+pub fn parse_document(file: &str, text: &str) -> Result<ParsedDocument, String> {
+    let raw = if file.to_ascii_lowercase().ends_with(".json") {
+        raw_json(text)?
+    } else {
+        raw_yaml(text)?
+    };
+    let (id, modified) = (raw.id.clone(), raw.modified.clone());
+    Ok(ParsedDocument {
+        id,
+        modified,
+        advisory: convert(raw),
+    })
 }
 
 /// YAML to a JSON tree; every scalar but booleans and null becomes a string (OSV has no

@@ -43,7 +43,7 @@ pub enum Exposure {
 }
 
 /// Tells whether a package's software runs or listens (host scans only).
-pub trait ExposureProbe {
+pub trait ExposureProbe: Sync {
     fn exposure(&self, package: &Package, binaries: &[String]) -> Option<Exposure>;
 }
 
