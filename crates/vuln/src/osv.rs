@@ -151,7 +151,45 @@ pub struct Hit {
 
 impl AffectedPackage {
     /// Whether `v` is affected; with the version to upgrade to.
+    ///
+    /// The version to upgrade to is the lowest fixed version above `v` whose release line does
+    /// not bring the vulnerability back (RustSec's `time` advisory fixes 0.2.0 but re-enters
+    /// at 0.2.7 until 0.2.23: the advice is 0.2.23, as cargo-audit's "patched" says), else the
+    /// lowest fixed version above `v`. A release line is SemVer's compatible range (same major;
+    /// same minor below 1.0); other schemes have none, so any later introduction counts.
     pub fn affects(&self, v: &Version) -> Option<Hit> {
+        let mut hit = self.affects_raw(v)?;
+        if let Some(safe) = self.safe_fix(v) {
+            hit.fixed = Some(safe);
+        }
+        Some(hit)
+    }
+
+    fn safe_fix(&self, v: &Version) -> Option<String> {
+        let reintroduced = |f: &Version| {
+            self.ranges.iter().flatten().any(|e| match e {
+                RangeEvent::Introduced(i) => {
+                    i.compare(f) == Some(Ordering::Greater) && same_release_line(i, f)
+                }
+                _ => false,
+            })
+        };
+        self.ranges
+            .iter()
+            .flatten()
+            .filter_map(|e| match e {
+                RangeEvent::Fixed(f)
+                    if f.compare(v) == Some(Ordering::Greater) && !reintroduced(f) =>
+                {
+                    Some(f)
+                }
+                _ => None,
+            })
+            .min_by(|a, b| a.compare(b).unwrap_or(Ordering::Equal))
+            .map(|f| f.to_string())
+    }
+
+    fn affects_raw(&self, v: &Version) -> Option<Hit> {
         let mut hit = None;
         for events in &self.ranges {
             if let Some(h) = range_affects(events, v) {
@@ -181,6 +219,23 @@ impl AffectedPackage {
             hit = Some(Hit { fixed });
         }
         hit
+    }
+}
+
+/// Whether a later introduction `i` falls in the release line of fix `f`.
+fn same_release_line(i: &Version, f: &Version) -> bool {
+    match (i, f) {
+        (Version::Sem(a), Version::Sem(b)) => {
+            let (a, b) = (&a.0, &b.0);
+            if b.major > 0 {
+                a.major == b.major
+            } else if b.minor > 0 {
+                a.major == 0 && a.minor == b.minor
+            } else {
+                a.major == 0 && a.minor == 0 && a.patch == b.patch
+            }
+        }
+        _ => true,
     }
 }
 
@@ -508,6 +563,7 @@ mod tests {
         let a = adv(TWO_RANGES);
         let p = &a.affected[0];
         let s = Scheme::SemVer;
+        // 1.0.0 brings it back, but in another release line: 0.9.0 is the advice.
         assert_eq!(
             p.affects(&v(s, "0.8.9")),
             Some(Hit {
@@ -567,5 +623,32 @@ mod tests {
         .unwrap();
         assert_eq!(a.affected[0].versions.len(), 2);
         assert!(a.affected[0].affects(&v(Scheme::Pep440, "1.0.0")).is_some());
+    }
+}
+
+#[cfg(test)]
+mod fix_tests {
+    use super::*;
+
+    #[test]
+    fn the_fix_is_where_the_vulnerability_does_not_return() {
+        let a = parse_json(
+            r#"{"id":"T-1","affected":[{"package":{"ecosystem":"crates.io","name":"time"},
+            "ranges":[{"type":"SEMVER","events":[{"introduced":"0.0.0-0"},{"fixed":"0.2.0"},
+            {"introduced":"0.2.7-0"},{"fixed":"0.2.23"}]}]}]}"#,
+        )
+        .unwrap()
+        .unwrap();
+        let v = |t: &str| Version::parse(Scheme::SemVer, t).unwrap();
+        let p = &a.affected[0];
+        assert_eq!(
+            p.affects(&v("0.1.43")).unwrap().fixed.as_deref(),
+            Some("0.2.23")
+        );
+        assert_eq!(
+            p.affects(&v("0.2.10")).unwrap().fixed.as_deref(),
+            Some("0.2.23")
+        );
+        assert!(p.affects(&v("0.2.3")).is_none());
     }
 }
