@@ -251,6 +251,9 @@ pub enum VulnFormat {
     Sarif,
     /// A CycloneDX 1.5 VEX document.
     CyclonedxVex,
+    /// ECS events, one JSON object per line (what `serve` hands to the pipeline; `palisade hunt
+    /// --rules examples/rules/vuln` turns them into alerts).
+    Ecs,
 }
 
 #[derive(Args)]

@@ -1,6 +1,5 @@
 //! `palisade vuln scan|host|db`: inventories and advisories in, ranked findings out.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -8,13 +7,12 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use palisade_event::Severity;
-use palisade_store::{NewVulnFinding, NewVulnScan, SqliteStore, StoredAdvisory, VulnStore};
-use palisade_vuln::db::{Document, for_each_document};
+use palisade_store::{NewVulnScan, SqliteStore, StoredAdvisory, VulnStore};
+use palisade_vuln::db::for_each_document;
 use palisade_vuln::exploit::{Epss, Kev};
-use palisade_vuln::host::{HostFinding, HostOptions, HostReport, PackageExposure, check_host};
-use palisade_vuln::inventory::{self, Inventory, InventoryKind};
-use palisade_vuln::scan::{ExposureProbe, sort_findings};
-use palisade_vuln::{AdvisoryDb, Finding, LoadReport, Scanner, osv, report};
+use palisade_vuln::host::{HostFinding, HostOptions, HostReport, check_host};
+use palisade_vuln::inventory::Inventory;
+use palisade_vuln::{AdvisoryDb, Finding, LoadReport, osv, report, run};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -23,8 +21,6 @@ use crate::{EXIT_FINDINGS, EXIT_USAGE};
 
 /// Document errors printed before only counting them.
 const MAX_PRINTED_ERRORS: usize = 20;
-/// Scans kept in the store's history.
-const KEEP_SCANS: usize = 50;
 /// Largest advisory archive downloaded by `db update --from URL`.
 const MAX_DOWNLOAD: u64 = 2 << 30;
 
@@ -39,44 +35,15 @@ pub struct ScanOutcome {
 }
 
 /// Loads advisories from files and, when given, the store (only those naming a package of
-/// the inventories).
+/// the inventories); prints what could not be read.
 pub fn load_advisories(
     dbs: &[PathBuf],
     store: Option<&SqliteStore>,
     inventories: &[Inventory],
     quiet: bool,
 ) -> Result<AdvisoryDb> {
-    let mut db = AdvisoryDb::new();
     let mut report = LoadReport::default();
-    for path in dbs {
-        db.load_path(path, &mut report)
-            .with_context(|| format!("reading advisories from {}", path.display()))?;
-    }
-    if let Some(store) = store {
-        let keys: BTreeSet<(String, String)> = inventories
-            .iter()
-            .flat_map(|i| i.packages.iter())
-            .map(|p| {
-                (
-                    p.ecosystem.osv_name().to_owned(),
-                    p.ecosystem.normalise_name(&p.name),
-                )
-            })
-            .collect();
-        let keys: Vec<_> = keys.into_iter().collect();
-        for body in store
-            .advisories_for(&keys)
-            .context("reading stored advisories")?
-        {
-            let doc = Document {
-                file: format!("store:{}", body.file),
-                text: body.body,
-            };
-            if db.get(&body.id).is_none() {
-                db.add_document(&doc, &mut report);
-            }
-        }
-    }
+    let db = palisade_server::vuln::load_advisories(dbs, store, inventories, &mut report)?;
     print_load_errors(&report, quiet);
     Ok(db)
 }
@@ -102,12 +69,6 @@ fn print_load_errors(report: &LoadReport, quiet: bool) {
     }
 }
 
-/// The root of `<root>/var/lib/dpkg/status`, when the file is there.
-fn host_root_of(status: &Path) -> Option<PathBuf> {
-    let root = status.parent()?.parent()?.parent()?.parent()?;
-    (status.ends_with("var/lib/dpkg/status")).then(|| root.to_path_buf())
-}
-
 /// Reads inventories, matches them, ranks the findings (and checks the host if asked).
 pub fn run_scan(
     paths: &[PathBuf],
@@ -118,58 +79,20 @@ pub fn run_scan(
     host_root: Option<&Path>,
     quiet: bool,
 ) -> Result<ScanOutcome> {
-    let (found, discover_errors) = inventory::discover(paths);
-    let mut errors: Vec<String> = discover_errors.iter().map(ToString::to_string).collect();
-    let read: Vec<_> = found
-        .par_iter()
-        .map(|(p, k)| inventory::read_inventory(p, *k))
-        .collect();
-    let mut inventories = Vec::new();
-    for r in read {
-        match r {
-            Ok(inv) => inventories.push(inv),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
+    let (inventories, mut errors) = run::read_inventories(paths);
     let db = load_advisories(db_paths, store, &inventories, quiet)?;
-    // Exposure needs the live /proc of the host the dpkg status belongs to.
-    let exposure = inventories
-        .iter()
-        .filter(|i| i.kind == InventoryKind::DpkgStatus)
-        .find_map(|i| host_root_of(Path::new(&i.file)))
-        .filter(|root| root.join("proc/net").exists())
-        .map(|root| PackageExposure::read(&root));
-    let scanner = Scanner {
-        db: &db,
-        kev,
-        epss,
-        exposure: exposure.as_ref().map(|e| e as &dyn ExposureProbe),
-    };
-    let results: Vec<_> = inventories
-        .par_iter()
-        .map(|inv| scanner.scan(inv))
-        .collect();
-    let mut findings = Vec::new();
-    let mut packages = 0;
-    for r in results {
-        packages += r.packages;
-        for u in r.unreadable {
-            errors.push(format!(
-                "{}: {} {}: {}",
-                u.file, u.package, u.version, u.error
-            ));
-        }
-        findings.extend(r.findings);
-    }
-    sort_findings(&mut findings);
+    let scanned = run::scan_inventories(inventories, &db, kev, epss, |invs, scan| {
+        invs.par_iter().map(scan).collect()
+    });
+    errors.extend(scanned.errors);
     let host = host_root.map(|root| check_host(&HostOptions::new(root)));
     Ok(ScanOutcome {
-        inventories,
-        findings,
+        inventories: scanned.inventories,
+        findings: scanned.findings,
         host,
         errors,
         advisories: db.len(),
-        packages,
+        packages: scanned.packages,
     })
 }
 
@@ -217,7 +140,7 @@ pub fn scan(args: VulnScanArgs) -> Result<u8> {
     if let Some(store) = &mut store {
         let scan = scan_record(&outcome, &args.paths, started.timestamp_millis());
         store
-            .save_vuln_scan(&scan, KEEP_SCANS)
+            .save_vuln_scan(&scan, palisade_server::vuln::KEEP_SCANS)
             .context("recording the scan")?;
     }
     let text = render(&outcome, args.format)?;
@@ -245,48 +168,14 @@ fn exit_code(outcome: &ScanOutcome, fail_on: Option<Severity>) -> u8 {
 }
 
 /// The store's record of a scan.
-pub fn scan_record(outcome: &ScanOutcome, targets: &[PathBuf], started_ms: i64) -> NewVulnScan {
-    let mut findings: Vec<NewVulnFinding> = outcome
-        .findings
-        .iter()
-        .map(|f| NewVulnFinding {
-            kind: "package".into(),
-            id: f.id.clone(),
-            target: format!("{} {}", f.package, f.installed),
-            severity: f.severity.as_str().into(),
-            priority: f.priority,
-            body: serde_json::to_value(f).unwrap_or_default(),
-        })
-        .collect();
-    if let Some(h) = &outcome.host {
-        findings.extend(h.findings.iter().map(|f| NewVulnFinding {
-            kind: "host".into(),
-            id: f.check.into(),
-            target: f.target.clone(),
-            severity: f.severity.as_str().into(),
-            priority: host_priority(f),
-            body: serde_json::to_value(f).unwrap_or_default(),
-        }));
-    }
-    NewVulnScan {
-        started_at: started_ms,
-        finished_at: Utc::now().timestamp_millis(),
-        targets: targets.iter().map(|p| p.display().to_string()).collect(),
-        packages: outcome.packages as u64,
-        findings,
-    }
-}
-
-/// Host findings have no CVSS; in a shared ranking they count as 4 × a typical score of their
-/// severity (critical 9.5, high 8.0, medium 5.5, low 2.5).
-pub fn host_priority(f: &HostFinding) -> f64 {
-    4.0 * match f.severity {
-        Severity::Critical => 9.5,
-        Severity::High => 8.0,
-        Severity::Medium => 5.5,
-        Severity::Low => 2.5,
-        Severity::Informational => 0.5,
-    }
+fn scan_record(outcome: &ScanOutcome, targets: &[PathBuf], started_ms: i64) -> NewVulnScan {
+    palisade_server::vuln::scan_record(
+        &outcome.findings,
+        outcome.host.as_ref().map(|h| h.findings.as_slice()),
+        targets,
+        outcome.packages,
+        started_ms,
+    )
 }
 
 fn write_out(output: Option<&Path>, text: &str) -> Result<()> {
@@ -359,6 +248,22 @@ fn render(o: &ScanOutcome, format: VulnFormat) -> Result<String> {
         VulnFormat::CyclonedxVex => {
             let ts = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             serde_json::to_string_pretty(&report::cyclonedx_vex(&o.findings, version, &ts))? + "\n"
+        }
+        VulnFormat::Ecs => {
+            let now = Utc::now();
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "localhost".into());
+            let mut out = String::new();
+            for f in &o.findings {
+                out.push_str(&palisade_vuln::ecs::finding_event(f, &host, now).to_string());
+                out.push('\n');
+            }
+            for f in o.host.iter().flat_map(|h| &h.findings) {
+                out.push_str(&palisade_vuln::ecs::host_event(f, &host, now).to_string());
+                out.push('\n');
+            }
+            out
         }
         VulnFormat::Table => {
             let mut out = String::new();

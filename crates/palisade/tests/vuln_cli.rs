@@ -248,3 +248,53 @@ fn this_repository_against_rustsec() {
     assert!(doc["summary"]["packages"].as_u64().unwrap() > 300);
     assert!(doc["summary"]["advisories"].as_u64().unwrap() > 1000);
 }
+
+#[test]
+fn findings_become_alerts_through_the_example_rules() {
+    let f = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("vuln.ndjson");
+    let r = palisade(&[
+        "vuln",
+        "scan",
+        s(&f.join("lockfiles/node/package-lock.json")),
+        "--db",
+        s(&f.join("osv")),
+        "--format",
+        "ecs",
+        "-o",
+        s(&events),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rules = root().join("examples/rules/vuln");
+    let r = palisade(&[
+        "hunt",
+        s(&events),
+        "--rules",
+        s(&rules),
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let alerts = doc["detections"]
+        .as_array()
+        .or_else(|| doc.as_array())
+        .expect("detections");
+    let levels: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["rule"]["level"].as_str())
+        .collect();
+    assert_eq!(alerts.len(), 3, "{doc:#}");
+    assert_eq!(
+        levels.iter().filter(|l| **l == "high").count(),
+        1,
+        "{levels:?}"
+    );
+    assert_eq!(
+        levels.iter().filter(|l| **l == "medium").count(),
+        2,
+        "{levels:?}"
+    );
+}

@@ -11,11 +11,13 @@
 pub mod cvss;
 pub mod db;
 pub mod ecosystem;
+pub mod ecs;
 pub mod exploit;
 pub mod host;
 pub mod inventory;
 pub mod osv;
 pub mod report;
+pub mod run;
 pub mod scan;
 pub mod version;
 
