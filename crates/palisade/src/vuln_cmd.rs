@@ -515,7 +515,8 @@ pub fn db_update(args: VulnDbUpdateArgs) -> Result<u8> {
 
 pub fn db_status(args: VulnDbStatusArgs) -> Result<u8> {
     let store = open_store(&args.store)?;
-    let (counts, sources) = store.advisory_status()?;
+    let status = store.advisory_status()?;
+    let (counts, sources) = (status.ecosystems, status.sources);
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_header(vec!["Ecosystem", "Advisories"]);

@@ -239,7 +239,7 @@ pub fn start(
         }
     }
     let interval = Duration::from_secs(cfg.interval_minutes.max(1) * 60);
-    Ok(std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("palisade-vuln".into())
         .spawn(move || {
             while !stop.load(Ordering::Acquire) {
@@ -252,5 +252,5 @@ pub fn start(
                 }
             }
         })
-        .context("starting the vuln scan thread")?)
+        .context("starting the vuln scan thread")
 }

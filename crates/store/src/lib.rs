@@ -16,8 +16,8 @@ pub use decisions::{
 };
 pub use sqlite::SqliteStore;
 pub use vuln::{
-    AdvisoryBody, AdvisorySave, AdvisorySource, NewVulnFinding, NewVulnScan, StoredAdvisory,
-    VulnFindingRecord, VulnScanRecord, VulnStore,
+    AdvisoryBody, AdvisorySave, AdvisorySource, AdvisoryStatus, NewVulnFinding, NewVulnScan,
+    StoredAdvisory, VulnFindingRecord, VulnScanRecord, VulnStore,
 };
 
 use chrono::{DateTime, Utc};

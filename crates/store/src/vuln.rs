@@ -44,6 +44,14 @@ pub struct AdvisorySource {
     pub advisories: u64,
 }
 
+/// What the advisory tables hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdvisoryStatus {
+    /// Advisories per ecosystem.
+    pub ecosystems: Vec<(String, u64)>,
+    pub sources: Vec<AdvisorySource>,
+}
+
 /// A scan to record, with its findings.
 #[derive(Debug, Clone, Default)]
 pub struct NewVulnScan {
@@ -107,7 +115,7 @@ pub trait VulnStore {
     /// Every stored advisory.
     fn all_advisories(&self) -> Result<Vec<AdvisoryBody>, StoreError>;
     /// Advisory counts per ecosystem, and the sources.
-    fn advisory_status(&self) -> Result<(Vec<(String, u64)>, Vec<AdvisorySource>), StoreError>;
+    fn advisory_status(&self) -> Result<AdvisoryStatus, StoreError>;
     /// Records a scan and its findings; keeps only the newest `keep` scans. Returns its id.
     fn save_vuln_scan(&mut self, scan: &NewVulnScan, keep: usize) -> Result<i64, StoreError>;
     /// The newest scan, if any.

@@ -26,6 +26,12 @@ use crate::inventory::{Inventory, Package};
 use crate::osv::Advisory;
 use crate::version::Version;
 
+/// A package as matched: ecosystem, normalised name, version, distribution release.
+type PackageKey = (Ecosystem, String, String, Option<String>);
+
+/// An advisory that matched, the version fixing it, and its informational kind.
+type Hit<'a> = (&'a Advisory, Option<String>, Option<String>);
+
 /// One contribution to a priority.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Reason {
@@ -136,10 +142,7 @@ impl Scanner<'_> {
     pub fn scan(&self, inv: &Inventory) -> ScanResult {
         let mut out = ScanResult::default();
         // Debian binaries of one source package are one package to match.
-        let mut groups: HashMap<
-            (Ecosystem, String, String, Option<String>),
-            (Package, Vec<String>),
-        > = HashMap::new();
+        let mut groups: HashMap<PackageKey, (Package, Vec<String>)> = HashMap::new();
         let mut order = Vec::new();
         for p in &inv.packages {
             let key = (
@@ -191,7 +194,7 @@ impl Scanner<'_> {
                 return;
             }
         };
-        let mut hits: Vec<(&Advisory, Option<String>, Option<String>)> = Vec::new();
+        let mut hits: Vec<Hit<'_>> = Vec::new();
         for (adv, affected) in candidates {
             if let (Some(a), Some(p)) = (&affected.release, &pkg.release)
                 && a != p
@@ -215,7 +218,7 @@ impl Scanner<'_> {
         file: &str,
         pkg: &Package,
         binaries: &[String],
-        group: &[&(&Advisory, Option<String>, Option<String>)],
+        group: &[&Hit<'_>],
     ) -> Finding {
         let mut ids: Vec<&str> = Vec::new();
         for (a, _, _) in group {
@@ -426,15 +429,19 @@ fn merge_aliases<'h, T>(hits: &'h [(&Advisory, T, T)]) -> Vec<Vec<&'h (&'h Advis
             }
         }
     }
-    let mut groups: Vec<(usize, Vec<&(&Advisory, T, T)>)> = Vec::new();
-    for i in 0..n {
+    let mut roots: Vec<usize> = Vec::new();
+    let mut groups: Vec<Vec<&'h (&'h Advisory, T, T)>> = Vec::new();
+    for (i, hit) in hits.iter().enumerate() {
         let r = find(&mut parent, i);
-        match groups.iter_mut().find(|g| g.0 == r) {
-            Some(g) => g.1.push(&hits[i]),
-            None => groups.push((r, vec![&hits[i]])),
+        match roots.iter().position(|&x| x == r) {
+            Some(g) => groups[g].push(hit),
+            None => {
+                roots.push(r);
+                groups.push(vec![hit]);
+            }
         }
     }
-    groups.into_iter().map(|g| g.1).collect()
+    groups
 }
 
 /// Highest priority first; ties by package, then id (a stable, readable order).

@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use super::SqliteStore;
 use crate::StoreError;
 use crate::vuln::{
-    AdvisoryBody, AdvisorySave, AdvisorySource, NewVulnScan, StoredAdvisory, VulnFindingRecord,
-    VulnScanRecord, VulnStore,
+    AdvisoryBody, AdvisorySave, AdvisorySource, AdvisoryStatus, NewVulnScan, StoredAdvisory,
+    VulnFindingRecord, VulnScanRecord, VulnStore,
 };
 
 impl VulnStore for SqliteStore {
@@ -102,7 +102,7 @@ impl VulnStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn advisory_status(&self) -> Result<(Vec<(String, u64)>, Vec<AdvisorySource>), StoreError> {
+    fn advisory_status(&self) -> Result<AdvisoryStatus, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT ecosystem, count(DISTINCT advisory_id) FROM vuln_packages GROUP BY ecosystem ORDER BY ecosystem",
         )?;
@@ -122,7 +122,10 @@ impl VulnStore for SqliteStore {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok((counts, sources))
+        Ok(AdvisoryStatus {
+            ecosystems: counts,
+            sources,
+        })
     }
 
     fn save_vuln_scan(&mut self, scan: &NewVulnScan, keep: usize) -> Result<i64, StoreError> {
@@ -263,9 +266,9 @@ mod tests {
                 .len(),
             0
         );
-        let (counts, sources) = s.advisory_status().unwrap();
-        assert_eq!(counts, [("crates.io".to_owned(), 1)]);
-        assert_eq!(sources[0].updated_at, 2);
+        let status = s.advisory_status().unwrap();
+        assert_eq!(status.ecosystems, [("crates.io".to_owned(), 1)]);
+        assert_eq!(status.sources[0].updated_at, 2);
     }
 
     #[test]

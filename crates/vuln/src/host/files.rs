@@ -229,19 +229,18 @@ pub(super) fn check_ssh_keys(root: &Path, r: &mut HostReport) {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if name.starts_with("id_") && !name.ends_with(".pub") {
                 private_key(&p, &shown(&p), r);
-            } else if name == "authorized_keys" || name == "authorized_keys2" {
-                if let Ok(m) = std::fs::symlink_metadata(&p)
-                    && m.permissions().mode() & 0o022 != 0
-                {
-                    r.add(
-                        "ssh-key-permissions",
-                        Severity::High,
-                        "authorized_keys writable by others (anyone can add a key)",
-                        shown(&p),
-                        format!("mode {:04o}", m.permissions().mode() & 0o7777),
-                        format!("chmod 600 {}", shown(&p)),
-                    );
-                }
+            } else if (name == "authorized_keys" || name == "authorized_keys2")
+                && let Ok(m) = std::fs::symlink_metadata(&p)
+                && m.permissions().mode() & 0o022 != 0
+            {
+                r.add(
+                    "ssh-key-permissions",
+                    Severity::High,
+                    "authorized_keys writable by others (anyone can add a key)",
+                    shown(&p),
+                    format!("mode {:04o}", m.permissions().mode() & 0o7777),
+                    format!("chmod 600 {}", shown(&p)),
+                );
             }
         }
     }

@@ -116,7 +116,7 @@ fn paragraph(
         inv.skip("paragraph without Package or Version");
         return;
     };
-    if !get("Status").is_some_and(|s| s.split_whitespace().last() == Some("installed")) {
+    if get("Status").is_none_or(|s| s.split_whitespace().last() != Some("installed")) {
         inv.skip("not installed");
         return;
     }

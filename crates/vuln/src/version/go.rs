@@ -17,10 +17,9 @@ pub(super) fn parse(text: &str) -> Result<SemVersion, VersionError> {
 /// identifier is a 14-digit UTC timestamp, a hyphen and a 12-hex-digit commit prefix.
 pub fn is_pseudo_version(text: &str) -> bool {
     let core = text.split('+').next().unwrap_or(text);
-    let Some(rest) = core.rsplit_once('-').map(|(head, hash)| (head, hash)) else {
+    let Some((head, hash)) = core.rsplit_once('-') else {
         return false;
     };
-    let (head, hash) = rest;
     if hash.len() != 12 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
     }
