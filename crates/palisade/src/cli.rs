@@ -190,6 +190,157 @@ silently. Every entry has an author and a reason and can be revoked.")]
         #[command(subcommand)]
         command: IntelCommand,
     },
+    /// Find weaknesses: vulnerable packages (offline OSV advisories) and risky host settings,
+    /// ranked by real-world exploitation.
+    Vuln {
+        #[command(subcommand)]
+        command: VulnCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VulnCommand {
+    /// Scan lockfiles, SBOMs and installed packages for known vulnerabilities.
+    #[command(
+        long_about = "Scan lockfiles, SBOMs and installed packages for known vulnerabilities.\n\n\
+PATHs are files or directories (searched recursively, skipping .git, node_modules, target and \
+.venv): Debian/Ubuntu /var/lib/dpkg/status, Cargo.lock, package-lock.json / npm-shrinkwrap.json \
+(v1–v3), yarn.lock (v1 and Berry), requirements*.txt (exact pins), poetry.lock, Pipfile.lock, \
+go.sum, CycloneDX JSON (*.cdx.json, bom.json) and SPDX JSON (*.spdx.json).\n\n\
+Advisories are OSV documents, read offline from --db (directories of .json/.yaml files, or OSV's \
+per-ecosystem all.zip) and/or from the store (`palisade vuln db update`). Aliases are merged: one \
+finding per vulnerability. Withdrawn advisories are ignored.\n\n\
+Each finding has a priority (0–100) that is the sum of listed reasons: 4 × CVSS base score \
+(v3.x computed from the vector, v4.0 from FIRST's MacroVector table); +25 in CISA KEV (+5 if \
+used by ransomware); +15 × EPSS probability; +10 if the package's program listens on a socket \
+on this host (+5 if it only runs); +5 if a fixed version exists.\n\n\
+Exit status: 0 when done, 1 when a finding at or above --fail-on was found, 2 on usage or input \
+errors (an inventory or --kev/--epss file that cannot be read).\n\n\
+Examples:\n  palisade vuln scan . --db ../advisories/rustsec/osv --kev known_exploited_vulnerabilities.csv\n  \
+palisade vuln scan /var/lib/dpkg/status --store palisade.db --host --format json\n  \
+palisade vuln scan Cargo.lock --db osv-crates-io.zip --format sarif -o vuln.sarif --fail-on high"
+    )]
+    Scan(VulnScanArgs),
+    /// Check this host's configuration for weaknesses (read-only).
+    #[command(
+        long_about = "Check this host's configuration for weaknesses, read-only, like a \
+Lynis or CIS audit: sshd_config (root login, password authentication, empty passwords, weak \
+ciphers/MACs/key exchange, X11 forwarding), world-writable or relative PATH entries, unexpected \
+SUID/SGID programs, permissions of /etc/shadow, /etc/passwd, /etc/sudoers and SSH keys, \
+accounts with empty passwords or UID 0, services listening on network addresses \
+(/proc/net/tcp, tcp6, udp, udp6) and a missing host firewall. Each finding names the file or \
+socket, its severity and the fix.\n\n\
+Exit status: 0 when done, 1 when a finding at or above --fail-on was found."
+    )]
+    Host(VulnHostArgs),
+    /// The advisory database in the store: update from files or a URL, show its state.
+    Db {
+        #[command(subcommand)]
+        command: VulnDbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VulnDbCommand {
+    /// Import OSV advisories into the store from a directory, a zip, a file or a URL (a zip).
+    #[command(long_about = "Import OSV advisories into the store.\n\n\
+--from is a directory of .json/.yaml OSV documents, an OSV zip (such as the per-ecosystem \
+all.zip OSV publishes), a single document, or an http(s) URL of a zip. Advisories are replaced \
+by id; ones the source now marks withdrawn are deleted. Documents that cannot be read are \
+reported with file and position; the others are imported.\n\n\
+Examples:\n  palisade vuln db update --from ../shared/data/rustsec-advisory-db/osv --store palisade.db\n  \
+palisade vuln db update --from https://example.org/PyPI/all.zip --store palisade.db")]
+    Update(VulnDbUpdateArgs),
+    /// Advisory counts per ecosystem and when each source was refreshed.
+    Status(VulnDbStatusArgs),
+}
+
+/// Output formats of `palisade vuln`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VulnFormat {
+    /// A table for people, highest priority first.
+    Table,
+    /// One JSON document: findings, host findings, inventories, summary.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+    /// A CycloneDX 1.5 VEX document.
+    CyclonedxVex,
+    /// ECS events, one JSON object per line (what `serve` hands to the pipeline; `palisade hunt
+    /// --rules examples/rules/vuln` turns them into alerts).
+    Ecs,
+}
+
+#[derive(Args)]
+pub struct VulnScanArgs {
+    /// Files or directories to scan.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// OSV advisories: directories, zip files or single documents (repeatable).
+    #[arg(long, value_name = "DIR|ZIP", num_args = 1..)]
+    pub db: Vec<PathBuf>,
+    /// Also read the advisories stored by `palisade vuln db update`, and record the scan there.
+    #[arg(long, value_name = "FILE.db")]
+    pub store: Option<PathBuf>,
+    /// CISA Known Exploited Vulnerabilities catalogue (CSV or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub kev: Option<PathBuf>,
+    /// FIRST EPSS scores (CSV, optionally gzipped: cve,epss,percentile).
+    #[arg(long, value_name = "FILE")]
+    pub epss: Option<PathBuf>,
+    /// Also check the host's configuration (see `palisade vuln host`).
+    #[arg(long)]
+    pub host: bool,
+    /// Root of the host for --host and for exposure of dpkg packages.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: VulnFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report only findings at or above this level.
+    #[arg(long, value_name = "LEVEL", default_value = "informational")]
+    pub min_level: Severity,
+    /// Exit with status 1 when a finding at or above this level was found.
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<Severity>,
+}
+
+#[derive(Args)]
+pub struct VulnHostArgs {
+    /// Root of the host to check.
+    #[arg(default_value = "/")]
+    pub root: PathBuf,
+    /// Skip the SUID/SGID walk (the slowest check).
+    #[arg(long)]
+    pub no_suid: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: VulnFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report only findings at or above this level.
+    #[arg(long, value_name = "LEVEL", default_value = "low")]
+    pub min_level: Severity,
+    /// Exit with status 1 when a finding at or above this level was found.
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<Severity>,
+}
+
+#[derive(Args)]
+pub struct VulnDbUpdateArgs {
+    /// A directory, zip, OSV document or http(s) URL of a zip.
+    #[arg(long, value_name = "DIR|ZIP|URL")]
+    pub from: String,
+    #[arg(long, value_name = "FILE.db")]
+    pub store: PathBuf,
+}
+
+#[derive(Args)]
+pub struct VulnDbStatusArgs {
+    #[arg(long, value_name = "FILE.db")]
+    pub store: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -439,6 +590,9 @@ pub enum BenchCommand {
     /// Guard speed: prompt check latency (p50/p99 for 1 KB prompts), secret/PII scanning
     /// MB/s per core, mail messages/s.
     Guard(crate::bench_guard::BenchGuardArgs),
+    /// Vulnerability scanning speed: advisory loading, this machine's dpkg status plus N
+    /// generated lockfiles (default 1,000) matched against every loaded advisory.
+    Vuln(crate::bench_vuln::BenchVulnArgs),
 }
 
 #[derive(Args)]

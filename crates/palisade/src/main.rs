@@ -9,6 +9,7 @@ mod bench_block;
 mod bench_guard;
 mod bench_intel;
 mod bench_serve;
+mod bench_vuln;
 mod cli;
 mod decisions_cmd;
 mod eval;
@@ -24,6 +25,7 @@ mod rules_cmd;
 mod serve_cmd;
 mod sysinfo;
 mod triage_cmd;
+mod vuln_cmd;
 
 use std::process::ExitCode;
 
@@ -95,6 +97,19 @@ fn main() -> ExitCode {
         Command::Bench {
             command: cli::BenchCommand::Guard(args),
         } => bench_guard::guard(args),
+        Command::Bench {
+            command: cli::BenchCommand::Vuln(args),
+        } => bench_vuln::vuln(args),
+        Command::Vuln { command } => match command {
+            cli::VulnCommand::Scan(args) => vuln_cmd::scan(args),
+            cli::VulnCommand::Host(args) => vuln_cmd::host(args),
+            cli::VulnCommand::Db {
+                command: cli::VulnDbCommand::Update(args),
+            } => vuln_cmd::db_update(args),
+            cli::VulnCommand::Db {
+                command: cli::VulnDbCommand::Status(args),
+            } => vuln_cmd::db_status(args),
+        },
         Command::Intel { command } => match command {
             cli::IntelCommand::Import(args) => intel_cmd::import_cmd(args),
             cli::IntelCommand::List(args) => intel_cmd::list_cmd(args),

@@ -26,6 +26,7 @@ pub struct ServeConfig {
     pub sources: SourcesSection,
     pub respond: RespondSection,
     pub auth: AuthSection,
+    pub vuln: VulnSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -210,6 +211,46 @@ impl Default for AuthSection {
     }
 }
 
+/// `[vuln]`: scheduled weakness scans (see `palisade-vuln`): vulnerable packages of the paths
+/// against the advisories in the store (`palisade vuln db update`) and in `db`, and, with
+/// `host`, the host's configuration. Each scan is stored for the UI's Weaknesses page; findings
+/// new since the previous scan enter the pipeline as events (`event.module: palisade-vuln`),
+/// which the rules of examples/rules/vuln turn into alerts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VulnSection {
+    pub enabled: bool,
+    /// Minutes between scans (the first runs at start).
+    pub interval_minutes: u64,
+    /// Files and directories to scan (dpkg status, lockfiles, SBOMs).
+    pub paths: Vec<PathBuf>,
+    /// OSV advisory directories or zips, besides those in the store.
+    pub db: Vec<PathBuf>,
+    /// CISA KEV catalogue (CSV or JSON).
+    pub kev: Option<PathBuf>,
+    /// EPSS scores (CSV).
+    pub epss: Option<PathBuf>,
+    /// Also check the host's configuration.
+    pub host: bool,
+    /// Findings below this severity are stored but not sent into the pipeline.
+    pub min_alert_severity: palisade_event::Severity,
+}
+
+impl Default for VulnSection {
+    fn default() -> Self {
+        VulnSection {
+            enabled: false,
+            interval_minutes: 360,
+            paths: vec![PathBuf::from("/var/lib/dpkg/status")],
+            db: Vec::new(),
+            kev: None,
+            epss: None,
+            host: true,
+            min_alert_severity: palisade_event::Severity::Medium,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourcesSection {
@@ -377,6 +418,15 @@ impl ServeConfig {
         if let Some(p) = &mut self.auth.policy {
             fix(p);
         }
+        for p in self.vuln.paths.iter_mut().chain(self.vuln.db.iter_mut()) {
+            fix(p);
+        }
+        for p in [&mut self.vuln.kev, &mut self.vuln.epss]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
         for p in &mut self.auth.geoip {
             fix(p);
         }
@@ -477,6 +527,23 @@ impl ServeConfig {
         for (k, p) in self.auth.geoip.iter().enumerate() {
             if !p.is_file() {
                 return Err(format!("auth.geoip[{k}]: {} does not exist", p.display()));
+            }
+        }
+        if self.vuln.enabled {
+            if self.vuln.interval_minutes == 0 {
+                return Err("vuln.interval_minutes must be at least 1".into());
+            }
+            for (k, p) in self.vuln.db.iter().enumerate() {
+                if !p.exists() {
+                    return Err(format!("vuln.db[{k}]: {} does not exist", p.display()));
+                }
+            }
+            for (key, p) in [("vuln.kev", &self.vuln.kev), ("vuln.epss", &self.vuln.epss)] {
+                if let Some(p) = p
+                    && !p.is_file()
+                {
+                    return Err(format!("{key}: {} does not exist", p.display()));
+                }
             }
         }
         if self.auth.max_users == 0 {

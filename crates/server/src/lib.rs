@@ -28,4 +28,5 @@ pub mod sources;
 pub mod state;
 pub mod tls;
 pub mod ui;
+pub mod vuln;
 pub mod wal;

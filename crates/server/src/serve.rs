@@ -336,6 +336,15 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     let (ingress, done, writer) =
         Ingress::start(wal, cfg.wal.queue_records, pipe_tx, Arc::clone(&metrics));
     pipeline.set_done(done);
+    if cfg.vuln.enabled {
+        // Stops with the checkpoint thread (same flag) at shutdown.
+        crate::vuln::start(
+            cfg.vuln.clone(),
+            &store_path,
+            ingress.clone(),
+            Arc::clone(&checkpointer),
+        )?;
+    }
     let pipeline = std::thread::Builder::new()
         .name("palisade-pipeline".into())
         .spawn(move || pipeline.run(pipe_rx))

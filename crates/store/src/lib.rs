@@ -8,12 +8,17 @@
 
 mod decisions;
 mod sqlite;
+mod vuln;
 
 pub use decisions::{
     AddressMatch, BouncerRecord, Decision, DecisionFilter, NewDecision, NewResponseAction,
     ResponseAction, ResponseActionFilter, ResponseLogRecord, ResponseStore, Scope, canonical_value,
 };
 pub use sqlite::SqliteStore;
+pub use vuln::{
+    AdvisoryBody, AdvisorySave, AdvisorySource, AdvisoryStatus, NewVulnFinding, NewVulnScan,
+    StoredAdvisory, VulnFindingRecord, VulnScanRecord, VulnStore,
+};
 
 use chrono::{DateTime, Utc};
 use palisade_event::{Alert, Severity};

@@ -210,9 +210,51 @@ const MIGRATIONS: &[&str] = &[
         decision_id INTEGER NOT NULL REFERENCES decisions(id),
         kind TEXT NOT NULL CHECK (kind IN ('new', 'deleted'))
     );",
+    // 7: vulnerability data (palisade-vuln). OSV advisories as published (the body is the
+    // document's text; `file` ends in .json or .yaml and says which), indexed by the
+    // (ecosystem, name) pairs they affect so a scan loads only what its packages need;
+    // the sources refreshed; and scans with their findings (package and host) as JSON.
+    "CREATE TABLE vuln_advisories (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        file TEXT NOT NULL,
+        modified TEXT,
+        body TEXT NOT NULL,
+        imported_at INTEGER NOT NULL
+    );
+    CREATE TABLE vuln_packages (
+        ecosystem TEXT NOT NULL,
+        name TEXT NOT NULL,
+        advisory_id TEXT NOT NULL REFERENCES vuln_advisories(id) ON DELETE CASCADE,
+        PRIMARY KEY (ecosystem, name, advisory_id)
+    );
+    CREATE INDEX vuln_packages_by_advisory ON vuln_packages(advisory_id);
+    CREATE TABLE vuln_sources (
+        source TEXT PRIMARY KEY,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE vuln_scans (
+        id INTEGER PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        targets TEXT NOT NULL,
+        packages INTEGER NOT NULL,
+        findings INTEGER NOT NULL
+    );
+    CREATE TABLE vuln_findings (
+        scan_id INTEGER NOT NULL REFERENCES vuln_scans(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('package', 'host')),
+        id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        priority REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX vuln_findings_by_scan ON vuln_findings(scan_id, priority);",
 ];
 
 mod decisions;
+mod vuln;
 
 /// One SQLite database file.
 pub struct SqliteStore {

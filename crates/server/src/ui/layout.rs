@@ -17,16 +17,18 @@ pub enum Nav {
     Rules,
     Suppressions,
     Respond,
+    Vuln,
     None,
 }
 
-const NAV: [(Nav, &str, &str); 6] = [
+const NAV: [(Nav, &str, &str); 7] = [
     (Nav::Overview, "/", "Overview"),
     (Nav::Incidents, "/incidents", "Incidents"),
     (Nav::Search, "/search", "Search"),
     (Nav::Rules, "/rules", "Rules"),
     (Nav::Suppressions, "/suppressions", "Suppressions"),
     (Nav::Respond, "/respond", "Respond"),
+    (Nav::Vuln, "/vuln", "Weaknesses"),
 ];
 
 fn head(title: &str) -> Markup {

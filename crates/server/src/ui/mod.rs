@@ -16,6 +16,7 @@
 //! | `/search` | stored events by text, entity, field and time |
 //! | `/suppressions` | suppressions with revoke |
 //! | `/respond`, `/respond/{id}/{approve,deny,revert}` | response actions: approvals, active ones with revert, recent, the response log, playbooks |
+//! | `/vuln` | the latest weakness scan: vulnerable packages by priority, host weaknesses |
 
 mod charts;
 mod entities;
@@ -27,6 +28,7 @@ mod rules;
 mod search;
 mod session;
 mod suppressions;
+mod vuln;
 
 use axum::Router;
 use axum::extract::Request;
@@ -73,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .route("/suppressions/{id}/revoke", post(suppressions::revoke))
         .route("/respond", get(respond::page))
         .route("/respond/{id}/{step}", post(respond::step))
+        .route("/vuln", get(vuln::page))
         .route("/ui/static/app.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))
 }
