@@ -43,6 +43,12 @@ pub struct Running {
     checkpointer: Arc<std::sync::atomic::AtomicBool>,
     /// The respond thread (ends when the pipeline's store thread hangs up).
     responder: Option<std::thread::JoinHandle<()>>,
+    /// The scheduled weakness scans (`[vuln]`): its stop flag and thread. It holds an ingress
+    /// handle, so it must end before the log writer can.
+    vuln: Option<(
+        Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
     /// Syslog listeners, tailers and directory watchers.
     pub sources: crate::sources::RunningSources,
 }
@@ -336,15 +342,18 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     let (ingress, done, writer) =
         Ingress::start(wal, cfg.wal.queue_records, pipe_tx, Arc::clone(&metrics));
     pipeline.set_done(done);
-    if cfg.vuln.enabled {
-        // Stops with the checkpoint thread (same flag) at shutdown.
-        crate::vuln::start(
+    let vuln = if cfg.vuln.enabled {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = crate::vuln::start(
             cfg.vuln.clone(),
             &store_path,
             ingress.clone(),
-            Arc::clone(&checkpointer),
+            Arc::clone(&stop),
         )?;
-    }
+        Some((stop, thread))
+    } else {
+        None
+    };
     let pipeline = std::thread::Builder::new()
         .name("palisade-pipeline".into())
         .spawn(move || pipeline.run(pipe_rx))
@@ -421,6 +430,7 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             writer,
             checkpointer,
             responder,
+            vuln,
             sources,
         },
         report,
@@ -440,6 +450,7 @@ impl Running {
             sources,
             checkpointer,
             responder,
+            vuln,
             ..
         } = self;
         // Sources first (a TCP batch in flight still reaches the log), then the HTTP side.
@@ -447,9 +458,14 @@ impl Running {
         let _ = tokio::time::timeout(Duration::from_secs(10), sources.join()).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
         state.ingress.close();
-        // The last ingress handles go with the state; then the writer and the pipeline end.
+        // The last ingress handles go with the state and the scan thread (after the scan it
+        // may be in); then the writer and the pipeline end.
         drop(state);
         let _ = tokio::task::spawn_blocking(move || {
+            if let Some((stop, thread)) = vuln {
+                stop.store(true, std::sync::atomic::Ordering::Release);
+                let _ = thread.join();
+            }
             let _ = writer.join();
             let _ = pipeline.join();
             if let Some(r) = responder {

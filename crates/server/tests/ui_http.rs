@@ -526,3 +526,43 @@ async fn respond_page_approves_and_reverts_with_csrf_and_only_for_analysts() {
     drop(state);
     srv.stop().await;
 }
+
+/// `[vuln]` on: the scheduled scan's findings are listed on the Weaknesses page (a fixture
+/// package-lock with vulnerable lodash/minimist versions against fixture OSV advisories).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weaknesses_page_lists_the_scheduled_scan() {
+    let fixtures = ui_common::repo_root().join("crates/vuln/tests/fixtures");
+    let srv = Server::start_with(|cfg, _| {
+        cfg.vuln.enabled = true;
+        cfg.vuln.host = false;
+        cfg.vuln.paths = vec![fixtures.join("lockfiles/node/package-lock.json")];
+        cfg.vuln.db = vec![fixtures.join("osv")];
+    })
+    .await;
+    let (session, _) = srv.sign_in(&srv.viewer).await;
+    let started = std::time::Instant::now();
+    let page = loop {
+        let page = srv.get("/vuln", Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        if !page.body.contains("No scan yet") {
+            break page;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no scan shown"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for id in ["GHSA-p6mc-m468-83gw", "GHSA-vh95-rmgr-6w4m"] {
+        assert!(
+            page.body.contains(id),
+            "{id} not on the page:\n{}",
+            page.body
+        );
+    }
+    assert!(page.body.contains("lodash"), "{}", page.body);
+    // Without a session the page is not shown.
+    let r = srv.get("/vuln", None).await;
+    assert_ne!(r.status, StatusCode::OK);
+    srv.stop().await;
+}
