@@ -38,7 +38,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use palisade_auth::{Decision, Engine, Geo, Outcome, Policy, Request};
 use serde::Serialize;
 
-use crate::bench_serve::ReportFormat;
+use crate::bench_serve::ChildOptions;
 use crate::bench_serve::child::{self, AuthChild, ChildSettings, ServeChild};
 use crate::bench_serve::http::{self, Scrape};
 use crate::bench_serve::load::{self, Body, quantile};
@@ -87,18 +87,8 @@ pub struct BenchAuthArgs {
     /// Seed of the attempt list.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Parent of the service's data directory (default: the system temp dir).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Keep the service's data directory.
-    #[arg(long)]
-    pub keep: bool,
-    /// Output: a table, or one JSON document.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
-    /// Write the JSON document to this file as well.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub child: ChildOptions,
 }
 
 #[derive(Serialize, Default)]
@@ -362,14 +352,7 @@ pub fn auth(args: BenchAuthArgs) -> Result<u8> {
         in_process,
         http,
     };
-    let json = serde_json::to_string_pretty(&report)?;
-    if let Some(p) = &args.json {
-        std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?;
-    }
-    match args.format {
-        ReportFormat::Json => println!("{json}"),
-        ReportFormat::Table => print_table(&report),
-    }
+    args.child.emit(&report, print_table)?;
     Ok(0)
 }
 
@@ -415,11 +398,10 @@ async fn http_part(
     profiles: Vec<u8>,
     list: &[Request],
 ) -> Result<HttpPart> {
-    let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
     let settings = ChildSettings {
         exe: std::env::current_exe()?,
-        dir: parent.join(format!("palisade-bench-auth-{}", std::process::id())),
-        keep: args.keep,
+        dir: args.child.dir("auth"),
+        keep: args.child.keep,
         rules: Vec::new(),
         detectors: Vec::new(),
         fsync: false,

@@ -95,6 +95,14 @@ pub struct BenchServeArgs {
     /// Upper bound on the whole run, seconds; steps that would pass it are skipped.
     #[arg(long, default_value_t = 900)]
     pub max_seconds: u64,
+    #[command(flatten)]
+    pub child: ChildOptions,
+}
+
+/// Options of every benchmark that runs a `palisade serve` child: where its data goes and
+/// how the report comes out.
+#[derive(Args)]
+pub struct ChildOptions {
     /// Where the service's data directory is created (a fresh subdirectory, removed
     /// afterwards unless --keep). Default: the system temporary directory.
     #[arg(long, value_name = "DIR")]
@@ -108,6 +116,30 @@ pub struct BenchServeArgs {
     /// Write the JSON document to this file as well.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+impl ChildOptions {
+    /// A fresh data directory for the child of benchmark `name`.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("palisade-bench-{name}-{}", std::process::id()))
+    }
+
+    /// Prints the report (a table through `table`, or JSON) and writes the JSON to `--json`.
+    pub fn emit<R: Serialize>(&self, report: &R, table: impl Fn(&R)) -> Result<()> {
+        let json = serde_json::to_string_pretty(report)?;
+        if let Some(p) = &self.json {
+            std::fs::write(p, &json)
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+        }
+        match self.format {
+            ReportFormat::Json => println!("{json}"),
+            ReportFormat::Table => table(report),
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -222,14 +254,7 @@ pub fn serve(args: BenchServeArgs) -> Result<u8> {
         .enable_all()
         .build()?;
     let report = rt.block_on(run(&args))?;
-    let json = serde_json::to_string_pretty(&report)?;
-    if let Some(p) = &args.json {
-        std::fs::write(p, &json)?;
-    }
-    match args.format {
-        ReportFormat::Json => println!("{json}"),
-        ReportFormat::Table => print_table(&report),
-    }
+    args.child.emit(&report, print_table)?;
     Ok(0)
 }
 
@@ -241,11 +266,10 @@ fn loadavg() -> String {
 
 async fn run(args: &BenchServeArgs) -> Result<Report> {
     let began = Instant::now();
-    let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
     let settings = ChildSettings {
         exe: std::env::current_exe()?,
-        dir: parent.join(format!("palisade-bench-serve-{}", std::process::id())),
-        keep: args.keep,
+        dir: args.child.dir("serve"),
+        keep: args.child.keep,
         rules: args.rules.clone(),
         detectors: args.detectors.clone(),
         fsync: !args.no_fsync,
