@@ -252,23 +252,12 @@ fn logins_are_learned_scored_and_reported() {
     assert!(r.text().contains("outcome"));
 
     // The spraying deny is a stored event and an alert of the example rule.
-    let start = Instant::now();
-    let event = loop {
-        let r = get(
-            svc.addr(),
-            "/api/v1/events?field=palisade.auth.decision=deny&entity=198.51.100.7",
-            Some(&tok),
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        if let Some(e) = r.json().as_array().unwrap().first() {
-            break e.clone();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no auth event stored"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let event = wait_event(
+        svc.addr(),
+        &tok,
+        "field=palisade.auth.decision=deny&entity=198.51.100.7",
+        "auth event",
+    );
     assert_eq!(event["source"], "auth", "{event}");
     assert_eq!(event["user"], "user99", "{event}");
     let text = event["fields"].to_string();

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 use serde_json::json;
 
@@ -91,23 +89,12 @@ fn prompts_and_mail_are_judged_and_findings_reach_the_pipeline() {
     assert_eq!(r.status, 400, "{}", r.text());
 
     // The injection is a stored event of source guard, without the prompt's text.
-    let start = Instant::now();
-    let event = loop {
-        let r = get(
-            svc.addr(),
-            "/api/v1/events?field=event.action=prompt-injection",
-            Some(&tok),
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        if let Some(e) = r.json().as_array().unwrap().first() {
-            break e.clone();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no guard event stored"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let event = wait_event(
+        svc.addr(),
+        &tok,
+        "field=event.action=prompt-injection",
+        "guard event",
+    );
     assert_eq!(event["source"], "guard", "{event}");
     assert!(!event.to_string().contains(secret), "{event}");
 }

@@ -243,3 +243,22 @@ impl Service {
         (self, report)
     }
 }
+
+/// The first event `GET /api/v1/events?{query}` returns, polled until one is stored (30 s at
+/// most; `what` names it in the failure).
+#[allow(dead_code)]
+pub fn wait_event(addr: SocketAddr, token: &str, query: &str, what: &str) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let r = get(addr, &format!("/api/v1/events?{query}"), Some(token));
+        assert_eq!(r.status, 200, "{}", r.text());
+        if let Some(e) = r.json().as_array().and_then(|a| a.first()) {
+            return e.clone();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no {what} stored"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
