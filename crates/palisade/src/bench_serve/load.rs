@@ -171,7 +171,7 @@ pub async fn http_load(
                 // waited for it, it starts when the timer woke it instead: tokio's timer has a
                 // 1 ms resolution, and that slop is the generator's, not the service's. A
                 // request picked up late (every connection busy) still counts from its due time.
-                let origin = if idle { sent.max(due_at) } else { due_at };
+                let origin = if idle { sent } else { due_at };
                 let status = match conn.round_trip(&body.request).await {
                     Ok((s, _)) => s,
                     Err(e) => {
