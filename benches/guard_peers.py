@@ -2,7 +2,7 @@
 3-5 grams) + logistic-regression baseline for prompts and mail, and SpamAssassin (Debian
 package, shipped rules, local tests only: `spamassassin -L -t`) for mail.
 
-    python guard_peers.py DATA SPLITS.json BENIGN_PROMPTS.txt [--no-spamassassin]
+    python guard_peers.py DATA SPLITS.json BENIGN_PROMPTS.{txt,jsonl} [--no-spamassassin]
 
 Prints one JSON document. Thresholds: 0.5 for the baseline (its default), SpamAssassin's own
 required score (5.0) for its verdicts; ROC-AUC from the scores.
@@ -49,7 +49,10 @@ def prompts(data, benign_path):
     p = m.predict_proba(xte)[:, 1]
     flag = p >= 0.5
     with open(benign_path, encoding="utf-8") as f:
-        benign = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+        if benign_path.endswith(".jsonl"):
+            benign = [json.loads(l)["text"] for l in f if l.strip()]
+        else:
+            benign = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
     bflag = m.predict_proba(benign)[:, 1] >= 0.5
     return {
         "model": "tfidf+lr",
@@ -84,7 +87,7 @@ def mail_text(path):
 def mail_baseline(splits):
     rows = splits["cross_validation"]
     texts = [mail_text(r["file"]) for r in rows]
-    bad = np.array([r["class"] != "ham" for r in rows])
+    bad = np.array([r["class"] in ("spam", "phish") for r in rows])
     phish = np.array([r["class"] == "phish" for r in rows])
     folds = np.array([r["fold"] for r in rows])
     oof = np.zeros(len(rows))
@@ -133,13 +136,13 @@ def mail_spamassassin(splits):
     secs = time.time() - t
     score = np.array([s for s, _ in res])
     flag = np.array([y for _, y in res])
-    bad = np.array([r["class"] != "ham" for r in rows])
+    bad = np.array([r["class"] in ("spam", "phish") for r in rows])
     cls = np.array([r["class"] for r in rows])
     return {
         "model": "spamassassin -L (shipped rules, local tests)",
         "all_training_side_messages": {
             "roc_auc": r4(roc_auc_score(bad, score)),
-            "ham_flagged": r4(flag[cls == "ham"].mean()),
+            "ham_flagged": r4(flag[(cls == "ham") | (cls == "commercial_ham")].mean()),
             "spam_caught": r4(flag[cls == "spam"].mean()),
             "phish_caught": r4(flag[cls == "phish"].mean()),
         },

@@ -23,6 +23,12 @@ pub struct TrainConfig {
     /// AdaGrad base step.
     pub learning_rate: f32,
     pub seed: u64,
+    /// Optional sign constraint per named feature, in model order: `1` keeps the weight at or
+    /// above zero (evidence of an attack can only raise the score), `-1` at or below zero
+    /// (evidence of legitimacy can only lower it), `0` leaves it free. Domain knowledge that
+    /// the training data cannot overturn through a spurious correlation (e.g. a corpus whose
+    /// legitimate mail predates DKIM teaching "DKIM pass = bad"); projected after each step.
+    pub signs: &'static [i8],
 }
 
 impl Default for TrainConfig {
@@ -32,6 +38,7 @@ impl Default for TrainConfig {
             l2: 1e-4,
             learning_rate: 0.2,
             seed: 7,
+            signs: &[],
         }
     }
 }
@@ -153,6 +160,11 @@ impl LinearModel {
                     let gj = g * v + cfg.l2 * m.dense[j];
                     g_dense[j] += gj * gj;
                     m.dense[j] -= cfg.learning_rate * gj / (g_dense[j] + eps).sqrt();
+                    match cfg.signs.get(j) {
+                        Some(1) => m.dense[j] = m.dense[j].max(0.0),
+                        Some(-1) => m.dense[j] = m.dense[j].min(0.0),
+                        _ => {}
+                    }
                 }
                 g_bias += g * g;
                 m.bias -= cfg.learning_rate * g / (g_bias + eps).sqrt();
@@ -392,6 +404,21 @@ mod tests {
         let a = LinearModel::train(CFG, vec!["flag".into()], &ex, TrainConfig::default());
         let b = LinearModel::train(CFG, vec!["flag".into()], &ex, TrainConfig::default());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn sign_constraints_hold_against_the_data() {
+        // The toy feature is 1 exactly on the positives: unconstrained it learns a positive
+        // weight; constrained to "legitimacy evidence" it must stay at or below zero.
+        let ex = toy();
+        let free = LinearModel::train(CFG, vec!["flag".into()], &ex, TrainConfig::default());
+        assert!(free.dense[0] > 0.0);
+        let cfg = TrainConfig {
+            signs: &[-1],
+            ..TrainConfig::default()
+        };
+        let held = LinearModel::train(CFG, vec!["flag".into()], &ex, cfg);
+        assert!(held.dense[0] <= 0.0, "{}", held.dense[0]);
     }
 
     proptest! {

@@ -12,9 +12,14 @@
 //! - attachments (executable and script types, macro-enabled Office files, HTML attachments
 //!   and HTML smuggling, password-protected archives);
 //! - language (urgency, credential and payment requests, generic impersonal greetings);
+//! - evidence of a legitimate sender: DMARC or a From-aligned DKIM pass in the topmost
+//!   `Authentication-Results` (the receiving MTA's), links on that authenticated domain, a
+//!   `List-Unsubscribe` header;
 //!
-//! plus hashed n-grams of the subject and body, in one logistic-regression model trained by
-//! `palisade train phishing`.
+//! plus hashed n-grams of the subject and body (links, addresses and digits replaced by
+//! placeholders, so the model reads wording, not a corpus's era), in one logistic-regression
+//! model trained by `palisade train phishing`. The named features' weights are sign-constrained
+//! ([`SIGNS`]): attack evidence can only raise the score, legitimacy only lower it.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -69,6 +74,45 @@ pub const FEATURES: &[&str] = &[
     "payment_request",
     "impersonal_greeting",
     "form_in_html",
+    "sender_authenticated",
+    "links_on_sender_domain",
+    "list_unsubscribe",
+];
+
+/// The sign each named feature's weight may take (see `TrainConfig::signs`): attack evidence
+/// may only raise the score, evidence of a legitimate sender only lower it; `0` = learned
+/// freely (features whose meaning differs between corpora of different ages, such as a
+/// Return-Path that differs because a mailing list or an e-mail service sent the message).
+pub const SIGNS: &[i8] = &[
+    1,  // spf_fail
+    1,  // dkim_fail
+    1,  // dmarc_fail
+    0,  // reply_to_differs
+    0,  // return_path_differs
+    1,  // display_name_brand_spoof
+    1,  // display_name_has_other_address
+    0,  // no_message_id
+    0,  // url_count
+    1,  // url_ip_literal
+    1,  // url_shortener
+    1,  // url_lookalike_domain
+    1,  // url_punycode
+    1,  // url_userinfo
+    1,  // link_text_domain_mismatch
+    1,  // url_brand_in_subdomain
+    1,  // dangerous_attachment
+    1,  // macro_attachment
+    1,  // html_attachment
+    1,  // html_smuggling
+    1,  // encrypted_archive
+    1,  // urgency_language
+    1,  // credential_request
+    1,  // payment_request
+    1,  // impersonal_greeting
+    1,  // form_in_html
+    -1, // sender_authenticated
+    -1, // links_on_sender_domain
+    -1, // list_unsubscribe
 ];
 
 /// A brand to protect: its name as it appears in display names and domain labels, and the
@@ -170,6 +214,8 @@ fn re(p: &str) -> Regex {
 static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\bhttps?://[^\s<>"'()\[\]{}]+"#));
 static ANCHOR: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?is)<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)["']?[^>]*>(.*?)</a\s*>"#));
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b"));
 static TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?s)<[^<>]*>"));
 static STYLE_SCRIPT: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?is)<(?:style|script|head)\b.*?</(?:style|script|head)\s*>"));
@@ -522,10 +568,20 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         }
     };
 
-    // Authentication results.
+    // Authentication results. Failures count wherever they were recorded; a pass only in the
+    // topmost Authentication-Results (the receiving MTA's own; lower ones could have been
+    // written by the sender).
+    let mut top_results: Option<String> = None;
+    let mut list_unsubscribe = false;
     for (name, value) in msg.headers_raw() {
         let lname = name.to_ascii_lowercase();
         let v = value.to_ascii_lowercase();
+        if lname == "list-unsubscribe" {
+            list_unsubscribe = true;
+        }
+        if lname == "authentication-results" && top_results.is_none() {
+            top_results = Some(v.clone());
+        }
         if lname == "authentication-results" || lname == "arc-authentication-results" {
             for (mech, feat) in [
                 ("spf", "spf_fail"),
@@ -613,6 +669,43 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
     if msg.message_id().is_none() {
         set("no_message_id", 1.0, "no Message-ID header".into());
     }
+    if list_unsubscribe {
+        set(
+            "list_unsubscribe",
+            1.0,
+            "List-Unsubscribe header (bulk mail that can be left)".into(),
+        );
+    }
+    // The domains that vouch for the message: the From domain when DMARC passed, or a DKIM
+    // signature that passed for the From domain.
+    let mut vouched: Option<String> = None;
+    if let (Some(fd), Some(ar)) = (&from_domain, &top_results) {
+        let dkim_for_from = ar.split(';').any(|m| {
+            let m = m.trim();
+            m.starts_with("dkim=pass")
+                && m.split_whitespace()
+                    .filter_map(|kv| {
+                        kv.strip_prefix("header.d=")
+                            .or(kv.strip_prefix("header.i="))
+                    })
+                    .any(|d| {
+                        registrable_domain(d.trim_start_matches('@').trim_end_matches(['"', ')']))
+                            == *fd
+                    })
+        });
+        let dmarc = ar.split(';').any(|m| m.trim().starts_with("dmarc=pass"));
+        if dmarc || dkim_for_from {
+            vouched = Some(fd.clone());
+            set(
+                "sender_authenticated",
+                1.0,
+                format!(
+                    "{} passed for {fd} at the receiving server",
+                    if dmarc { "DMARC" } else { "DKIM" }
+                ),
+            );
+        }
+    }
 
     // Bodies.
     let mut text = String::new();
@@ -662,6 +755,24 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
     );
     for host in &hosts {
         check_host(host, brands, &mut set);
+    }
+    if let Some(fd) = &vouched
+        && !hosts.is_empty()
+    {
+        let own = hosts
+            .iter()
+            .filter(|h| registrable_domain(h) == *fd)
+            .count();
+        if own > 0 {
+            set(
+                "links_on_sender_domain",
+                own as f32 / hosts.len() as f32,
+                format!(
+                    "{own} of {} link hosts on the authenticated {fd}",
+                    hosts.len()
+                ),
+            );
+        }
     }
     for cap in ANCHOR.captures_iter(&html_all).take(300) {
         let Some((href_host, _)) = url_host(&cap[1]) else {
@@ -771,7 +882,7 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         }
     }
 
-    let hashed = NGRAMS.vectorise(&lang_text);
+    let hashed = NGRAMS.vectorise(&model_text(&lang_text));
     Ok(MailFeatures {
         hashed,
         dense,
@@ -779,6 +890,17 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         subject,
         from: from_addr,
     })
+}
+
+/// The text the n-gram model reads: links and addresses become placeholders and digits one
+/// digit, so the model learns wording rather than the URLs, dates and numbers of the year its
+/// training corpus was written in.
+fn model_text(text: &str) -> String {
+    let t = URL.replace_all(text, " weblink ");
+    let t = EMAIL.replace_all(&t, " mailaddress ");
+    t.chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { c })
+        .collect()
 }
 
 fn floor_boundary(s: &str, max: usize) -> usize {
@@ -885,6 +1007,7 @@ pub fn train(examples: &[(MailFeatures, bool)], seed: u64) -> Result<LinearModel
     let names: Vec<String> = FEATURES.iter().map(|s| s.to_string()).collect();
     let cfg = TrainConfig {
         seed,
+        signs: SIGNS,
         ..TrainConfig::default()
     };
     let folds = 5;
@@ -990,7 +1113,45 @@ Content-Type: text/html\r\n\r\n\
 <p>Hello Anna,</p><p>New arrivals this week.</p><a href=\"https://shop.example.com/spring\">Shop now</a> \
 <a href=\"https://shop.example.com/unsubscribe\">Unsubscribe</a>";
         let n = names(raw);
-        assert_eq!(n, ["url_count"], "{n:?}");
+        assert_eq!(
+            n,
+            [
+                "sender_authenticated",
+                "url_count",
+                "links_on_sender_domain"
+            ],
+            "{n:?}"
+        );
+    }
+
+    #[test]
+    fn only_the_receiving_servers_pass_vouches_for_the_sender() {
+        // A pass the sender wrote lower in the headers, or a DKIM pass for another domain,
+        // is no evidence for the From domain.
+        let forged = "Authentication-Results: mx.example.org; spf=none; dkim=none\r\n\
+Authentication-Results: mx.paypal.com; dmarc=pass; dkim=pass header.d=paypal.com\r\n\
+From: <service@paypal.com>\r\nSubject: hi\r\n\r\nhttps://paypal.com/x";
+        assert!(!names(forged).contains(&"sender_authenticated"));
+        let other = "Authentication-Results: mx.example.org; dkim=pass header.d=mailer.example.net\r\n\
+From: <service@paypal.com>\r\nSubject: hi\r\n\r\nhttps://paypal.com/x";
+        assert!(!names(other).contains(&"sender_authenticated"));
+        let own = "Authentication-Results: mx.example.org; dkim=pass header.d=news.paypal.com\r\n\
+From: <service@paypal.com>\r\nSubject: hi\r\n\r\nhttps://paypal.com/x";
+        assert!(names(own).contains(&"sender_authenticated"));
+    }
+
+    #[test]
+    fn legitimacy_features_can_only_lower_the_score() {
+        let m = MailGuard::embedded().unwrap();
+        for (k, sign) in SIGNS.iter().enumerate() {
+            let w = m.model().dense[k];
+            match sign {
+                1 => assert!(w >= 0.0, "{} = {w}", FEATURES[k]),
+                -1 => assert!(w <= 0.0, "{} = {w}", FEATURES[k]),
+                _ => {}
+            }
+        }
+        assert_eq!(SIGNS.len(), FEATURES.len());
     }
 
     #[test]

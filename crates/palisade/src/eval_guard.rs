@@ -2,15 +2,17 @@
 //! (issue 9, point 5). Which data trains and which tests is fixed here and printed with the
 //! figures:
 //!
-//! - prompts: the embedded model was trained on deepset/prompt-injections *train* only
-//!   (`palisade train injection`); figures are on deepset *test* and on a benign set of
-//!   instruction-like texts written for this purpose (crates/guard/tests/fixtures/prompts/
-//!   benign_instructions.txt, never used for training or thresholds);
-//! - mail: 5-fold cross-validation (seeded) over SpamAssassin easy-ham-1 + spam-1 and the
-//!   training half of phishing_pot — each fold's model and thresholds come from the other four
-//!   folds only; then a model trained on all of that (the recipe of the embedded model) is
-//!   tested on the held-back half of phishing_pot and on a commercial/marketing mail set
-//!   written for this purpose (crates/guard/tests/fixtures/mail/commercial).
+//! - prompts: the embedded model's weights come from deepset/prompt-injections *train* only,
+//!   its thresholds from train plus the benign supplement crates/guard/train/benign-prompts.txt
+//!   (`palisade train injection --benign`); 5-fold cross-validation over both is reported, and
+//!   the test figures are on deepset *test* and on the blind benign set
+//!   crates/guard/tests/fixtures/prompts/benign_blind (never used for training or thresholds);
+//! - mail: 5-fold cross-validation (seeded) over SpamAssassin easy-ham-1 + the commercial ham
+//!   of crates/guard/train/commercial-ham + spam-1 and the training half of phishing_pot —
+//!   each fold's model and thresholds come from the other four folds only; then a model trained
+//!   on all of that (the recipe of the embedded model) is tested on the held-back half of
+//!   phishing_pot and on the blind commercial/marketing set
+//!   crates/guard/tests/fixtures/mail/commercial_blind.
 
 use std::path::{Path, PathBuf};
 
@@ -24,20 +26,22 @@ use serde_json::json;
 
 use crate::guard_cmd::{
     DEEPSET_TEST, DEEPSET_TRAIN, find_data, held_back, mail_examples, mail_files,
-    read_labelled_jsonl,
+    read_benign_texts, read_labelled_jsonl,
 };
 
 pub const HELP: &str = "The guard's detection quality on labelled public data.\n\n\
-Prompt injection: the embedded model was trained on deepset/prompt-injections train only; \
-reported on deepset test (ROC-AUC, F1, recall, false-alarm rate at the embedded threshold) and \
-the false-alarm rate on a benign set of instruction-like texts (system prompts, how-to steps, \
-code) kept in crates/guard/tests/fixtures/prompts and never used for training or thresholds. \
-The training is repeated here and `model_reproduced` says whether it gives the embedded model \
-byte for byte.\n\n\
-Phishing: 5-fold cross-validation over SpamAssassin easy-ham-1 + spam-1 and the training half of \
-phishing_pot (held-back half chosen by a hash of the file name, --split-seed); then a model \
-trained on all of it (the embedded model's recipe) on the held-back phishing_pot half and on a \
-commercial/marketing mail set in crates/guard/tests/fixtures/mail/commercial.\n\n\
+Prompt injection: the model's weights come from deepset/prompt-injections train only, its \
+thresholds from train plus benign instruction-like texts (crates/guard/train/benign-prompts.txt); \
+5-fold cross-validation over both is reported, then deepset test (ROC-AUC, F1, recall, false-alarm \
+rate) and the false-alarm rate on a blind benign set of instruction-like texts (system prompts, \
+how-to steps, code) in crates/guard/tests/fixtures/prompts/benign_blind, never used for training \
+or thresholds. The training is repeated here and `model_reproduced` says whether it gives the \
+embedded model byte for byte (if not, the figures are of the retrained recipe).\n\n\
+Phishing: 5-fold cross-validation over SpamAssassin easy-ham-1 + the commercial ham in \
+crates/guard/train/commercial-ham + spam-1 and the training half of phishing_pot (held-back half \
+chosen by a hash of the file name, --split-seed); then a model trained on all of it (the embedded \
+model's recipe) on the held-back phishing_pot half and on the blind commercial/marketing set in \
+crates/guard/tests/fixtures/mail/commercial_blind.\n\n\
 Data: --data (default PALISADE_DATA, else shared/data above the working directory). Run from \
 the repository root (fixture paths are relative to it).\n\n\
 Example:\n  palisade eval guard --format json";
@@ -47,21 +51,32 @@ pub struct EvalGuardArgs {
     /// The public data folder (holding deepset-prompt-injections, spamassassin, phishing_pot).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Benign instruction-like prompts, one per line.
+    /// Benign instruction-like prompts (the blind test set): one per line, or JSONL with `text`.
     #[arg(
         long,
-        default_value = "crates/guard/tests/fixtures/prompts/benign_instructions.txt"
+        default_value = "crates/guard/tests/fixtures/prompts/benign_blind/benign.jsonl"
     )]
     pub benign_prompts: PathBuf,
+    /// Benign instruction-like texts added to deepset train as non-injections (as `palisade
+    /// train injection --benign`); cross-validated with it.
+    #[arg(long, default_value = "crates/guard/train/benign-prompts.txt")]
+    pub train_benign: PathBuf,
     /// Prompts hiding instructions (zero-width, tags, HTML, encodings), one JSON string per line.
     #[arg(
         long,
         default_value = "crates/guard/tests/fixtures/prompts/concealed_injections.jsonl"
     )]
     pub concealed_prompts: PathBuf,
-    /// Commercial/marketing mail (legitimate), .eml files.
-    #[arg(long, default_value = "crates/guard/tests/fixtures/mail/commercial")]
+    /// Commercial/marketing mail (legitimate), .eml files: the blind test set.
+    #[arg(
+        long,
+        default_value = "crates/guard/tests/fixtures/mail/commercial_blind"
+    )]
     pub commercial: PathBuf,
+    /// Modern legitimate commercial mail added to the training ham (as `palisade train
+    /// phishing --ham`); cross-validated with the rest.
+    #[arg(long, default_value = "crates/guard/train/commercial-ham")]
+    pub train_commercial: PathBuf,
     /// Only the prompt part.
     #[arg(long, conflicts_with = "mail_only")]
     pub prompt_only: bool,
@@ -149,10 +164,52 @@ fn eval_prompt(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     let train_path = data_path(args, DEEPSET_TRAIN)?;
     let test_path = data_path(args, DEEPSET_TEST)?;
     let train = read_labelled_jsonl(&train_path)?;
+    let deepset_train = train.len();
+    let supplement = read_benign_texts(&args.train_benign)?;
     let test = read_labelled_jsonl(&test_path)?;
-    let guard = PromptGuard::embedded()?;
-    let retrained = prompt::train(&train, args.seed)?;
-    let reproduced = retrained.to_bytes() == guard.model().to_bytes();
+    let retrained = prompt::train(&train, &supplement, args.seed)?;
+    // The embedded model is what users run; when it is missing or of other settings (while
+    // the recipe changes) the figures are of the retrained one, and `model_reproduced` says so.
+    let (guard, reproduced) = match PromptGuard::embedded() {
+        Ok(g) if g.model().to_bytes() == retrained.to_bytes() => (g, true),
+        _ => (PromptGuard::from_model(retrained)?, false),
+    };
+
+    // Cross-validation on the training side only (what design choices may look at): each
+    // fold judged by the full recipe (model and thresholds) trained on the other four.
+    let folds = 5;
+    let all: Vec<(String, bool)> = train
+        .iter()
+        .cloned()
+        .chain(supplement.iter().map(|t| (t.clone(), false)))
+        .collect();
+    let mut fold_of: Vec<usize> = (0..all.len()).map(|i| i % folds).collect();
+    shuffle(&mut fold_of, args.seed ^ 0xc0de);
+    let mut cv_score = vec![0.0f64; all.len()];
+    let mut cv_flag = vec![false; all.len()];
+    for f in 0..folds {
+        let (mut part, mut part_benign) = (Vec::new(), Vec::new());
+        for (i, p) in all.iter().enumerate() {
+            if fold_of[i] != f {
+                if i < deepset_train {
+                    part.push(p.clone());
+                } else {
+                    part_benign.push(p.0.clone());
+                }
+            }
+        }
+        let g = PromptGuard::from_model(prompt::train(&part, &part_benign, args.seed)?)?;
+        for (i, (t, _)) in all.iter().enumerate() {
+            if fold_of[i] == f {
+                let v = g.check(t);
+                cv_score[i] = v.score as f64;
+                cv_flag[i] = v.verdict == PromptVerdictKind::Injection;
+            }
+        }
+    }
+    let cv_labels: Vec<bool> = all.iter().map(|p| p.1).collect();
+    let (ctp, cfp, cfn, ctn) = confusion(&cv_flag[..deepset_train], &cv_labels[..deepset_train]);
+    let supplement_flagged = cv_flag[deepset_train..].iter().filter(|f| **f).count();
 
     let verdicts: Vec<_> = test.iter().map(|(t, _)| guard.check(t)).collect();
     let scores: Vec<f64> = verdicts.iter().map(|v| v.score as f64).collect();
@@ -167,12 +224,7 @@ fn eval_prompt(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     let recall = rate(tp, tp + fneg);
     let f1 = r4(2.0 * tp as f64 / (2 * tp + fp + fneg) as f64);
 
-    let benign_text = std::fs::read_to_string(&args.benign_prompts)
-        .with_context(|| format!("reading {}", args.benign_prompts.display()))?;
-    let benign: Vec<&str> = benign_text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .collect();
+    let benign = read_benign_texts(&args.benign_prompts)?;
     let benign_flagged: Vec<usize> = benign
         .iter()
         .enumerate()
@@ -186,8 +238,17 @@ fn eval_prompt(args: &EvalGuardArgs) -> Result<serde_json::Value> {
         .count();
 
     Ok(json!({
-        "trained_on": format!("deepset train: {} prompts ({} injections)", train.len(), train.iter().filter(|p| p.1).count()),
+        "trained_on": format!("deepset train: {deepset_train} prompts ({} injections); {}: {} benign instruction-like texts",
+            train.iter().filter(|p| p.1).count(), args.train_benign.display(), supplement.len()),
         "model_reproduced": reproduced,
+        "cross_validation": {
+            "folds": folds,
+            "deepset_train_roc_auc": r4(roc_auc(&cv_score[..deepset_train], &cv_labels[..deepset_train])),
+            "deepset_train_recall": rate(ctp, ctp + cfn),
+            "deepset_train_f1": r4(2.0 * ctp as f64 / (2 * ctp + cfp + cfn).max(1) as f64),
+            "deepset_train_false_alarm_rate": rate(cfp, cfp + ctn),
+            "benign_supplement_flagged": rate(supplement_flagged, supplement.len()),
+        },
         "threshold": r4(guard.model().threshold as f64),
         "deepset_test": {
             "prompts": test.len(),
@@ -265,8 +326,16 @@ fn recall_at_fpr(scores: &[f64], labels: &[bool], positive: &[bool], fpr: f64) -
 #[derive(Clone, Copy, PartialEq)]
 enum Class {
     Ham,
+    /// Modern legitimate commercial mail (training ham too).
+    Commercial,
     Spam,
     Phish,
+}
+
+impl Class {
+    fn bad(self) -> bool {
+        matches!(self, Class::Spam | Class::Phish)
+    }
 }
 
 fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
@@ -281,10 +350,14 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     let mut row_files: Vec<PathBuf> = Vec::new();
     for (files, class) in [
         (mail_files(&[ham_dir])?, Class::Ham),
+        (
+            mail_files(std::slice::from_ref(&args.train_commercial))?,
+            Class::Commercial,
+        ),
         (mail_files(&[spam_dir])?, Class::Spam),
         (phish_train.clone(), Class::Phish),
     ] {
-        for (p, f, _) in mail_examples(&files, class != Class::Ham) {
+        for (p, f, _) in mail_examples(&files, class.bad()) {
             rows.push((f, class));
             row_files.push(p);
         }
@@ -304,7 +377,7 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
             .iter()
             .zip(&fold_of)
             .filter(|(_, k)| **k != f)
-            .map(|((x, c), _)| (x.clone(), *c != Class::Ham))
+            .map(|((x, c), _)| (x.clone(), c.bad()))
             .collect();
         let g = MailGuard::from_model(mail::train(&part, args.seed)?)?;
         for (i, (x, _)) in rows.iter().enumerate() {
@@ -315,7 +388,7 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
             }
         }
     }
-    let is_bad: Vec<bool> = rows.iter().map(|r| r.1 != Class::Ham).collect();
+    let is_bad: Vec<bool> = rows.iter().map(|r| r.1.bad()).collect();
     let is_phish: Vec<bool> = rows.iter().map(|r| r.1 == Class::Phish).collect();
     let ham_phish: (Vec<f64>, Vec<bool>) = rows
         .iter()
@@ -336,10 +409,7 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     let flagged = |v: MailVerdictKind| v != MailVerdictKind::Clean;
 
     // The embedded model's recipe on everything above, tested on held-out sets.
-    let all: Vec<(MailFeatures, bool)> = rows
-        .iter()
-        .map(|(x, c)| (x.clone(), *c != Class::Ham))
-        .collect();
+    let all: Vec<(MailFeatures, bool)> = rows.iter().map(|(x, c)| (x.clone(), c.bad())).collect();
     let full: LinearModel = mail::train(&all, args.seed)?;
     let reproduced = MailGuard::embedded()
         .map(|g| g.model().to_bytes() == full.to_bytes())
@@ -371,6 +441,7 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     if let Some(out) = &args.dump_splits {
         let class_name = |c: Class| match c {
             Class::Ham => "ham",
+            Class::Commercial => "commercial_ham",
             Class::Spam => "spam",
             Class::Phish => "phish",
         };
@@ -387,8 +458,8 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
 
     Ok(json!({
         "trained_on": format!(
-            "spamassassin easy-ham-1 ({} ham), spam-1 ({} spam), phishing_pot training half ({} phishing; split seed {})",
-            n_of(Class::Ham), n_of(Class::Spam), n_of(Class::Phish), args.split_seed),
+            "spamassassin easy-ham-1 ({} ham), {} ({} commercial ham), spam-1 ({} spam), phishing_pot training half ({} phishing; split seed {})",
+            n_of(Class::Ham), args.train_commercial.display(), n_of(Class::Commercial), n_of(Class::Spam), n_of(Class::Phish), args.split_seed),
         "cross_validation": {
             "folds": folds,
             "roc_auc": r4(roc_auc(&oof, &is_bad)),
@@ -397,6 +468,8 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
             "recall_spam_and_phish_at_1pct_false_alarms": recall_at_fpr(&oof, &is_bad, &is_bad, 0.01),
             "ham_flagged_malicious": count(Class::Ham, &malicious),
             "ham_flagged_suspicious_or_worse": count(Class::Ham, &flagged),
+            "commercial_ham_flagged_malicious": count(Class::Commercial, &malicious),
+            "commercial_ham_flagged_suspicious_or_worse": count(Class::Commercial, &flagged),
             "spam_caught_malicious": count(Class::Spam, &malicious),
             "phish_caught_malicious": count(Class::Phish, &malicious),
             "phish_caught_suspicious_or_worse": count(Class::Phish, &flagged),

@@ -99,6 +99,11 @@ pub struct TrainInjectionArgs {
     /// train.jsonl under PALISADE_DATA or shared/data above the working directory.
     #[arg(long, value_name = "FILE.jsonl")]
     pub data: Option<PathBuf>,
+    /// Benign instruction-like texts (system prompts, how-to steps, code), one per line, or
+    /// JSONL with a `text` field; repeatable. They do not train the weights but set how sure
+    /// the n-gram model must be to call an injection without a heuristic's support.
+    #[arg(long, value_name = "FILE")]
+    pub benign: Vec<PathBuf>,
     /// Where to write the model.
     #[arg(long, default_value = "crates/guard/models/injection.pglm")]
     pub out: PathBuf,
@@ -161,8 +166,11 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|e| {
-                !e.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                // Hidden files and the folders' own notes (README.md) are not mail.
+                !e.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with('.') || n.ends_with(".md")
+                })
             })
             .collect();
         entries.sort();
@@ -470,19 +478,49 @@ fn train_injection(args: TrainInjectionArgs) -> Result<u8> {
         })?,
     };
     let prompts = read_labelled_jsonl(&data)?;
-    let model = prompt::train(&prompts, args.seed)?;
+    let mut benign = Vec::new();
+    for b in &args.benign {
+        benign.extend(read_benign_texts(b)?);
+    }
+    let model = prompt::train(&prompts, &benign, args.seed)?;
     let bytes = model.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
-        "trained on {} prompts of {} ({} injections); threshold {:.3}; wrote {} ({} bytes)",
+        "trained on {} prompts of {} ({} injections; {} benign instruction-like texts from --benign set how sure the model must be to decide alone); threshold {:.3}; wrote {} ({} bytes)",
         prompts.len(),
         data.display(),
         prompts.iter().filter(|p| p.1).count(),
+        benign.len(),
         model.threshold,
         args.out.display(),
         bytes.len()
     );
     Ok(0)
+}
+
+/// Benign texts, one per line (blank lines and `#` comments skipped), or JSONL objects with a
+/// `text` field (a `.jsonl` file).
+pub fn read_benign_texts(path: &Path) -> Result<Vec<String>> {
+    let body =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let jsonl = path.extension().is_some_and(|e| e == "jsonl");
+    let mut out = Vec::new();
+    for (i, line) in body.lines().enumerate() {
+        if line.trim().is_empty() || (!jsonl && line.starts_with('#')) {
+            continue;
+        }
+        if jsonl {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+            let t = v["text"]
+                .as_str()
+                .with_context(|| format!("{}:{}: no string field `text`", path.display(), i + 1))?;
+            out.push(t.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Features of every message in `files`, with the label; unreadable ones are reported.

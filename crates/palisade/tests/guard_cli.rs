@@ -149,7 +149,17 @@ fn embedded_injection_model_is_reproduced_by_the_documented_command() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("injection.pglm");
-    let run = palisade(&["train", "injection", "--data", s(&train), "--out", s(&out)]);
+    let benign = root().join("crates/guard/train/benign-prompts.txt");
+    let run = palisade(&[
+        "train",
+        "injection",
+        "--data",
+        s(&train),
+        "--benign",
+        s(&benign),
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let embedded = std::fs::read(root().join("crates/guard/models/injection.pglm")).unwrap();
     assert!(
@@ -183,12 +193,24 @@ fn eval_guard_reports_honest_splits_and_every_figure() {
     }
     assert_eq!(p["deepset_test"]["prompts"], 116);
     assert!(p["deepset_test"]["roc_auc"].as_f64().unwrap() > 0.9, "{p}");
-    assert!(p["benign_instructions"]["prompts"].as_u64().unwrap() >= 80);
+    assert_eq!(p["benign_instructions"]["prompts"], 200, "{p}");
+    let cv = &p["cross_validation"];
+    for k in ["deepset_train_roc_auc", "benign_supplement_flagged"] {
+        let v = cv[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{k}: {p}");
+    }
     let m = &doc["mail"];
     assert_eq!(m["model_reproduced"], true, "{m}");
     let cv = &m["cross_validation"];
     assert!(cv["roc_auc"].as_f64().unwrap() > 0.9, "{m}");
     let held = m["held_back_phishing_pot"]["messages"].as_u64().unwrap();
     assert!(held > 50, "{m}");
-    assert_eq!(m["commercial_mail"]["messages"], 24, "{m}");
+    assert_eq!(m["commercial_mail"]["messages"], 60, "{m}");
+    assert!(
+        m["trained_on"]
+            .as_str()
+            .unwrap()
+            .contains("24 commercial ham"),
+        "{m}"
+    );
 }
