@@ -46,7 +46,25 @@ Examples:\n  palisade guard mail suspicious.eml\n  palisade guard mail ~/Maildir
     Mail(GuardMailArgs),
     /// Secrets and personal data in text: find (with checksum validation) and redact.
     Scan(GuardScanArgs),
+    /// A mail filter for Postfix and Sendmail (milter protocol): tags, quarantines or rejects
+    /// phishing as the MTA receives it.
+    #[command(long_about = MILTER_HELP)]
+    Milter(crate::milter::GuardMilterArgs),
 }
+
+const MILTER_HELP: &str = "A mail filter (milter) for Postfix and Sendmail: judges every \
+message the MTA receives with the phishing guard.\n\n\
+Every message gets X-Palisade-Verdict (clean, suspicious, malicious, unscanned, error), \
+X-Palisade-Score and X-Palisade-Reasons; such headers sent by the sender are removed. \
+Malicious and suspicious mail is tagged, quarantined (Postfix: the hold queue) or rejected with \
+550 5.7.1 and its reasons, per --on-malicious / --on-suspicious; the default tags everything \
+and quarantines malicious mail, so no mail is lost. Messages over --max-bytes are accepted \
+unscanned. An internal failure accepts the message with a warning (--on-error tempfail fails \
+closed). Malicious and suspicious verdicts are written as NDJSON ECS events (never the message) \
+to stdout or --events FILE. Runs until SIGINT/SIGTERM.\n\n\
+Postfix (main.cf):\n  smtpd_milters = inet:127.0.0.1:8895\n  milter_default_action = accept\n\n\
+Examples:\n  palisade guard milter --listen inet:127.0.0.1:8895 --events /var/log/palisade/mail.ndjson\n  \
+palisade guard milter --listen unix:/var/spool/postfix/palisade/milter.sock --on-malicious reject";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GuardFormat {
@@ -258,6 +276,7 @@ pub fn guard(cmd: GuardCommand) -> Result<u8> {
         GuardCommand::Prompt(a) => prompt_cmd(a),
         GuardCommand::Mail(a) => mail_cmd(a),
         GuardCommand::Scan(a) => scan_cmd(a),
+        GuardCommand::Milter(a) => crate::milter::run(a),
     }
 }
 
