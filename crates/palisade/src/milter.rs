@@ -32,6 +32,9 @@ use miltr_common::modifications::quarantine::Quarantine;
 use miltr_common::optneg::{Capability, OptNeg, Protocol};
 use miltr_server::{Milter, Server};
 use palisade_guard::mail::{self, MailGuard, MailVerdict, MailVerdictKind};
+use palisade_guard::seen::SeenDomains;
+
+use crate::guard_cmd::{SeenArgs, save_seen, unix_now};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -86,7 +89,12 @@ pub struct GuardMilterArgs {
     /// stdout).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub seen: SeenArgs,
 }
+
+/// The seen-domain memory is written back every this many messages (and at exit).
+const SAVE_EVERY: u64 = 100;
 
 /// Where the filter listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -316,9 +324,46 @@ struct Shared {
     guard: MailGuard,
     policy: Policy,
     events: Mutex<Box<dyn Write + Send>>,
+    /// The seen-domain memory and where it is kept.
+    seen: Option<(Mutex<SeenDomains>, Option<PathBuf>)>,
 }
 
 impl Shared {
+    /// Judges a message (consulting and teaching the seen-domain memory); blocking.
+    fn check(&self, raw: &[u8]) -> std::result::Result<MailVerdict, palisade_guard::GuardError> {
+        let Some((seen, path)) = &self.seen else {
+            return self.guard.check(raw);
+        };
+        let f = self.guard.features(raw)?;
+        let (extra, save) = {
+            let mut s = match seen.lock() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            let extra = s.check_and_learn(&f.domains, unix_now());
+            let save = (path.is_some() && s.messages() % SAVE_EVERY == 0).then(|| s.to_json());
+            (extra, save)
+        };
+        if let (Some(bytes), Some(p)) = (save, path)
+            && let Err(e) = save_seen(p, &bytes)
+        {
+            tracing::warn!("milter: {e:#}");
+        }
+        Ok(self.guard.judge_with(f, extra))
+    }
+
+    /// Writes the seen-domain memory back (at exit).
+    fn save_seen(&self) -> Result<()> {
+        if let Some((seen, Some(path))) = &self.seen {
+            let bytes = match seen.lock() {
+                Ok(s) => s.to_json(),
+                Err(p) => p.into_inner().to_json(),
+            };
+            save_seen(path, &bytes)?;
+        }
+        Ok(())
+    }
+
     fn write_event(&self, e: &serde_json::Value) {
         let mut w = match self.events.lock() {
             Ok(w) => w,
@@ -374,7 +419,7 @@ impl Conn {
         }
         let raw = std::mem::take(&mut self.raw);
         let shared = self.shared.clone();
-        match tokio::task::spawn_blocking(move || shared.guard.check(&raw)).await {
+        match tokio::task::spawn_blocking(move || shared.check(&raw)).await {
             Ok(Ok(v)) => Outcome::Judged(v),
             Ok(Err(e)) => Outcome::Unreadable(e.to_string()),
             Err(e) => Outcome::Failed(format!("internal error: {e}")),
@@ -539,18 +584,25 @@ pub fn run(args: GuardMilterArgs) -> Result<u8> {
             max_bytes: args.max_bytes,
         },
         events: Mutex::new(open_events(&args.events)?),
+        seen: args
+            .seen
+            .load()?
+            .map(|s| (Mutex::new(s), args.seen.seen_domains.clone())),
     });
+    let shared_at_exit = shared.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     rt.block_on(async move {
         let limit = Arc::new(tokio::sync::Semaphore::new(args.max_connections));
-        let stop = async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        // Registered before the listening line, so a signal right after it is never lost.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let stop = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             std::io::Result::Ok(())
@@ -603,9 +655,10 @@ pub fn run(args: GuardMilterArgs) -> Result<u8> {
                 let _ = std::fs::remove_file(&path);
             }
         }
-        eprintln!("palisade: milter stopped");
         anyhow::Ok(())
     })?;
+    shared_at_exit.save_seen()?;
+    eprintln!("palisade: milter stopped");
     Ok(0)
 }
 
@@ -752,6 +805,7 @@ mod tests {
                 ..policy(on_malicious, OnVerdict::Tag, OnError::Accept)
             },
             events: Mutex::new(Box::new(std::io::sink())),
+            seen: None,
         }))
     }
 
@@ -844,5 +898,43 @@ mod tests {
         };
         assert!(rc.message().contains("rejected by Palisade"), "{rc:?}");
         assert!(r.modifications().is_empty(), "no headers on a rejection");
+    }
+
+    #[tokio::test]
+    async fn the_seen_domain_memory_adds_its_signal_and_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seen.json");
+        let seen = SeenDomains::new(palisade_guard::seen::SeenConfig {
+            warmup: 0,
+            ..Default::default()
+        });
+        let shared = Arc::new(Shared {
+            guard: MailGuard::embedded().unwrap(),
+            policy: policy(OnVerdict::Tag, OnVerdict::Tag, OnError::Accept),
+            events: Mutex::new(Box::new(std::io::sink())),
+            seen: Some((Mutex::new(seen), Some(path.clone()))),
+        });
+        let mut c = Conn::new(shared.clone());
+        let r = feed(
+            &mut c,
+            &[
+                ("From", "Anna <anna@fresh-domain.example>"),
+                ("Subject", "hello"),
+            ],
+            "see https://files.fresh-domain.example/x\r\n",
+        )
+        .await;
+        assert!(
+            added(&r).iter().any(|m| m.contains("newly_seen_domain")),
+            "{r:?}"
+        );
+        shared.save_seen().unwrap();
+        let back = SeenDomains::from_json(
+            &std::fs::read(&path).unwrap(),
+            palisade_guard::seen::SeenConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(back.messages(), 1);
+        assert!(back.first_seen("fresh-domain.example").is_some());
     }
 }
