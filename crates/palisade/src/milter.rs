@@ -615,7 +615,10 @@ pub fn run(args: GuardMilterArgs) -> Result<u8> {
                     .with_context(|| format!("listening on {addr}"))?;
                 eprintln!("palisade: milter listening on inet:{}", l.local_addr()?);
                 loop {
-                    let permit = limit.clone().acquire_owned().await?;
+                    let permit = tokio::select! {
+                        r = &mut stop => { r?; break; }
+                        p = limit.clone().acquire_owned() => p?,
+                    };
                     tokio::select! {
                         r = &mut stop => { r?; break; }
                         a = l.accept() => match a {
@@ -637,7 +640,10 @@ pub fn run(args: GuardMilterArgs) -> Result<u8> {
                     .with_context(|| format!("listening on {}", path.display()))?;
                 eprintln!("palisade: milter listening on unix:{}", path.display());
                 loop {
-                    let permit = limit.clone().acquire_owned().await?;
+                    let permit = tokio::select! {
+                        r = &mut stop => { r?; break; }
+                        p = limit.clone().acquire_owned() => p?,
+                    };
                     tokio::select! {
                         r = &mut stop => { r?; break; }
                         a = l.accept() => match a {
