@@ -29,6 +29,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Postfix (and its smtp-sink) for crates/palisade/tests/milter_postfix.rs, which runs a private
+# instance from a temporary directory; the system's own Postfix is never started.
+mta_packages=(postfix)
+missing=()
+for p in "${mta_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  # "No configuration": the system's own Postfix stays unconfigured and is never started.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
 # Public data sets the tests read (../shared/data); in CI they must be there.
 if [ ! -d ../shared/data/sigma ] && [ "${CI:-}" = "true" ]; then
   echo "error: ../shared/data is missing; the conformance tests need it" >&2

@@ -6,7 +6,8 @@
 //! - [`dlp`]: secrets and personal data in prompts and answers, found, checked (checksums
 //!   where formats have them) and redacted; canary tokens that reveal a leaked system prompt;
 //! - [`mail`]: phishing in e-mail (MIME), from authentication results, headers, URLs,
-//!   attachments and language, scored by a linear model.
+//!   attachments and language, scored by a linear model; [`seen`] adds newly seen and newly
+//!   registered sender and link domains as rule-based signals with fixed weights.
 //!
 //! Models are trained by `palisade train …` and embedded in the binary; nothing is fetched at
 //! run time. Every verdict carries the signals that made it. This crate does no I/O of its own
@@ -18,6 +19,7 @@ pub mod linear;
 pub mod mail;
 pub mod normalise;
 pub mod prompt;
+pub mod seen;
 
 /// What went wrong in the guard.
 #[derive(Debug, thiserror::Error)]

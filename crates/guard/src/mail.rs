@@ -31,6 +31,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::features::{NgramConfig, Sparse};
 use crate::linear::{Example, LinearModel, SplitMix, TrainConfig, sigmoid};
 use crate::normalise::excerpt;
+use crate::seen::SeenDomains;
 use crate::{GuardError, Signal};
 
 static EMBEDDED_MODEL: &[u8] = include_bytes!("../models/phishing.pglm");
@@ -333,7 +334,13 @@ pub struct MailFeatures {
     /// receiving server authenticated: whatever else it is, it is not impersonating anyone
     /// unless an attack signal says so (see [`MailGuard::judge`]).
     pub consistent_sender: bool,
+    /// Registrable domains of the sender (From) and of the links, sorted, at most
+    /// [`MAX_DOMAINS`]: what the seen-domain memory ([`crate::seen`]) judges.
+    pub domains: Vec<String>,
 }
+
+/// Domains per message handed to the seen-domain memory.
+pub const MAX_DOMAINS: usize = 50;
 
 /// The verdict on one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -563,6 +570,25 @@ impl MailGuard {
         Ok(self.judge(f))
     }
 
+    /// Judges one raw message and consults the seen-domain memory: newly seen and newly
+    /// registered sender or link domains add their fixed weights (see [`crate::seen`]), then
+    /// the memory learns the message's domains. `now` is Unix seconds.
+    pub fn check_seen(
+        &self,
+        raw: &[u8],
+        seen: &mut SeenDomains,
+        now: u64,
+    ) -> Result<MailVerdict, GuardError> {
+        let f = self.features(raw)?;
+        let extra = seen.check_and_learn(&f.domains, now);
+        Ok(self.judge_with(f, extra))
+    }
+
+    /// The features of one raw message under this guard's brands.
+    pub fn features(&self, raw: &[u8]) -> Result<MailFeatures, GuardError> {
+        extract(raw, &self.brands)
+    }
+
     /// Judges extracted features.
     ///
     /// One rule sits above the model: a consistent, authenticated sender (see
@@ -572,9 +598,18 @@ impl MailGuard {
     /// phishing, and blocking it is what users of mail filters complain about most. The score
     /// is left as the model computed it, so rankings and ROC-AUC are the model's.
     pub fn judge(&self, f: MailFeatures) -> MailVerdict {
-        let z = self.model.logit(&f.hashed, &f.dense);
+        self.judge_with(f, Vec::new())
+    }
+
+    /// Judges extracted features plus rule-based signals from outside the model (each adds
+    /// its own weight to the log-odds; the model is unchanged).
+    pub fn judge_with(&self, f: MailFeatures, extra: Vec<Signal>) -> MailVerdict {
+        let z = self.model.logit(&f.hashed, &f.dense) + extra.iter().map(|s| s.weight).sum::<f32>();
         let score = sigmoid(z);
-        let attack = f.signals.iter().any(|s| ATTACK_SIGNALS.contains(&s.name));
+        // A domain registered days ago that authenticates its own mail is the phisher's
+        // own domain: that breaks the consistent-sender cap too.
+        let attack = f.signals.iter().any(|s| ATTACK_SIGNALS.contains(&s.name))
+            || extra.iter().any(|s| s.name == "newly_registered_domain");
         let capped = f.consistent_sender && !attack;
         let mut reasons: Vec<Signal> = f
             .signals
@@ -593,6 +628,7 @@ impl MailGuard {
             )
             .weighted(text),
         );
+        reasons.extend(extra);
         reasons.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         reasons.truncate(8);
         if capped && score >= self.model.threshold {
@@ -995,6 +1031,14 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
     }
 
     let hashed = NGRAMS.vectorise(&model_text(&lang_text));
+    let mut domains: BTreeSet<String> = hosts
+        .iter()
+        .filter(|h| h.parse::<std::net::IpAddr>().is_err() && h.contains('.'))
+        .map(|h| registrable_domain(h))
+        .filter(|d| d.contains('.') && !d.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .take(MAX_DOMAINS - 1)
+        .collect();
+    domains.extend(from_domain.filter(|d| d.contains('.')));
     Ok(MailFeatures {
         hashed,
         dense,
@@ -1002,6 +1046,7 @@ pub fn extract(raw: &[u8], brands: &[Brand]) -> Result<MailFeatures, GuardError>
         subject,
         from: from_addr,
         consistent_sender,
+        domains: domains.into_iter().collect(),
     })
 }
 
@@ -1269,6 +1314,7 @@ From: <service@paypal.com>\r\nSubject: hi\r\n\r\nhttps://paypal.com/x";
             subject: String::new(),
             from: String::new(),
             consistent_sender: consistent,
+            domains: Vec::new(),
         };
         let v = g.judge(features(false, Vec::new()));
         assert_eq!(v.verdict, MailVerdictKind::Malicious, "{v:?}");
@@ -1292,6 +1338,50 @@ From: <service@paypal.com>\r\nSubject: hi\r\n\r\nhttps://paypal.com/x";
             }
         }
         assert_eq!(SIGNS.len(), FEATURES.len());
+    }
+
+    #[test]
+    fn sender_and_link_domains_are_collected() {
+        let raw = "From: Anna <anna@mail.example.org>\r\nSubject: hi\r\n\r\n\
+see https://www.examp1e-login.com/a and http://192.0.2.1/x and https://docs.example.org/b";
+        let f = extract(raw.as_bytes(), &default_brands()).unwrap();
+        assert_eq!(f.domains, ["examp1e-login.com", "example.org"]);
+    }
+
+    #[test]
+    fn newly_seen_domains_add_their_fixed_weight_and_the_model_is_unchanged() {
+        use crate::seen::{NEWLY_SEEN_WEIGHT, SeenConfig};
+        let g = MailGuard::embedded().unwrap();
+        let raw = b"From: Anna <anna@example.org>\r\nTo: bob@example.net\r\n\
+Message-ID: <1@example.org>\r\nSubject: minutes of the meeting\r\n\r\n\
+Hi Bob, the minutes are at https://wiki.example.org/minutes. Anna";
+        let mut seen = SeenDomains::new(SeenConfig {
+            warmup: 0,
+            ..SeenConfig::default()
+        });
+        let plain = g.check(raw).unwrap();
+        let first = g.check_seen(raw, &mut seen, 1_700_000_000).unwrap();
+        let fired = first
+            .reasons
+            .iter()
+            .find(|s| s.name == "newly_seen_domain")
+            .expect("fires on a never-seen sender");
+        assert!(fired.evidence.contains("example.org"), "{}", fired.evidence);
+        let logit = |p: f32| (p / (1.0 - p)).ln();
+        assert!((logit(first.score) - logit(plain.score) - NEWLY_SEEN_WEIGHT).abs() < 1e-3);
+        // Known after this message (new_days = 0 means: only never-seen domains).
+        let mut seen0 = SeenDomains::from_json(
+            &seen.to_json(),
+            SeenConfig {
+                warmup: 0,
+                new_days: 0,
+                ..SeenConfig::default()
+            },
+        )
+        .unwrap();
+        let again = g.check_seen(raw, &mut seen0, 1_700_000_100).unwrap();
+        assert!((again.score - plain.score).abs() < 1e-6);
+        assert!(!again.reasons.iter().any(|s| s.name == "newly_seen_domain"));
     }
 
     #[test]

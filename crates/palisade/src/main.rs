@@ -19,6 +19,7 @@ mod eval_triage;
 mod guard_cmd;
 mod hunt;
 mod intel_cmd;
+mod milter;
 mod output;
 mod respond_cmd;
 mod rules_cmd;

@@ -214,3 +214,115 @@ fn eval_guard_reports_honest_splits_and_every_figure() {
         "{m}"
     );
 }
+
+#[test]
+fn guard_mail_remembers_seen_domains_across_runs_and_reads_an_nrd_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.json");
+    let nrd = dir.path().join("nrd.txt");
+    std::fs::write(&nrd, "# newly registered\nsecure-paypa1.com\n").unwrap();
+    let msg = "crates/guard/train/commercial-ham/02.eml".to_string();
+    let phish = format!("{FIX}/mail/hostile/paypal_lookalike.eml");
+    let run_with = |extra: &[&str]| {
+        let mut args = vec![
+            "guard",
+            "mail",
+            &msg,
+            &phish,
+            "--format",
+            "ndjson",
+            "--seen-domains",
+            s(&seen),
+        ];
+        args.extend_from_slice(extra);
+        let run = palisade(&args);
+        assert!(run.code <= 1, "{}", run.stderr);
+        ndjson(&run.stdout)
+    };
+    let reasons = |row: &Json| -> Vec<String> {
+        row["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // First run, no warm-up: every domain is new; the file is written.
+    let rows = run_with(&["--seen-warmup", "0"]);
+    assert!(
+        reasons(&rows[0]).contains(&"newly_seen_domain".into()),
+        "{rows:?}"
+    );
+    let evidence = rows[0]["reasons"].to_string();
+    assert!(evidence.contains("never seen before"), "{evidence}");
+    let stored: Json = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
+    assert_eq!(stored["messages"], 2);
+    // Second run: known now (new_days 0 counts only never-seen domains).
+    let rows = run_with(&["--seen-warmup", "0", "--new-days", "0"]);
+    assert!(
+        !reasons(&rows[0]).contains(&"newly_seen_domain".into()),
+        "{rows:?}"
+    );
+    // Within new_days it still counts, as "first seen today".
+    let rows = run_with(&["--seen-warmup", "0"]);
+    assert!(
+        rows[0]["reasons"].to_string().contains("first seen today"),
+        "{rows:?}"
+    );
+    // Warm-up not reached (4 messages seen < 200): nothing fires; the NRD list does.
+    let rows = run_with(&["--nrd", s(&nrd)]);
+    assert!(!reasons(&rows[0]).contains(&"newly_seen_domain".into()));
+    assert!(
+        rows[1]["reasons"]
+            .to_string()
+            .contains("on the newly registered list: secure-paypa1.com"),
+        "{rows:?}"
+    );
+    // A broken memory file is an error, not a silent reset.
+    std::fs::write(&seen, b"{broken").unwrap();
+    let run = palisade(&["guard", "mail", &msg, "--seen-domains", s(&seen)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("seen"), "{}", run.stderr);
+}
+
+#[test]
+fn guard_milter_writes_its_seen_domain_memory_when_stopped() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "guard",
+            "milter",
+            "--listen",
+            "inet:127.0.0.1:0",
+            "--seen-domains",
+            s(&seen),
+        ])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("milter listening on inet:127.0.0.1:"),
+        "{line}"
+    );
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("milter stopped"), "{rest}");
+    let stored: Json = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
+    assert_eq!(stored["format"], 1);
+    assert_eq!(stored["messages"], 0);
+}

@@ -119,7 +119,7 @@ fn prompt_out(v: &PromptVerdict) -> PromptOut {
     }
 }
 
-fn mail_verdict_str(v: MailVerdictKind) -> &'static str {
+pub fn mail_verdict_str(v: MailVerdictKind) -> &'static str {
     match v {
         MailVerdictKind::Malicious => "malicious",
         MailVerdictKind::Suspicious => "suspicious",
@@ -144,7 +144,9 @@ fn emit(state: &AppState, line: serde_json::Value) {
     }
 }
 
-fn finding_event(
+/// The ECS event for one guard finding: verdict, score and the names of the signals that
+/// raised it, never the text judged. `palisade guard milter` writes the same shape.
+pub fn finding_event(
     action: &str,
     score: f32,
     verdict: &str,
