@@ -26,6 +26,6 @@ mkdir -p "$OUT"
 extra=()
 if [ -n "${NO_SPAMASSASSIN:-}" ]; then extra+=(--no-spamassassin); fi
 "$VENV/bin/python" benches/guard_peers.py "$DATA" "$OUT/splits.json" \
-  crates/guard/tests/fixtures/prompts/benign_blind/benign.jsonl "${extra[@]}" > "$OUT/peers.json"
+  crates/guard/tests/fixtures/prompts/benign_r3/benign.jsonl "${extra[@]}" > "$OUT/peers.json"
 echo "== palisade"; cat "$OUT/ours.json"
 echo "== peers"; cat "$OUT/peers.json"

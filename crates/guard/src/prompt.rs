@@ -285,8 +285,10 @@ fn is_weak(name: &str) -> bool {
 /// The decision rule. The n-gram model learns the style of its training data — in deepset,
 /// benign prompts are questions and injections are imperatives — so on its own it would call
 /// every system prompt and how-to an injection. It may therefore decide alone only when it is
-/// as sure as it is about at most 1 % of the benign training prompts (`second_threshold`);
-/// below that an injection verdict also needs evidence: a heuristic or a concealment signal.
+/// surer than it is about every benign training prompt and instruction-like text
+/// (`second_threshold`);
+/// below that an injection verdict also needs evidence: a strong heuristic, a concealment
+/// signal, or two weak signals.
 fn is_injection(score: f32, model_score: f32, evidence: bool, model: &LinearModel) -> bool {
     score >= model.threshold && (evidence || model_score >= model.second_threshold)
 }
@@ -298,8 +300,8 @@ fn is_injection(score: f32, model_score: f32, evidence: bool, model: &LinearMode
 /// `benign_instructions` (system prompts, how-to steps, code: benign text that *reads* like
 /// instructions) does not train the weights — in the labelled data the benign class is mostly
 /// questions, and teaching the model that imperatives are benign too costs it ranking on real
-/// injections — but sets how sure the model must be to decide alone: above the scores of 99 %
-/// of the benign training prompts and of these texts together.
+/// injections — but sets how sure the model must be to decide alone: above the scores of all
+/// the benign training prompts and of these texts together.
 pub fn train(
     prompts: &[(String, bool)],
     benign_instructions: &[String],
@@ -348,7 +350,7 @@ pub fn train(
         }
     }
     let labels: Vec<bool> = prompts.iter().map(|p| p.1).collect();
-    // How sure the model alone must be: above all but 1 % of the benign training prompts.
+    // Out-of-fold model scores of the benign training prompts, then the supplement.
     let mut benign: Vec<f32> = oof
         .iter()
         .zip(&labels)
@@ -364,9 +366,15 @@ pub fn train(
             .iter()
             .map(|t| full.check(t).model_score),
     );
-    benign.sort_by(f32::total_cmp);
-    let k = ((benign.len() as f64) * 0.99).floor() as usize;
-    let alone = benign[k.min(benign.len() - 1)].next_up();
+    // Alone, the model must be surer than it is about any benign training text: a system
+    // prompt it has never seen scores like an injection more often than 1 in 100 (with the
+    // 99th percentile here, 9.5 % of a blind benign set was flagged, recall 0.63 in
+    // cross-validation; with the maximum, 1 % and 0.46 — see BENCHMARKS.md).
+    let alone = benign
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
+        .next_up();
     // The score threshold maximising F1 of the whole rule; prompts the rule cannot flag at
     // any threshold count as 0.
     let effective: Vec<f32> = oof

@@ -6,13 +6,13 @@
 //!   its thresholds from train plus the benign supplement crates/guard/train/benign-prompts.txt
 //!   (`palisade train injection --benign`); 5-fold cross-validation over both is reported, and
 //!   the test figures are on deepset *test* and on the blind benign set
-//!   crates/guard/tests/fixtures/prompts/benign_blind (never used for training or thresholds);
+//!   crates/guard/tests/fixtures/prompts/benign_r3 (never used for training or thresholds);
 //! - mail: 5-fold cross-validation (seeded) over SpamAssassin easy-ham-1 + the commercial ham
 //!   of crates/guard/train/commercial-ham + spam-1 and the training half of phishing_pot —
 //!   each fold's model and thresholds come from the other four folds only; then a model trained
 //!   on all of that (the recipe of the embedded model) is tested on the held-back half of
 //!   phishing_pot and on the blind commercial/marketing set
-//!   crates/guard/tests/fixtures/mail/commercial_blind.
+//!   crates/guard/tests/fixtures/mail/commercial_r3.
 
 use std::path::{Path, PathBuf};
 
@@ -34,14 +34,14 @@ Prompt injection: the model's weights come from deepset/prompt-injections train 
 thresholds from train plus benign instruction-like texts (crates/guard/train/benign-prompts.txt); \
 5-fold cross-validation over both is reported, then deepset test (ROC-AUC, F1, recall, false-alarm \
 rate) and the false-alarm rate on a blind benign set of instruction-like texts (system prompts, \
-how-to steps, code) in crates/guard/tests/fixtures/prompts/benign_blind, never used for training \
+how-to steps, code) in crates/guard/tests/fixtures/prompts/benign_r3, never used for training \
 or thresholds. The training is repeated here and `model_reproduced` says whether it gives the \
 embedded model byte for byte (if not, the figures are of the retrained recipe).\n\n\
 Phishing: 5-fold cross-validation over SpamAssassin easy-ham-1 + the commercial ham in \
 crates/guard/train/commercial-ham + spam-1 and the training half of phishing_pot (held-back half \
 chosen by a hash of the file name, --split-seed); then a model trained on all of it (the embedded \
 model's recipe) on the held-back phishing_pot half and on the blind commercial/marketing set in \
-crates/guard/tests/fixtures/mail/commercial_blind.\n\n\
+crates/guard/tests/fixtures/mail/commercial_r3.\n\n\
 Data: --data (default PALISADE_DATA, else shared/data above the working directory). Run from \
 the repository root (fixture paths are relative to it).\n\n\
 Example:\n  palisade eval guard --format json";
@@ -54,7 +54,7 @@ pub struct EvalGuardArgs {
     /// Benign instruction-like prompts (the blind test set): one per line, or JSONL with `text`.
     #[arg(
         long,
-        default_value = "crates/guard/tests/fixtures/prompts/benign_blind/benign.jsonl"
+        default_value = "crates/guard/tests/fixtures/prompts/benign_r3/benign.jsonl"
     )]
     pub benign_prompts: PathBuf,
     /// Benign instruction-like texts added to deepset train as non-injections (as `palisade
@@ -68,10 +68,7 @@ pub struct EvalGuardArgs {
     )]
     pub concealed_prompts: PathBuf,
     /// Commercial/marketing mail (legitimate), .eml files: the blind test set.
-    #[arg(
-        long,
-        default_value = "crates/guard/tests/fixtures/mail/commercial_blind"
-    )]
+    #[arg(long, default_value = "crates/guard/tests/fixtures/mail/commercial_r3")]
     pub commercial: PathBuf,
     /// Modern legitimate commercial mail added to the training ham (as `palisade train
     /// phishing --ham`); cross-validated with the rest.

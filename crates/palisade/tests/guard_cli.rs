@@ -193,7 +193,7 @@ fn eval_guard_reports_honest_splits_and_every_figure() {
     }
     assert_eq!(p["deepset_test"]["prompts"], 116);
     assert!(p["deepset_test"]["roc_auc"].as_f64().unwrap() > 0.9, "{p}");
-    assert_eq!(p["benign_instructions"]["prompts"], 200, "{p}");
+    assert_eq!(p["benign_instructions"]["prompts"], 150, "{p}");
     let cv = &p["cross_validation"];
     for k in ["deepset_train_roc_auc", "benign_supplement_flagged"] {
         let v = cv[k].as_f64().unwrap();
@@ -205,7 +205,7 @@ fn eval_guard_reports_honest_splits_and_every_figure() {
     assert!(cv["roc_auc"].as_f64().unwrap() > 0.9, "{m}");
     let held = m["held_back_phishing_pot"]["messages"].as_u64().unwrap();
     assert!(held > 50, "{m}");
-    assert_eq!(m["commercial_mail"]["messages"], 60, "{m}");
+    assert_eq!(m["commercial_mail"]["messages"], 80, "{m}");
     assert!(
         m["trained_on"]
             .as_str()
