@@ -654,6 +654,48 @@ mod tests {
     }
 
     #[test]
+    fn completion_streams_are_judged_in_their_text_field() {
+        let ev = |t: &str, fin: Value| {
+            let doc = serde_json::json!({"id": "cmpl-1", "object": "text_completion",
+                "choices": [{"index": 0, "text": t, "logprobs": null, "finish_reason": fin}]});
+            format!("data: {doc}\n\n")
+        };
+        let input = format!(
+            "{}{}{}data: [DONE]\n\n",
+            ev("key AKIAIOSFOD", Value::Null),
+            ev("NN7EXAMPLE ok", Value::Null),
+            ev("", "stop".into())
+        );
+        let mut g = SseGuard::new(
+            TextField::CompletionText,
+            scanner(),
+            Policy::default(),
+            64,
+            4096,
+            1 << 20,
+        );
+        let mut out = g.push(input.as_bytes());
+        out.extend(g.finish());
+        let mut p = SseParser::new(1 << 20);
+        let mut evs = Vec::new();
+        p.push(&out, &mut evs).unwrap();
+        let text: String = evs
+            .iter()
+            .filter_map(|e| e.data.as_deref())
+            .filter(|d| *d != "[DONE]")
+            .map(|d| {
+                serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(text, "key [REDACTED:aws_access_key_id] ok");
+        assert!(out.ends_with(b"data: [DONE]\n\n"));
+        assert_eq!(g.take_findings()[0].0.kind, "aws_access_key_id");
+    }
+
+    #[test]
     fn events_without_content_pass_byte_for_byte() {
         let input = b": ping\n\nevent: meta\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":3}}\n\ndata: not json\n\n";
         let out = guard_stream(input, &[5, 30], Policy::default());
