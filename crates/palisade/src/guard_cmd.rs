@@ -68,7 +68,10 @@ passwords) and personal data (e-mail, phone, cards, IBAN, national ids). Answers
 too: choices[].message.content or choices[].text, and streamed answers (stream: true, \
 text/event-stream) chunk by chunk, holding back --hold-bytes of text so a secret or canary split \
 across two chunks is still found. Everything else (other paths such as /v1/models, other JSON \
-fields and events, headers, the client's Authorization) is forwarded unchanged.\n\n\
+fields and events, headers, the client's Authorization) is forwarded unchanged. The judged paths \
+are matched however they are spelled (percent-encoding, case, slashes, a prefix such as Azure's \
+/openai/deployments/NAME/chat/completions); bodies the guard cannot read are refused there \
+(invalid JSON: 400, compressed: 415).\n\n\
 Policy (--policy KEY=ACTION, repeatable), ACTION one of block, redact, flag, allow:\n  \
 injection=block        prompt injection in a request (block, flag or allow)\n  \
 request_secret=redact  secrets in a request: [REDACTED:<kind>] before the provider sees them\n  \

@@ -318,6 +318,38 @@ fn an_injection_is_blocked_and_the_upstream_never_called() {
         "{events:?}"
     );
 
+    // No other spelling of the path slips past: trailing or doubled slashes, percent-encoding,
+    // case, a deployment prefix (Azure).
+    for path in [
+        "/v1/chat/completions/",
+        "//v1/chat/completions",
+        "/v1/chat/completion%73",
+        "/V1/Chat/Completions",
+        "/openai/deployments/gpt/chat/completions?api-version=2024-10-21",
+    ] {
+        let r = rig.post(path, &chat(prompt, false));
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], "prompt_injection", "{path}");
+    }
+    // What the guard cannot read does not go through: JSON an upstream might parse more
+    // leniently, compressed bodies.
+    let r = rig.post("/v1/chat/completions", r#"{"messages": [NaN]}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "invalid_json");
+    let r = request(
+        rig.proxy,
+        "POST",
+        "/v1/chat/completions",
+        None,
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        b"\x1f\x8b not really",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert!(rig.seen().is_empty());
+
     // The completions endpoint's prompt is judged too.
     let r = rig.post(
         "/v1/completions",

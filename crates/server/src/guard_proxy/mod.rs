@@ -74,14 +74,22 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The endpoint a request goes to, judged the way a lenient upstream would route it: the
+    /// percent-decoded path, any case, trailing and doubled slashes, and a deployment prefix
+    /// (Azure's `/openai/deployments/{name}/chat/completions`) all count, so no spelling of the
+    /// path slips past the guard.
     fn of(method: &Method, path: &str) -> Option<Endpoint> {
         if method != Method::POST {
             return None;
         }
-        match path {
-            "/v1/chat/completions" => Some(Endpoint::Chat),
-            "/v1/completions" => Some(Endpoint::Completion),
-            _ => None,
+        let decoded = percent_decode(path).to_ascii_lowercase();
+        let p = decoded.trim_end_matches('/');
+        if p.ends_with("/chat/completions") {
+            Some(Endpoint::Chat)
+        } else if p.ends_with("/completions") {
+            Some(Endpoint::Completion)
+        } else {
+            None
         }
     }
 
@@ -91,6 +99,29 @@ impl Endpoint {
             Endpoint::Completion => TextField::CompletionText,
         }
     }
+}
+
+/// `%XX` sequences decoded (bytes that are not UTF-8 are replaced).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The running proxy's shared state.
@@ -220,8 +251,10 @@ impl GuardProxy {
         reports: &mut Vec<Report>,
     ) -> RequestOutcome {
         let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
-            // Not JSON: the upstream cannot read a prompt out of it either.
-            return RequestOutcome::Forward(body.clone());
+            return RequestOutcome::Block {
+                code: "invalid_json",
+                message: "Palisade guard: the request body is not valid JSON".into(),
+            };
         };
         let policy = self.policy();
         let mut block: Option<(&'static str, String)> = None;
@@ -550,13 +583,33 @@ async fn handle(
     };
     let mut forward = bytes.clone();
     if let Some(ep) = ep {
-        if let Ok(doc) = serde_json::from_slice::<Value>(&bytes) {
-            ctx.model = doc
-                .get("model")
-                .and_then(Value::as_str)
-                .map(|m| m.chars().take(128).collect());
-            ctx.stream = doc.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        // Fail closed: what the guard cannot read is not forwarded to a judged endpoint (an
+        // upstream might decompress it, or parse JSON more leniently, and see a prompt).
+        let encoded = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"));
+        if encoded {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "request_encoding",
+                "Palisade guard: send the request body uncompressed (no Content-Encoding)",
+            );
         }
+        let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "Palisade guard: the request body is not valid JSON",
+            );
+        };
+        ctx.model = doc
+            .get("model")
+            .and_then(Value::as_str)
+            .map(|m| m.chars().take(128).collect());
+        ctx.stream = doc.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        drop(doc);
         let q = Arc::clone(&p);
         let checked = tokio::task::spawn_blocking(move || {
             let mut reports = Vec::new();
@@ -649,9 +702,8 @@ async fn handle(
         };
         return pass_through(head, Body::new(body));
     }
-    if !ctype.starts_with("application/json") {
-        return pass_through(head, Body::new(body));
-    }
+    // Anything else (JSON under any or no content type) is read and judged; a body that is
+    // not JSON after all is returned as it came.
     let limit = p.cfg.max_response_bytes;
     let collected = tokio::time::timeout(
         Duration::from_secs(p.cfg.timeout_secs),
