@@ -362,6 +362,7 @@ impl GuardProxy {
                 let Some(Value::String(text)) = slot else {
                     continue;
                 };
+                let mut redacted = false;
                 let mut redact = Vec::new();
                 for f in self.scanner.scan(text) {
                     let action = policy.for_finding(Direction::Response, &f);
@@ -374,8 +375,13 @@ impl GuardProxy {
                 }
                 if !redact.is_empty() {
                     *text = redact_with(text, &redact);
-                    changed = true;
+                    redacted = true;
                 }
+                // The tokens of the original text would undo the redaction.
+                if redacted && let Value::Object(c) = c {
+                    c.insert("logprobs".into(), Value::Null);
+                }
+                changed |= redacted;
             }
         }
         if let Some(cut) = block {

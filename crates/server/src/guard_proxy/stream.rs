@@ -346,6 +346,10 @@ impl SseGuard {
             if had_text {
                 if piece != rel.text {
                     set_text(c, self.field, rel.text);
+                    // The tokens of the original text would undo the hold and the redaction.
+                    if c.get("logprobs").is_some_and(|l| !l.is_null()) {
+                        c.insert("logprobs".into(), Value::Null);
+                    }
                     changed = true;
                 }
             } else if !rel.text.is_empty() {
@@ -693,6 +697,23 @@ mod tests {
         assert_eq!(text, "key [REDACTED:aws_access_key_id] ok");
         assert!(out.ends_with(b"data: [DONE]\n\n"));
         assert_eq!(g.take_findings()[0].0.kind, "aws_access_key_id");
+    }
+
+    #[test]
+    fn logprobs_of_rewritten_chunks_are_dropped() {
+        let ev = |t: &str| {
+            let doc = serde_json::json!({"id": "c", "choices": [{"index": 0, "delta": {"content": t},
+                "logprobs": {"content": [{"token": t, "logprob": -0.1}]}, "finish_reason": null}]});
+            format!("data: {doc}\n\n")
+        };
+        let input = format!("{}{}data: [DONE]\n\n", ev("k AKIAIOSFOD"), ev("NN7EXAMPLE"));
+        let out = guard_stream(input.as_bytes(), &[], Policy::default());
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains("ODNN7") && !text.contains("AKIAIOSFOD"),
+            "{text}"
+        );
+        assert!(text.contains("[REDACTED:aws_access_key_id]"), "{text}");
     }
 
     #[test]
