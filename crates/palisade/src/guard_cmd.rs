@@ -426,7 +426,7 @@ fn proxy_cmd(args: GuardProxyArgs) -> Result<u8> {
     let upstream = cfg.upstream.clone();
     rt.block_on(async move {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let running = palisade_server::guard_proxy::start(cfg, sink, stop_rx).await?;
+        let running = palisade_server::guard_proxy::start(cfg, sink, None, stop_rx).await?;
         eprintln!(
             "palisade guard proxy: http://{}/v1 → {upstream} (Ctrl-C stops)",
             running.addr

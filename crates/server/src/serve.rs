@@ -384,9 +384,15 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
     }));
     // The LLM firewall binds before the sources, so a busy port fails start-up naming it.
     let guard_proxy = if cfg.guard_proxy.enabled {
-        let (handle, sink) = crate::guard_proxy::IngressSink::new(ingress.clone());
-        let running =
-            crate::guard_proxy::start(cfg.guard_proxy.clone(), sink, shutdown_rx.clone()).await?;
+        let (handle, sink) =
+            crate::guard_proxy::IngressSink::new(ingress.clone(), Arc::clone(&metrics));
+        let running = crate::guard_proxy::start(
+            cfg.guard_proxy.clone(),
+            sink,
+            Some(Arc::clone(&metrics)),
+            shutdown_rx.clone(),
+        )
+        .await?;
         Some((running, handle))
     } else {
         None

@@ -213,7 +213,7 @@ impl Rig {
             Arc::new(move |v| ev.lock().unwrap().push(v));
         let (stop, rx) = tokio::sync::watch::channel(false);
         let running = rt
-            .block_on(palisade_server::guard_proxy::start(cfg, sink, rx))
+            .block_on(palisade_server::guard_proxy::start(cfg, sink, None, rx))
             .unwrap();
         Rig {
             _rt: rt,
@@ -629,7 +629,7 @@ fn upstream_down_is_a_502_naming_it() {
     let sink: palisade_server::guard_proxy::Sink = Arc::new(|_| {});
     let (_stop, rx) = tokio::sync::watch::channel(false);
     let running = rt
-        .block_on(palisade_server::guard_proxy::start(cfg, sink, rx))
+        .block_on(palisade_server::guard_proxy::start(cfg, sink, None, rx))
         .unwrap();
     let r = send_json(
         running.addr,
@@ -657,6 +657,23 @@ fn an_oversized_body_is_a_413() {
     let r = rig.post("/v1/chat/completions", &big);
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "request_too_large");
+    // Without a Content-Length (chunked), the limit holds while reading.
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(rig.proxy).unwrap();
+    write!(
+        conn,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    for _ in 0..4 {
+        let piece = "b".repeat(1000);
+        let _ = write!(conn, "{:x}\r\n{piece}\r\n", piece.len());
+    }
+    let _ = write!(conn, "0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("request_too_large"), "{answer}");
     assert!(rig.seen().is_empty());
 }
 
@@ -718,6 +735,17 @@ fn serve_with_guard_proxy_turns_a_blocked_injection_into_an_alert() {
         "field=palisade.guard.kind=injection",
         "guard proxy event",
     );
+    let metrics = get(svc.addr(), "/metrics", Some(&tok)).text();
+    assert!(
+        metrics.contains(r#"palisade_guard_proxy_requests_total{outcome="blocked"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"palisade_guard_proxy_findings_total{direction="request",kind="injection",verdict="block"} 1"#
+        ),
+        "{metrics}"
+    );
     assert_eq!(event["source"], "guard-proxy", "{event}");
     assert!(
         !event.to_string().contains("reveal your system prompt"),
@@ -751,6 +779,7 @@ fn the_standalone_proxy_reports_to_a_running_palisade() {
         .block_on(palisade_server::guard_proxy::start(
             proxy_config(&format!("http://{up_addr}")),
             sink,
+            None,
             rx,
         ))
         .unwrap();

@@ -131,6 +131,8 @@ pub struct GuardProxy {
     scanner: Arc<Scanner>,
     upstream: Upstream,
     sink: Sink,
+    /// `palisade serve`'s metrics (none standalone).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// Who asked, for the events.
@@ -191,15 +193,34 @@ fn add_report(reports: &mut Vec<Report>, dir: Direction, f: &Finding, verdict: A
     });
 }
 
+/// Marks an answer the proxy wrote itself (for the request metrics).
+#[derive(Clone, Copy, Debug)]
+struct OwnAnswer(&'static str);
+
 /// The answer to a blocked request: OpenAI's error shape.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn error_response(status: StatusCode, code: &'static str, message: &str) -> Response {
     let body = json!({"error": {"message": message, "type": "palisade_guard", "param": null, "code": code}});
-    (
+    let mut r = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    r.extensions_mut().insert(OwnAnswer(code));
+    r
+}
+
+/// The request metric's outcome for an answer.
+fn outcome(r: &Response) -> &'static str {
+    match r.extensions().get::<OwnAnswer>().map(|a| a.0) {
+        None => "forwarded",
+        Some(c) if c.starts_with("upstream_") => "upstream_error",
+        Some(
+            "prompt_injection" | "secret_in_request" | "pii_in_request" | "canary_in_response"
+            | "secret_in_response" | "pii_in_response",
+        ) => "blocked",
+        Some(_) => "refused",
+    }
 }
 
 /// What the request check decided.
@@ -213,8 +234,12 @@ enum RequestOutcome {
 }
 
 impl GuardProxy {
-    /// The proxy for `cfg` (validated) with findings going to `sink`.
-    pub fn new(cfg: GuardProxySection, sink: Sink) -> Result<GuardProxy> {
+    /// The proxy for `cfg` (validated) with findings going to `sink`, counted in `metrics`.
+    pub fn new(
+        cfg: GuardProxySection,
+        sink: Sink,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Result<GuardProxy> {
         let prompt =
             crate::api::guard::prompt_guard().map_err(|e| anyhow::anyhow!("guard_proxy: {e}"))?;
         let upstream = Upstream::new(
@@ -230,6 +255,7 @@ impl GuardProxy {
             scanner,
             upstream,
             sink,
+            metrics,
         })
     }
 
@@ -239,6 +265,15 @@ impl GuardProxy {
 
     fn emit(&self, ctx: &Ctx, reports: &[Report]) {
         for r in reports {
+            if let Some(m) = &self.metrics {
+                m.guard_proxy_findings
+                    .get_or_create(&crate::metrics::GuardFindingLabel {
+                        direction: r.direction.as_str().into(),
+                        kind: r.kind.into(),
+                        verdict: r.verdict.as_str().into(),
+                    })
+                    .inc_by(r.count as u64);
+            }
             (self.sink)(finding_event(ctx, r));
         }
     }
@@ -551,6 +586,18 @@ async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
+    let r = judge_and_forward(Arc::clone(&p), peer, req).await;
+    if let Some(m) = &p.metrics {
+        m.guard_proxy_requests
+            .get_or_create(&crate::metrics::OutcomeLabel {
+                outcome: outcome(&r).into(),
+            })
+            .inc();
+    }
+    r
+}
+
+async fn judge_and_forward(p: Arc<GuardProxy>, peer: SocketAddr, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ep = Endpoint::of(&parts.method, parts.uri.path());
     let max = p.cfg.max_body_bytes;
@@ -878,9 +925,10 @@ pub struct RunningProxy {
 pub async fn start(
     cfg: GuardProxySection,
     sink: Sink,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<RunningProxy> {
-    let proxy = Arc::new(GuardProxy::new(cfg.clone(), sink)?);
+    let proxy = Arc::new(GuardProxy::new(cfg.clone(), sink, metrics)?);
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("guard_proxy.listen: cannot listen on {}", cfg.listen))?;
@@ -908,13 +956,17 @@ pub async fn start(
 }
 
 /// The sink of `palisade serve`: events handed to the ingress from source `guard-proxy`
-/// without waiting (a full queue drops them, logged at debug level), as the guard API does.
+/// without waiting (a full queue drops them, counted in `palisade_guard_proxy_events_dropped`),
+/// as the guard API does.
 /// [`IngressSink::detach`] lets go of the ingress at shutdown even while a client still holds
 /// a stream open (the log writer ends only when every ingress handle is gone).
 pub struct IngressSink(Arc<std::sync::RwLock<Option<crate::ingress::Ingress>>>);
 
 impl IngressSink {
-    pub fn new(ingress: crate::ingress::Ingress) -> (IngressSink, Sink) {
+    pub fn new(
+        ingress: crate::ingress::Ingress,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> (IngressSink, Sink) {
         let slot = Arc::new(std::sync::RwLock::new(Some(ingress)));
         let held = Arc::clone(&slot);
         let source: Arc<str> = Arc::from("guard-proxy");
@@ -929,6 +981,7 @@ impl IngressSink {
                 line: ev.to_string().into_bytes(),
             };
             if ingress.try_submit(vec![record]).is_err() {
+                metrics.guard_proxy_events_dropped.inc();
                 tracing::debug!("guard proxy event dropped: ingress queue full");
             }
         });
