@@ -529,7 +529,7 @@ fn finding_event(ctx: &Ctx, r: &Report) -> Value {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the ones the
-/// proxy sets itself.
+/// proxy sets itself (`Host`, `Content-Length`) and `Expect` (the body is already read).
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -542,6 +542,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
             | "trailer"
             | "transfer-encoding"
             | "upgrade"
+            | "expect"
             | "host"
             | "content-length"
     )
