@@ -138,6 +138,10 @@ pub struct GuardProxyArgs {
     /// https://api.openai.com, http://127.0.0.1:11434 (Ollama), http://127.0.0.1:8000 (vLLM).
     #[arg(long, value_name = "URL")]
     pub upstream: String,
+    /// PEM certificates to trust for an HTTPS upstream besides the built-in Mozilla roots (a
+    /// private CA or a self-signed gateway).
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
     pub listen: String,
@@ -373,6 +377,7 @@ pub fn proxy_settings(args: &GuardProxyArgs) -> Result<GuardProxySection> {
         enabled: true,
         listen: args.listen.clone(),
         upstream: args.upstream.clone(),
+        upstream_ca: args.upstream_ca.clone(),
         canaries: args.canaries.clone(),
         policy,
         max_body_bytes: args.max_body_bytes,

@@ -266,6 +266,9 @@ pub struct GuardProxySection {
     /// The provider's origin, e.g. `https://api.openai.com` (request paths such as
     /// `/v1/chat/completions` are appended) or `http://127.0.0.1:11434` for Ollama.
     pub upstream: String,
+    /// PEM certificates to trust for an HTTPS upstream besides the Mozilla roots built in (a
+    /// private CA, or a self-signed vLLM/Ollama gateway).
+    pub upstream_ca: Option<PathBuf>,
     /// Canary tokens placed in system prompts (`palisade guard scan --canary`); one in an
     /// answer means the system prompt is leaking.
     pub canaries: Vec<String>,
@@ -290,6 +293,7 @@ impl Default for GuardProxySection {
             enabled: false,
             listen: "127.0.0.1:8089".into(),
             upstream: String::new(),
+            upstream_ca: None,
             canaries: Vec::new(),
             policy: crate::guard_proxy::policy::Policy::default(),
             max_body_bytes: 4 << 20,
@@ -318,6 +322,15 @@ impl GuardProxySection {
                 "{}: {:?} ends in /v1, but request paths already start with /v1; give the origin (e.g. https://api.openai.com)",
                 key("upstream"),
                 self.upstream
+            ));
+        }
+        if let Some(p) = &self.upstream_ca
+            && !p.is_file()
+        {
+            return Err(format!(
+                "{}: {} does not exist",
+                key("upstream_ca"),
+                p.display()
             ));
         }
         self.listen.parse::<SocketAddr>().map_err(|_| {
@@ -541,6 +554,9 @@ impl ServeConfig {
             fix(p);
         }
         for p in &mut self.auth.geoip {
+            fix(p);
+        }
+        if let Some(p) = &mut self.guard_proxy.upstream_ca {
             fix(p);
         }
         self
@@ -855,6 +871,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("guard_proxy.canaries[0]"), "{e}");
+        let e = load(
+            &format!("{base}upstream = \"https://x\"\nupstream_ca = \"nope.pem\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("guard_proxy.upstream_ca"), "{e}");
+        assert!(e.message.contains("nope.pem"), "{e}");
         let c = load(
             &format!("{base}upstream = \"https://api.openai.com\"\n[guard_proxy.policy]\nrequest_pii = \"redact\"\n"),
             &[],

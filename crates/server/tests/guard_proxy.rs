@@ -650,6 +650,90 @@ fn upstream_down_is_a_502_naming_it() {
     );
 }
 
+/// An HTTPS upstream with a self-signed certificate for `localhost`; returns its state, port and
+/// the certificate's PEM file.
+fn start_tls_upstream(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> (UpState, u16, std::path::PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.join("upstream.pem");
+    let key = dir.join("upstream.key");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let tls = palisade_server::tls::server_config(&cert, &key).unwrap();
+    let up = UpState::default();
+    let app = axum::Router::new()
+        .fallback(upstream_handler)
+        .with_state(up.clone());
+    let port = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let listener = palisade_server::tls::TlsListener::new(l, tls);
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<palisade_server::tls::PeerAddr>(),
+            )
+            .await
+            .unwrap()
+        });
+        port
+    });
+    (up, port, cert)
+}
+
+#[test]
+fn an_https_upstream_is_verified_and_a_private_ca_can_be_trusted() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (up, port, cert) = start_tls_upstream(&rt, dir.path());
+    *up.pieces.lock().unwrap() = vec![format!("key {AWS}")];
+    let start = |ca: Option<std::path::PathBuf>| {
+        let mut cfg = proxy_config(&format!("https://localhost:{port}"));
+        cfg.upstream_ca = ca;
+        cfg.validate(&|k| k.to_string()).unwrap();
+        let sink: palisade_server::guard_proxy::Sink = Arc::new(|_| {});
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let running = rt
+            .block_on(palisade_server::guard_proxy::start(cfg, sink, None, rx))
+            .unwrap();
+        (running.addr, stop)
+    };
+    // Only the Mozilla roots: the self-signed upstream is refused, and the error says why.
+    let (addr, _stop1) = start(None);
+    let r = request(
+        addr,
+        "POST",
+        "/v1/chat/completions",
+        Some("sk-x"),
+        &[("Content-Type", "application/json")],
+        chat("Hello", false).as_bytes(),
+    );
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.text().contains("TLS"), "{}", r.text());
+    assert!(up.seen.lock().unwrap().is_empty());
+    // With its certificate trusted, the answer comes back judged.
+    let (addr, _stop2) = start(Some(cert));
+    let r = request(
+        addr,
+        "POST",
+        "/v1/chat/completions",
+        Some("sk-x"),
+        &[("Content-Type", "application/json")],
+        chat("Hello", false).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        json_answer("gpt-test", "key [REDACTED:aws_access_key_id]")
+    );
+    assert_eq!(
+        up.seen.lock().unwrap()[0].headers.get("host").unwrap(),
+        &format!("localhost:{port}")
+    );
+}
+
 #[test]
 fn an_oversized_body_is_a_413() {
     let rig = Rig::start_with(|c| c.max_body_bytes = 2048);

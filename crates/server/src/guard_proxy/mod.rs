@@ -244,6 +244,7 @@ impl GuardProxy {
             crate::api::guard::prompt_guard().map_err(|e| anyhow::anyhow!("guard_proxy: {e}"))?;
         let upstream = Upstream::new(
             &cfg.upstream,
+            cfg.upstream_ca.as_deref(),
             Duration::from_secs(cfg.connect_timeout_secs),
             Duration::from_secs(cfg.timeout_secs),
         )

@@ -55,8 +55,13 @@ pub fn ndjson_sink(
 ) -> Result<(Sink, Writer), String> {
     let client = match &report {
         Some(r) => Some((
-            Upstream::new(&r.url, Duration::from_secs(5), Duration::from_secs(30))
-                .map_err(|e| format!("--report-to: {e}"))?,
+            Upstream::new(
+                &r.url,
+                None,
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+            )
+            .map_err(|e| format!("--report-to: {e}"))?,
             HeaderValue::from_str(&format!("Bearer {}", r.token))
                 .map_err(|_| "--token-file: the token is not a header value".to_string())?,
         )),

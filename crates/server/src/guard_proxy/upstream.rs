@@ -1,8 +1,10 @@
 //! The proxy's HTTP/1.1 client: one connection per request to the upstream (plain TCP, or TLS
-//! checked against the Mozilla roots of `webpki-roots`), with a connect timeout and a timeout
+//! checked against the Mozilla roots of `webpki-roots`, plus a private CA when configured), with
+//! a connect timeout and a timeout
 //! for the answer's head. A model call takes seconds, so a handshake per request costs little
 //! and keeps the client small: no pool to size, no idle connections to expire.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,8 +73,26 @@ pub fn parse_url(url: &str) -> Result<(bool, String, u16, String), String> {
     Ok((https, host.to_string(), port, prefix))
 }
 
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// TLS settings: the Mozilla roots, plus the certificates of `ca` (PEM) when given.
+fn tls_connector(ca: Option<&Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!("{}: no PEM certificate in it", path.display()));
+        }
+    }
     let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -85,8 +105,10 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
 }
 
 impl Upstream {
+    /// `ca`: a PEM file of certificates trusted besides the Mozilla roots (HTTPS only).
     pub fn new(
         url: &str,
+        ca: Option<&Path>,
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Upstream, String> {
@@ -107,7 +129,11 @@ impl Upstream {
             if https { "https" } else { "http" }
         );
         Ok(Upstream {
-            tls: if https { Some(tls_connector()?) } else { None },
+            tls: if https {
+                Some(tls_connector(ca)?)
+            } else {
+                None
+            },
             host,
             port,
             authority,
