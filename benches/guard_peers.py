@@ -1,6 +1,6 @@
 """Peers of `palisade eval guard` on the same splits: a scikit-learn TF-IDF (word 1-2 + char
 3-5 grams) + logistic-regression baseline for prompts and mail, and SpamAssassin (Debian
-package, shipped rules, local tests only: `spamassassin -L -t`) for mail.
+package, shipped rules, local tests only: `spamd -L` queried with `spamc -c`) for mail.
 
     python guard_peers.py DATA SPLITS.json BENIGN_PROMPTS.{txt,jsonl} [--no-spamassassin]
 
@@ -118,28 +118,56 @@ def mail_baseline(splits):
     }
 
 
+SPAMD_PORT = 17830
+
+
+def start_spamd():
+    """spamd with the shipped rules and local tests only (-L), on 127.0.0.1: the rules are
+    loaded once instead of once per message as `spamassassin -L -t` does (same scores)."""
+    proc = subprocess.Popen(
+        ["spamd", "-L", "--listen", f"127.0.0.1:{SPAMD_PORT}", "--max-children", "2",
+         "--allowed-ips", "127.0.0.1", "--nouser-config", "--syslog", "stderr"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(120):
+        r = subprocess.run(["spamc", "-d", "127.0.0.1", "-p", str(SPAMD_PORT), "-K"],
+                           capture_output=True)
+        if r.returncode == 0:
+            return proc
+        time.sleep(1)
+    proc.kill()
+    raise SystemExit("spamd did not start")
+
+
 def spamassassin_score(path):
     with open(path, "rb") as f:
         out = subprocess.run(
-            ["spamassassin", "-L", "-t"], stdin=f, capture_output=True, timeout=120
+            ["spamc", "-d", "127.0.0.1", "-p", str(SPAMD_PORT), "-c"],
+            stdin=f, capture_output=True, timeout=120,
         ).stdout
-    m = re.search(rb"X-Spam-Status: (Yes|No), score=(-?[0-9.]+)", out)
-    return (float(m.group(2)), m.group(1) == b"Yes") if m else (0.0, False)
+    m = re.match(rb"(-?[0-9.]+)/(-?[0-9.]+)", out)
+    if not m:
+        return (0.0, False)
+    score, required = float(m.group(1)), float(m.group(2))
+    return (score, score >= required)
 
 
 def mail_spamassassin(splits):
     rows = splits["cross_validation"]
+    spamd = start_spamd()
     t = time.time()
     res = [spamassassin_score(r["file"]) for r in rows]
     held = [spamassassin_score(f) for f in splits["held_back_phish"]]
     com = [spamassassin_score(f) for f in splits["commercial"]]
     secs = time.time() - t
+    spamd.terminate()
+    spamd.wait()
     score = np.array([s for s, _ in res])
     flag = np.array([y for _, y in res])
     bad = np.array([r["class"] in ("spam", "phish") for r in rows])
     cls = np.array([r["class"] for r in rows])
     return {
-        "model": "spamassassin -L (shipped rules, local tests)",
+        "model": "spamassassin 4 via spamd -L / spamc (shipped rules, local tests)",
         "all_training_side_messages": {
             "roc_auc": r4(roc_auc_score(bad, score)),
             "ham_flagged": r4(flag[(cls == "ham") | (cls == "commercial_ham")].mean()),

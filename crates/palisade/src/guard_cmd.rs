@@ -1,6 +1,8 @@
-//! `palisade guard prompt|mail|scan` and `palisade train injection|phishing`: the terminal side
-//! of `palisade-guard` — reading inputs (one prompt per line, .eml files and folders), printing
-//! verdicts, writing trained models. The detection logic is in the crate.
+//! `palisade guard prompt|mail|scan|proxy|canary` and `palisade train injection|phishing`: the
+//! terminal side of `palisade-guard` — reading inputs (one prompt per line, .eml files and
+//! folders), printing verdicts, writing trained models, and running the LLM firewall proxy
+//! (`palisade_server::guard_proxy`) with its findings on stdout or in a file. The detection
+//! logic is in the crates.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,9 @@ use palisade_guard::dlp::Scanner;
 use palisade_guard::mail::{self, MailGuard, MailVerdictKind};
 use palisade_guard::prompt::{self, PromptGuard, PromptVerdictKind};
 use palisade_guard::seen::{SeenConfig, SeenDomains};
+use palisade_server::config::GuardProxySection;
+use palisade_server::guard_proxy::policy::{Policy, parse_setting};
+use palisade_server::guard_proxy::report::{ReportTo, ndjson_sink};
 
 use crate::{EXIT_FINDINGS, EXIT_USAGE};
 
@@ -55,6 +60,12 @@ Examples:\n  palisade guard mail suspicious.eml\n  palisade guard mail ~/Maildir
     /// phishing as the MTA receives it.
     #[command(long_about = MILTER_HELP)]
     Milter(crate::milter::GuardMilterArgs),
+    /// LLM firewall: an OpenAI-compatible proxy that scans prompts and answers (streamed too)
+    /// and blocks, redacts or flags by policy.
+    #[command(long_about = PROXY_HELP)]
+    Proxy(GuardProxyArgs),
+    /// Print a fresh canary token to place in a system prompt (see `guard proxy --canary`).
+    Canary,
 }
 
 const MILTER_HELP: &str = "A mail filter (milter) for Postfix and Sendmail: judges every \
@@ -72,6 +83,42 @@ ones. Runs until SIGINT/SIGTERM.\n\n\
 Postfix (main.cf):\n  smtpd_milters = inet:127.0.0.1:8895\n  milter_default_action = accept\n\n\
 Examples:\n  palisade guard milter --listen inet:127.0.0.1:8895 --events /var/log/palisade/mail.ndjson\n  \
 palisade guard milter --listen unix:/var/spool/postfix/palisade/milter.sock --on-malicious reject";
+
+const PROXY_HELP: &str = "LLM firewall: an OpenAI-compatible proxy in front of a model provider.\n\n\
+Point an application's base URL at the proxy (e.g. OPENAI_BASE_URL=http://127.0.0.1:8089/v1) and \
+give the provider's origin as --upstream. POST /v1/chat/completions and /v1/completions are \
+scanned: user, tool and function messages (and the completions `prompt`) for prompt injection \
+and jailbreaks; every non-assistant message for secrets (cloud keys, tokens, private keys, \
+passwords) and personal data (e-mail, phone, cards, IBAN, national ids). Answers are scanned \
+too: choices[].message.content or choices[].text, and streamed answers (stream: true, \
+text/event-stream) chunk by chunk, holding back --hold-bytes of text so a secret or canary split \
+across two chunks is still found. Everything else (other paths such as /v1/models, other JSON \
+fields and events, headers, the client's Authorization) is forwarded unchanged. The judged paths \
+are matched however they are spelled (percent-encoding, case, slashes, a prefix such as Azure's \
+/openai/deployments/NAME/chat/completions); bodies the guard cannot read are refused there \
+(invalid JSON: 400, compressed: 415).\n\n\
+Policy (--policy KEY=ACTION, repeatable), ACTION one of block, redact, flag, allow:\n  \
+injection=block        prompt injection in a request (block, flag or allow)\n  \
+request_secret=redact  secrets in a request: [REDACTED:<kind>] before the provider sees them\n  \
+request_pii=flag       personal data in a request: forwarded, recorded\n  \
+response_secret=redact secrets in an answer\n  \
+response_pii=flag      personal data in an answer\n  \
+canary=block           a --canary token in an answer: the system prompt is leaking\n\
+A blocked request gets HTTP 400 {\"error\":{\"message\":…,\"type\":\"palisade_guard\",\"code\":…}} and \
+never reaches the provider; a blocked non-streamed answer is replaced by the same error; a \
+blocked stream ends with a chunk whose finish_reason is content_filter (and a palisade_guard \
+object saying why) followed by data: [DONE]. The upstream unreachable: 502; too slow: 504; a \
+request body over --max-body-bytes: 413.\n\n\
+Findings are ECS events (event.module: palisade-guard, event.action: llm-firewall) with the kind, \
+rule, a masked preview, the verdict, the score, the model and the client's address; never the \
+prompt, the answer or the secret. They are written as NDJSON to stdout or --events FILE, and with \
+--report-to URL --token-file F posted to a running Palisade (POST /api/v1/events, an analyst \
+token), whose rules (examples/rules/guard) make them alerts. Inside `palisade serve` the same \
+proxy runs from the [guard_proxy] section of palisade.toml.\n\n\
+Examples:\n  palisade guard proxy --upstream https://api.openai.com\n  \
+palisade guard proxy --upstream http://127.0.0.1:11434 --canary $(palisade guard canary) \\\n      \
+--policy request_pii=redact --events guard.ndjson\n  \
+palisade guard proxy --upstream https://api.openai.com --report-to http://127.0.0.1:8080 --token-file token.txt";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GuardFormat {
@@ -193,6 +240,52 @@ pub struct GuardScanArgs {
     /// A canary token to look for (repeatable), e.g. one placed in a system prompt.
     #[arg(long = "canary", value_name = "TOKEN")]
     pub canaries: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct GuardProxyArgs {
+    /// The provider's origin (request paths such as /v1/chat/completions are appended):
+    /// https://api.openai.com, http://127.0.0.1:11434 (Ollama), http://127.0.0.1:8000 (vLLM).
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// PEM certificates to trust for an HTTPS upstream besides the built-in Mozilla roots (a
+    /// private CA or a self-signed gateway).
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
+    pub listen: String,
+    /// What to do about a kind of finding, KEY=ACTION (repeatable; see above).
+    #[arg(long = "policy", value_name = "KEY=ACTION")]
+    pub policy: Vec<String>,
+    /// A canary token placed in your system prompt (repeatable; make one with `palisade guard
+    /// canary`).
+    #[arg(long = "canary", value_name = "TOKEN")]
+    pub canaries: Vec<String>,
+    /// Append findings (NDJSON) to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also post findings to a running Palisade (its base URL, e.g. http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL", requires = "token_file")]
+    pub report_to: Option<String>,
+    /// File holding an analyst API token for --report-to (`palisade token create --role analyst`).
+    #[arg(long, value_name = "FILE", requires = "report_to")]
+    pub token_file: Option<PathBuf>,
+    /// Largest request body, bytes (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = GuardProxySection::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Largest non-streamed answer read, bytes (502 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = GuardProxySection::default().max_response_bytes)]
+    pub max_response_bytes: usize,
+    /// Seconds for the upstream's answer to begin, and at most between two stream chunks.
+    #[arg(long, value_name = "SECS", default_value_t = GuardProxySection::default().timeout_secs)]
+    pub timeout_secs: u64,
+    /// Seconds to connect to the upstream.
+    #[arg(long, value_name = "SECS", default_value_t = GuardProxySection::default().connect_timeout_secs)]
+    pub connect_timeout_secs: u64,
+    /// Bytes of streamed text held back while they could be the start of a secret or canary.
+    #[arg(long, value_name = "BYTES", default_value_t = GuardProxySection::default().hold_bytes)]
+    pub hold_bytes: usize,
 }
 
 #[derive(Subcommand)]
@@ -377,7 +470,107 @@ pub fn guard(cmd: GuardCommand) -> Result<u8> {
         GuardCommand::Mail(a) => mail_cmd(a),
         GuardCommand::Scan(a) => scan_cmd(a),
         GuardCommand::Milter(a) => crate::milter::run(a),
+        GuardCommand::Proxy(a) => proxy_cmd(a),
+        GuardCommand::Canary => {
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            println!(
+                "{}",
+                palisade_guard::dlp::canary_token(u64::from_le_bytes(seed))
+            );
+            Ok(0)
+        }
     }
+}
+
+/// The proxy's settings from the flags, checked (errors name the flag).
+pub fn proxy_settings(args: &GuardProxyArgs) -> Result<GuardProxySection> {
+    let mut policy = Policy::default();
+    for p in &args.policy {
+        let (k, a) = parse_setting(p).map_err(|e| anyhow::anyhow!("--policy {e}"))?;
+        policy
+            .set(&k, a)
+            .map_err(|e| anyhow::anyhow!("--policy {e}"))?;
+    }
+    let cfg = GuardProxySection {
+        enabled: true,
+        listen: args.listen.clone(),
+        upstream: args.upstream.clone(),
+        upstream_ca: args.upstream_ca.clone(),
+        canaries: args.canaries.clone(),
+        policy,
+        max_body_bytes: args.max_body_bytes,
+        max_response_bytes: args.max_response_bytes,
+        connect_timeout_secs: args.connect_timeout_secs,
+        timeout_secs: args.timeout_secs,
+        hold_bytes: args.hold_bytes,
+    };
+    cfg.validate(&|k| match k {
+        "canaries" => "--canary".into(),
+        k => format!("--{}", k.replace('_', "-")),
+    })
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(cfg)
+}
+
+fn proxy_cmd(args: GuardProxyArgs) -> Result<u8> {
+    let cfg = proxy_settings(&args)?;
+    let report = match (&args.report_to, &args.token_file) {
+        (Some(url), Some(f)) => {
+            let token = std::fs::read_to_string(f)
+                .with_context(|| format!("--token-file: reading {}", f.display()))?
+                .trim()
+                .to_string();
+            if token.is_empty() {
+                bail!("--token-file: {} is empty", f.display());
+            }
+            Some(ReportTo {
+                url: url.clone(),
+                token,
+            })
+        }
+        _ => None,
+    };
+    let out: Box<dyn Write + Send> = match &args.events {
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("--events: opening {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (sink, writer) =
+        ndjson_sink(out, report, rt.handle().clone()).map_err(|e| anyhow::anyhow!(e))?;
+    let upstream = cfg.upstream.clone();
+    rt.block_on(async move {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let running = palisade_server::guard_proxy::start(cfg, sink, None, stop_rx).await?;
+        eprintln!(
+            "palisade guard proxy: http://{}/v1 → {upstream} (Ctrl-C stops)",
+            running.addr
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), running.task).await;
+        anyhow::Ok(())
+    })?;
+    let c = &writer.counts;
+    use std::sync::atomic::Ordering::Relaxed;
+    eprintln!(
+        "palisade guard proxy: {} findings written, {} reported, {} dropped",
+        c.written.load(Relaxed),
+        c.reported.load(Relaxed),
+        c.dropped.load(Relaxed)
+    );
+    Ok(0)
 }
 
 fn prompt_cmd(args: GuardPromptArgs) -> Result<u8> {
@@ -730,6 +923,52 @@ mod tests {
                 .unwrap_err()
                 .contains("JSON")
         );
+    }
+
+    fn proxy_args(extra: &[&str]) -> Result<GuardProxySection> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: GuardProxyArgs,
+        }
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(extra);
+        proxy_settings(
+            &T::try_parse_from(argv)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .a,
+        )
+    }
+
+    #[test]
+    fn proxy_flags_become_checked_settings() {
+        let c = proxy_args(&[
+            "--upstream",
+            "https://api.openai.com",
+            "--policy",
+            "request_pii=redact",
+            "--policy",
+            "canary=flag",
+        ])
+        .unwrap();
+        use palisade_server::guard_proxy::policy::Action;
+        assert_eq!(c.policy.request_pii, Action::Redact);
+        assert_eq!(c.policy.canary, Action::Flag);
+        assert_eq!(c.policy.injection, Action::Block);
+        assert!(c.listen.starts_with("127.0.0.1:"));
+        let e = proxy_args(&["--upstream", "https://api.openai.com/v1"]).unwrap_err();
+        assert!(e.to_string().contains("--upstream"), "{e}");
+        let e =
+            proxy_args(&["--upstream", "http://x", "--policy", "injection=redact"]).unwrap_err();
+        assert!(e.to_string().contains("injection"), "{e}");
+        let e = proxy_args(&["--upstream", "http://x", "--policy", "nonsense=block"]).unwrap_err();
+        assert!(e.to_string().contains("nonsense"), "{e}");
+        let e = proxy_args(&["--upstream", "http://x", "--canary", "short"]).unwrap_err();
+        assert!(e.to_string().contains("--canary"), "{e}");
+        let e = proxy_args(&["--upstream", "http://x", "--hold-bytes", "1"]).unwrap_err();
+        assert!(e.to_string().contains("--hold-bytes"), "{e}");
+        assert!(proxy_args(&["--upstream", "http://x", "--report-to", "http://y"]).is_err());
     }
 
     #[test]

@@ -122,6 +122,12 @@ fn check(cfg: &ServeConfig) -> Result<u8> {
         None => println!("auth: off (auth.enabled = false)"),
     }
     println!("listen: {}", cfg.server.listen);
+    if cfg.guard_proxy.enabled {
+        println!(
+            "guard proxy: {} → {}",
+            cfg.guard_proxy.listen, cfg.guard_proxy.upstream
+        );
+    }
     println!("data dir: {}", cfg.server.data_dir.display());
     println!("detectors: {}", cfg.pipeline.detectors.join(", "));
     println!(
@@ -266,6 +272,12 @@ pub async fn run(cfg: ServeConfig, banner: Option<String>) -> Result<u8> {
         report.replayed_from,
         report.wal_last_seq,
     );
+    if let Some(a) = running.guard_proxy {
+        eprintln!(
+            "palisade: LLM firewall on http://{a}/v1 → {} (findings go into the pipeline)",
+            cfg.guard_proxy.upstream
+        );
+    }
     if report.auth_users > 0 {
         eprintln!(
             "palisade: restored {} authentication profiles",

@@ -162,10 +162,11 @@ fn examples_find_every_planted_attack_step_and_nothing_else() {
         "{}",
         run.stderr
     );
-    // The demo rule set (examples/rules/demo), the auth rule (examples/rules/auth) and the four
-    // weakness rules (examples/rules/vuln) load too and find nothing in these logs.
+    // The demo rule set (examples/rules/demo), the auth rule (examples/rules/auth), the four
+    // weakness rules (examples/rules/vuln) and the four LLM firewall rules (examples/rules/guard)
+    // load too and find nothing in these logs.
     assert!(
-        run.stderr.contains("24 rules loaded (8 correlations)"),
+        run.stderr.contains("28 rules loaded (8 correlations)"),
         "{}",
         run.stderr
     );
@@ -343,7 +344,7 @@ fn json_format_is_one_document_with_detections_and_summary() {
     assert_eq!(s["inputs"], EXAMPLE_INPUTS);
     assert_eq!(s["skipped_records"], 0);
     assert_eq!(s["unreadable_inputs"], serde_json::json!([]));
-    assert_eq!(s["rules_loaded"], 24);
+    assert_eq!(s["rules_loaded"], 28);
     assert_eq!(s["rules_failed"], 0);
     assert_eq!(s["correlations"], 8);
     assert_eq!(

@@ -263,7 +263,7 @@ fn check_config_loads_rules_and_names_bad_keys() {
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout
-            .contains("rules: 24 detection, 8 correlation, 0 failed"),
+            .contains("rules: 28 detection, 8 correlation, 0 failed"),
         "{}",
         ok.stdout
     );

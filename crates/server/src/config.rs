@@ -27,6 +27,7 @@ pub struct ServeConfig {
     pub respond: RespondSection,
     pub auth: AuthSection,
     pub vuln: VulnSection,
+    pub guard_proxy: GuardProxySection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -251,6 +252,131 @@ impl Default for VulnSection {
     }
 }
 
+/// `[guard_proxy]`: the LLM firewall (see `guard_proxy`), an OpenAI-compatible proxy on its
+/// own address in front of `upstream`. Its findings enter the pipeline as events
+/// (`event.module: palisade-guard`, `event.action: llm-firewall`, source `guard-proxy`), which
+/// the rules of examples/rules/guard turn into alerts. The same settings are the flags of the
+/// standalone `palisade guard proxy`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardProxySection {
+    pub enabled: bool,
+    /// Where clients connect (loopback unless told otherwise).
+    pub listen: String,
+    /// The provider's origin, e.g. `https://api.openai.com` (request paths such as
+    /// `/v1/chat/completions` are appended) or `http://127.0.0.1:11434` for Ollama.
+    pub upstream: String,
+    /// PEM certificates to trust for an HTTPS upstream besides the Mozilla roots built in (a
+    /// private CA, or a self-signed vLLM/Ollama gateway).
+    pub upstream_ca: Option<PathBuf>,
+    /// Canary tokens placed in system prompts (`palisade guard scan --canary`); one in an
+    /// answer means the system prompt is leaking.
+    pub canaries: Vec<String>,
+    /// What to do about each kind of finding.
+    pub policy: crate::guard_proxy::policy::Policy,
+    /// Largest request body, bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Largest non-streamed answer the guard reads, bytes (502 beyond).
+    pub max_response_bytes: usize,
+    /// Seconds to connect to the upstream (and finish TLS).
+    pub connect_timeout_secs: u64,
+    /// Seconds for the upstream's answer to begin, and at most between two pieces of a stream.
+    pub timeout_secs: u64,
+    /// Bytes of streamed text held back while they could still be the start of a secret or
+    /// canary (longer secrets split across chunks may be missed; larger means later text).
+    pub hold_bytes: usize,
+}
+
+impl Default for GuardProxySection {
+    fn default() -> Self {
+        GuardProxySection {
+            enabled: false,
+            listen: "127.0.0.1:8089".into(),
+            upstream: String::new(),
+            upstream_ca: None,
+            canaries: Vec::new(),
+            policy: crate::guard_proxy::policy::Policy::default(),
+            max_body_bytes: 4 << 20,
+            max_response_bytes: 16 << 20,
+            connect_timeout_secs: 10,
+            timeout_secs: 600,
+            hold_bytes: 256,
+        }
+    }
+}
+
+impl GuardProxySection {
+    /// Checks the settings; `key` names a setting in messages (`guard_proxy.upstream` in the
+    /// file, `--upstream` on the command line).
+    pub fn validate(&self, key: &dyn Fn(&str) -> String) -> Result<(), String> {
+        if self.upstream.is_empty() {
+            return Err(format!(
+                "{}: give the provider's origin, e.g. https://api.openai.com",
+                key("upstream")
+            ));
+        }
+        let (_, _, _, prefix) = crate::guard_proxy::upstream::parse_url(&self.upstream)
+            .map_err(|e| format!("{}: {e}", key("upstream")))?;
+        if prefix.ends_with("/v1") {
+            return Err(format!(
+                "{}: {:?} ends in /v1, but request paths already start with /v1; give the origin (e.g. https://api.openai.com)",
+                key("upstream"),
+                self.upstream
+            ));
+        }
+        if let Some(p) = &self.upstream_ca
+            && !p.is_file()
+        {
+            return Err(format!(
+                "{}: {} does not exist",
+                key("upstream_ca"),
+                p.display()
+            ));
+        }
+        self.listen.parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "{} = {:?} is not an address such as 127.0.0.1:8089",
+                key("listen"),
+                self.listen
+            )
+        })?;
+        for (k, c) in self.canaries.iter().enumerate() {
+            if c.len() < 8 {
+                return Err(format!(
+                    "{}[{k}]: a canary must be at least 8 characters (make one with palisade guard canary)",
+                    key("canaries")
+                ));
+            }
+        }
+        self.policy
+            .validate()
+            .map_err(|e| e.replace("policy.", &format!("{}.", key("policy"))))?;
+        if self.max_body_bytes < 1024 {
+            return Err(format!("{} must be at least 1024", key("max_body_bytes")));
+        }
+        if self.max_response_bytes < 1024 {
+            return Err(format!(
+                "{} must be at least 1024",
+                key("max_response_bytes")
+            ));
+        }
+        if self.connect_timeout_secs == 0 || self.timeout_secs == 0 {
+            return Err(format!(
+                "{} and {} must be at least 1",
+                key("connect_timeout_secs"),
+                key("timeout_secs")
+            ));
+        }
+        if !(16..=65536).contains(&self.hold_bytes) {
+            return Err(format!(
+                "{} must be between 16 and 65536",
+                key("hold_bytes")
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourcesSection {
@@ -430,6 +556,9 @@ impl ServeConfig {
         for p in &mut self.auth.geoip {
             fix(p);
         }
+        if let Some(p) = &mut self.guard_proxy.upstream_ca {
+            fix(p);
+        }
         self
     }
 
@@ -559,6 +688,14 @@ impl ServeConfig {
                 "auth.nginx_user_header = {:?} is not a header name",
                 self.auth.nginx_user_header
             ));
+        }
+        if self.guard_proxy.enabled {
+            self.guard_proxy.validate(&|k| format!("guard_proxy.{k}"))?;
+            if self.guard_proxy.listen == self.server.listen
+                && !self.guard_proxy.listen.ends_with(":0")
+            {
+                return Err("guard_proxy.listen must differ from server.listen".into());
+            }
         }
         let mut names = std::collections::HashSet::new();
         for (k, s) in self.sources.syslog.iter().enumerate() {
@@ -701,5 +838,58 @@ mod tests {
         assert!(e.message.contains("auth.max_users"), "{e}");
         let e = load("[pipeline]\ndetectors=[]\n[auth]\nmax_user = 1\n", &[]).unwrap_err();
         assert!(e.message.contains("max_user"), "{e}");
+    }
+
+    #[test]
+    fn guard_proxy_settings_are_checked_with_the_key_named() {
+        let base = "[pipeline]\ndetectors=[]\n[guard_proxy]\nenabled = true\n";
+        let e = load(base, &[]).unwrap_err();
+        assert!(e.message.contains("guard_proxy.upstream"), "{e}");
+        let e = load(&format!("{base}upstream = \"ftp://x\"\n"), &[]).unwrap_err();
+        assert!(e.message.contains("http or https"), "{e}");
+        let e = load(
+            &format!("{base}upstream = \"https://api.openai.com/v1\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("/v1"), "{e}");
+        let e = load(
+            &format!("{base}upstream = \"http://127.0.0.1:1\"\n[guard_proxy.policy]\ninjection = \"redact\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("guard_proxy.policy.injection"), "{e}");
+        let e = load(
+            &format!("{base}upstream = \"http://127.0.0.1:1\"\n[guard_proxy.policy]\ncanary = \"shout\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("shout"), "{e}");
+        let e = load(
+            &format!("{base}upstream = \"http://127.0.0.1:1\"\ncanaries = [\"short\"]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("guard_proxy.canaries[0]"), "{e}");
+        let e = load(
+            &format!("{base}upstream = \"https://x\"\nupstream_ca = \"nope.pem\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("guard_proxy.upstream_ca"), "{e}");
+        assert!(e.message.contains("nope.pem"), "{e}");
+        let c = load(
+            &format!("{base}upstream = \"https://api.openai.com\"\n[guard_proxy.policy]\nrequest_pii = \"redact\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.guard_proxy.policy.request_pii,
+            crate::guard_proxy::policy::Action::Redact
+        );
+        assert_eq!(
+            c.guard_proxy.policy.injection,
+            crate::guard_proxy::policy::Action::Block
+        );
     }
 }

@@ -9,6 +9,7 @@
 //!                                                    → respond thread: playbooks → nftables,
 //!                                                    decisions, approvals (respond.rs)
 //! HTTP: /api/v1/… (tokens with roles, OpenAPI), web UI, /metrics
+//! [guard_proxy]: OpenAI-compatible LLM firewall on its own listener (guard_proxy/)
 //! ```
 //!
 //! Library code never prints; it logs through `tracing`, and the binary decides where logs go.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod guard_proxy;
 pub mod ingress;
 pub mod intel;
 pub mod metrics;

@@ -30,6 +30,18 @@ pub struct DetectorLabel {
     pub detector: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GuardFindingLabel {
+    pub direction: String,
+    pub kind: String,
+    pub verdict: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -69,6 +81,12 @@ pub struct Metrics {
     /// Authentication events (challenges, denies, outcomes) not handed to the pipeline
     /// because the ingest queue was full.
     pub auth_events_dropped: Counter,
+    /// LLM firewall requests, by outcome (forwarded, blocked, refused, upstream_error).
+    pub guard_proxy_requests: Family<OutcomeLabel, Counter>,
+    /// LLM firewall findings, by direction, kind and verdict.
+    pub guard_proxy_findings: Family<GuardFindingLabel, Counter>,
+    /// LLM firewall events not handed to the pipeline because the ingest queue was full.
+    pub guard_proxy_events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -104,6 +122,9 @@ impl Metrics {
             respond_dropped: Counter::default(),
             auth_assessments: Family::default(),
             auth_events_dropped: Counter::default(),
+            guard_proxy_requests: Family::default(),
+            guard_proxy_findings: Family::default(),
+            guard_proxy_events_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -216,6 +237,21 @@ impl Metrics {
             "auth_events_dropped",
             "Authentication events not handed to the pipeline because the ingest queue was full",
             m.auth_events_dropped.clone(),
+        );
+        registry.register(
+            "guard_proxy_requests",
+            "LLM firewall proxy requests, by outcome",
+            m.guard_proxy_requests.clone(),
+        );
+        registry.register(
+            "guard_proxy_findings",
+            "LLM firewall proxy findings, by direction, kind and verdict",
+            m.guard_proxy_findings.clone(),
+        );
+        registry.register(
+            "guard_proxy_events_dropped",
+            "LLM firewall events not handed to the pipeline because the ingest queue was full",
+            m.guard_proxy_events_dropped.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -51,6 +51,9 @@ pub struct Running {
     )>,
     /// Syslog listeners, tailers and directory watchers.
     pub sources: crate::sources::RunningSources,
+    /// The LLM firewall proxy's address (`[guard_proxy]`), when it runs.
+    pub guard_proxy: Option<SocketAddr>,
+    guard_proxy_task: Option<(tokio::task::JoinHandle<()>, crate::guard_proxy::IngressSink)>,
 }
 
 /// What start-up found, for the operator.
@@ -379,6 +382,21 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
         auth,
         started: Utc::now(),
     }));
+    // The LLM firewall binds before the sources, so a busy port fails start-up naming it.
+    let guard_proxy = if cfg.guard_proxy.enabled {
+        let (handle, sink) =
+            crate::guard_proxy::IngressSink::new(ingress.clone(), Arc::clone(&metrics));
+        let running = crate::guard_proxy::start(
+            cfg.guard_proxy.clone(),
+            sink,
+            Some(Arc::clone(&metrics)),
+            shutdown_rx.clone(),
+        )
+        .await?;
+        Some((running, handle))
+    } else {
+        None
+    };
     let sources =
         crate::sources::start_all(&cfg, ingress, Arc::clone(&metrics), shutdown_rx.clone())?;
     let app = app(state.clone());
@@ -432,6 +450,8 @@ pub async fn start(cfg: ServeConfig) -> Result<(Running, StartReport)> {
             responder,
             vuln,
             sources,
+            guard_proxy: guard_proxy.as_ref().map(|g| g.0.addr),
+            guard_proxy_task: guard_proxy.map(|(g, h)| (g.task, h)),
         },
         report,
     ))
@@ -451,12 +471,23 @@ impl Running {
             checkpointer,
             responder,
             vuln,
+            guard_proxy_task,
             ..
         } = self;
         // Sources first (a TCP batch in flight still reaches the log), then the HTTP side.
         let _ = shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), sources.join()).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
+        if let Some((task, sink)) = guard_proxy_task {
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("guard proxy: connections still open at shutdown");
+            }
+            // Streams still open record nothing more; the log writer can end.
+            sink.detach();
+        }
         state.ingress.close();
         // The last ingress handles go with the state and the scan thread (after the scan it
         // may be in); then the writer and the pipeline end.

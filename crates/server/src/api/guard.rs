@@ -127,6 +127,12 @@ pub fn mail_verdict_str(v: MailVerdictKind) -> &'static str {
     }
 }
 
+/// The embedded injection detector (loaded once per process), shared with the LLM firewall
+/// proxy.
+pub fn prompt_guard() -> Result<&'static PromptGuard, String> {
+    PROMPT_GUARD.as_ref().map_err(Clone::clone)
+}
+
 fn loaded<T>(g: &'static Result<T, String>) -> Result<&'static T, ApiError> {
     g.as_ref()
         .map_err(|e| ApiError::Unavailable(format!("guard model unavailable: {e}")))

@@ -213,6 +213,15 @@ impl Service {
         self.running.as_ref().unwrap().addr
     }
 
+    /// The LLM firewall proxy's address (`[guard_proxy]` enabled).
+    pub fn guard_proxy_addr(&self) -> std::net::SocketAddr {
+        self.running
+            .as_ref()
+            .unwrap()
+            .guard_proxy
+            .expect("guard_proxy is enabled")
+    }
+
     /// A connection of its own to the service's store.
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.cfg.store_path()).unwrap()
