@@ -92,11 +92,10 @@ impl NgramConfig {
                 }
             }
         }
-        let mut out = finish(char_part);
+        let chars = finish(char_part);
         let words = finish(word_part);
-        let both = !out.is_empty() && !words.is_empty();
-        out.extend(words);
-        merge(&mut out);
+        let both = !chars.is_empty() && !words.is_empty();
+        let mut out = merge_sorted(&chars, &words);
         if both {
             // Each family has norm 1; scale so the whole vector does too.
             for (_, v) in &mut out {
@@ -128,6 +127,33 @@ fn finish(mut part: Vec<(u32, f32)>) -> Sparse {
         }
     }
     part
+}
+
+/// Merges two vectors sorted by index into one (a linear pass, not another sort), adding up
+/// entries with the same index.
+fn merge_sorted(a: &[(u32, f32)], b: &[(u32, f32)]) -> Sparse {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((a[i].0, a[i].1 + b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Sorts by index and adds up entries with the same index.
@@ -168,6 +194,21 @@ mod tests {
     #[test]
     fn case_and_spacing_do_not_matter() {
         assert_eq!(CFG.vectorise("Hello  World"), CFG.vectorise("hello world"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn merging_sorted_parts_equals_sorting_their_concatenation(
+            a in proptest::collection::btree_map(0u32..64, -3i8..3, 0..20),
+            b in proptest::collection::btree_map(0u32..64, -3i8..3, 0..20),
+        ) {
+            let a: Sparse = a.into_iter().map(|(i, v)| (i, v as f32)).collect();
+            let b: Sparse = b.into_iter().map(|(i, v)| (i, v as f32)).collect();
+            let mut both = a.clone();
+            both.extend(&b);
+            merge(&mut both);
+            proptest::prop_assert_eq!(merge_sorted(&a, &b), both);
+        }
     }
 
     #[test]

@@ -123,14 +123,15 @@ static HIDDEN_ELEMENT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("regex")
 });
 static SCRIPT_STYLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)<(script|style)\b[^>]*>.*?</(?:script|style)\s*>").expect("regex")
+    Regex::new(r"(?is)<(script|style)(?-u:\b)[^>]*>.*?</(?:script|style)\s*>").expect("regex")
 });
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)</?[a-zA-Z][^<>]*>").expect("regex"));
 static BASE64_RUN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{20,}={0,2}").expect("regex"));
 static LEET_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[A-Za-z@$]*[0-9@$|][A-Za-z0-9@$|]*[A-Za-z][A-Za-z0-9@$|]*\b").expect("regex")
+    Regex::new(r"(?-u:\b)[A-Za-z@$]*[0-9@$|][A-Za-z0-9@$|]*[A-Za-z][A-Za-z0-9@$|]*(?-u:\b)")
+        .expect("regex")
 });
 
 /// Words frequent in English instructions, to tell rot13 text from noise.

@@ -7,12 +7,12 @@
 //!   (`palisade train injection --benign`); 5-fold cross-validation over both is reported, and
 //!   the test figures are on deepset *test* and on the blind benign set
 //!   crates/guard/tests/fixtures/prompts/benign_r3 (never used for training or thresholds);
-//! - mail: 5-fold cross-validation (seeded) over SpamAssassin easy-ham-1 + the commercial ham
-//!   of crates/guard/train/commercial-ham + spam-1 and the training half of phishing_pot —
+//! - mail: 5-fold cross-validation (seeded) over SpamAssassin easy-ham-1 + the modern legitimate mail
+//!   of crates/guard/train/commercial-ham* + spam-1 and the training half of phishing_pot —
 //!   each fold's model and thresholds come from the other four folds only; then a model trained
 //!   on all of that (the recipe of the embedded model) is tested on the held-back half of
 //!   phishing_pot and on the blind commercial/marketing set
-//!   crates/guard/tests/fixtures/mail/commercial_r3.
+//!   crates/guard/tests/fixtures/mail/commercial_r4.
 
 use std::path::{Path, PathBuf};
 
@@ -38,10 +38,10 @@ how-to steps, code) in crates/guard/tests/fixtures/prompts/benign_r3, never used
 or thresholds. The training is repeated here and `model_reproduced` says whether it gives the \
 embedded model byte for byte (if not, the figures are of the retrained recipe).\n\n\
 Phishing: 5-fold cross-validation over SpamAssassin easy-ham-1 + the commercial ham in \
-crates/guard/train/commercial-ham + spam-1 and the training half of phishing_pot (held-back half \
+crates/guard/train/commercial-ham* + spam-1 and the training half of phishing_pot (held-back half \
 chosen by a hash of the file name, --split-seed); then a model trained on all of it (the embedded \
 model's recipe) on the held-back phishing_pot half and on the blind commercial/marketing set in \
-crates/guard/tests/fixtures/mail/commercial_r3.\n\n\
+crates/guard/tests/fixtures/mail/commercial_r4.\n\n\
 Data: --data (default PALISADE_DATA, else shared/data above the working directory). Run from \
 the repository root (fixture paths are relative to it).\n\n\
 Example:\n  palisade eval guard --format json";
@@ -68,12 +68,20 @@ pub struct EvalGuardArgs {
     )]
     pub concealed_prompts: PathBuf,
     /// Commercial/marketing mail (legitimate), .eml files: the blind test set.
-    #[arg(long, default_value = "crates/guard/tests/fixtures/mail/commercial_r3")]
+    #[arg(long, default_value = "crates/guard/tests/fixtures/mail/commercial_r4")]
     pub commercial: PathBuf,
     /// Modern legitimate commercial mail added to the training ham (as `palisade train
     /// phishing --ham`); cross-validated with the rest.
-    #[arg(long, default_value = "crates/guard/train/commercial-ham")]
-    pub train_commercial: PathBuf,
+    #[arg(
+        long,
+        num_args = 1..,
+        default_values = [
+            "crates/guard/train/commercial-ham",
+            "crates/guard/train/commercial-ham-r2",
+            "crates/guard/train/commercial-ham-r3",
+        ]
+    )]
+    pub train_commercial: Vec<PathBuf>,
     /// Only the prompt part.
     #[arg(long, conflicts_with = "mail_only")]
     pub prompt_only: bool,
@@ -347,10 +355,7 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     let mut row_files: Vec<PathBuf> = Vec::new();
     for (files, class) in [
         (mail_files(&[ham_dir])?, Class::Ham),
-        (
-            mail_files(std::slice::from_ref(&args.train_commercial))?,
-            Class::Commercial,
-        ),
+        (mail_files(&args.train_commercial)?, Class::Commercial),
         (mail_files(&[spam_dir])?, Class::Spam),
         (phish_train.clone(), Class::Phish),
     ] {
@@ -456,7 +461,7 @@ fn eval_mail(args: &EvalGuardArgs) -> Result<serde_json::Value> {
     Ok(json!({
         "trained_on": format!(
             "spamassassin easy-ham-1 ({} ham), {} ({} commercial ham), spam-1 ({} spam), phishing_pot training half ({} phishing; split seed {})",
-            n_of(Class::Ham), args.train_commercial.display(), n_of(Class::Commercial), n_of(Class::Spam), n_of(Class::Phish), args.split_seed),
+            n_of(Class::Ham), args.train_commercial.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + "), n_of(Class::Commercial), n_of(Class::Spam), n_of(Class::Phish), args.split_seed),
         "cross_validation": {
             "folds": folds,
             "roc_auc": r4(roc_auc(&oof, &is_bad)),

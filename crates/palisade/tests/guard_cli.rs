@@ -211,7 +211,7 @@ fn eval_guard_reports_honest_splits_and_every_figure() {
         m["trained_on"]
             .as_str()
             .unwrap()
-            .contains("24 commercial ham"),
+            .contains("164 commercial ham"),
         "{m}"
     );
 }
