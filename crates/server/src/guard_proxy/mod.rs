@@ -665,21 +665,14 @@ async fn judge_and_forward(p: Arc<GuardProxy>, peer: SocketAddr, req: Request) -
             .map(|m| m.chars().take(128).collect());
         ctx.stream = doc.get("stream").and_then(Value::as_bool).unwrap_or(false);
         drop(doc);
-        let q = Arc::clone(&p);
-        let checked = tokio::task::spawn_blocking(move || {
-            let mut reports = Vec::new();
-            let outcome = q.check_request(ep, &bytes, &mut reports);
-            (outcome, reports)
+        let outcome = match judged(&p, &ctx, "request", move |q, reports| {
+            q.check_request(ep, &bytes, reports)
         })
-        .await;
-        let Ok((outcome, reports)) = checked else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "guard_failed",
-                "Palisade guard: the request check failed",
-            );
+        .await
+        {
+            Ok(o) => o,
+            Err(failed) => return failed,
         };
-        p.emit(&ctx, &reports);
         match outcome {
             RequestOutcome::Block { code, message } => {
                 return error_response(StatusCode::BAD_REQUEST, code, &message);
@@ -783,21 +776,14 @@ async fn judge_and_forward(p: Arc<GuardProxy>, peer: SocketAddr, req: Request) -
         }
         Ok(Ok(c)) => c.to_bytes(),
     };
-    let q = Arc::clone(&p);
-    let checked = tokio::task::spawn_blocking(move || {
-        let mut reports = Vec::new();
-        let outcome = q.check_answer(ep, &bytes, &mut reports);
-        (outcome, reports)
+    let outcome = match judged(&p, &ctx, "answer", move |q, reports| {
+        q.check_answer(ep, &bytes, reports)
     })
-    .await;
-    let Ok((outcome, reports)) = checked else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "guard_failed",
-            "Palisade guard: the answer check failed",
-        );
+    .await
+    {
+        Ok(o) => o,
+        Err(failed) => return failed,
     };
-    p.emit(&ctx, &reports);
     match outcome {
         RequestOutcome::Block { code, message } => {
             error_response(StatusCode::BAD_REQUEST, code, &message)
@@ -807,6 +793,32 @@ async fn judge_and_forward(p: Arc<GuardProxy>, peer: SocketAddr, req: Request) -
 }
 
 /// The upstream's status and headers with `body`.
+/// Runs a check on a blocking thread (the detectors are CPU work), emits its findings, and
+/// answers 500 if the check itself failed.
+async fn judged(
+    p: &Arc<GuardProxy>,
+    ctx: &Ctx,
+    what: &str,
+    check: impl FnOnce(&GuardProxy, &mut Vec<Report>) -> RequestOutcome + Send + 'static,
+) -> Result<RequestOutcome, Response> {
+    let q = Arc::clone(p);
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut reports = Vec::new();
+        let outcome = check(&q, &mut reports);
+        (outcome, reports)
+    })
+    .await;
+    let Ok((outcome, reports)) = checked else {
+        return Err(error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "guard_failed",
+            &format!("Palisade guard: the {what} check failed"),
+        ));
+    };
+    p.emit(ctx, &reports);
+    Ok(outcome)
+}
+
 fn pass_through(head: axum::http::response::Parts, body: Body) -> Response {
     let mut r = Response::new(body);
     *r.status_mut() = head.status;
