@@ -608,56 +608,45 @@ pub fn run(args: GuardMilterArgs) -> Result<u8> {
             std::io::Result::Ok(())
         };
         tokio::pin!(stop);
+        // TCP and Unix listeners hand out different stream types; one loop for both: a
+        // connection slot first (bounded), then a connection, until a stop signal.
+        macro_rules! accept_loop {
+            ($l:expr) => {
+                loop {
+                    let permit = tokio::select! {
+                        r = &mut stop => { r?; break; }
+                        p = limit.clone().acquire_owned() => p?,
+                    };
+                    tokio::select! {
+                        r = &mut stop => { r?; break; }
+                        a = $l.accept() => match a {
+                            Ok((s, _)) => {
+                                let sh = shared.clone();
+                                tokio::spawn(async move {
+                                    serve_conn(sh, s).await;
+                                    drop(permit);
+                                });
+                            }
+                            Err(e) => tracing::warn!("milter: accept failed: {e}"),
+                        },
+                    }
+                }
+            };
+        }
         match listen {
             Listen::Inet(addr) => {
                 let l = tokio::net::TcpListener::bind(&addr)
                     .await
                     .with_context(|| format!("listening on {addr}"))?;
                 eprintln!("palisade: milter listening on inet:{}", l.local_addr()?);
-                loop {
-                    let permit = tokio::select! {
-                        r = &mut stop => { r?; break; }
-                        p = limit.clone().acquire_owned() => p?,
-                    };
-                    tokio::select! {
-                        r = &mut stop => { r?; break; }
-                        a = l.accept() => match a {
-                            Ok((s, _)) => {
-                                let sh = shared.clone();
-                                tokio::spawn(async move {
-                                    serve_conn(sh, s).await;
-                                    drop(permit);
-                                });
-                            }
-                            Err(e) => tracing::warn!("milter: accept failed: {e}"),
-                        },
-                    }
-                }
+                accept_loop!(l);
             }
             Listen::Unix(path) => {
                 remove_stale_socket(&path)?;
                 let l = tokio::net::UnixListener::bind(&path)
                     .with_context(|| format!("listening on {}", path.display()))?;
                 eprintln!("palisade: milter listening on unix:{}", path.display());
-                loop {
-                    let permit = tokio::select! {
-                        r = &mut stop => { r?; break; }
-                        p = limit.clone().acquire_owned() => p?,
-                    };
-                    tokio::select! {
-                        r = &mut stop => { r?; break; }
-                        a = l.accept() => match a {
-                            Ok((s, _)) => {
-                                let sh = shared.clone();
-                                tokio::spawn(async move {
-                                    serve_conn(sh, s).await;
-                                    drop(permit);
-                                });
-                            }
-                            Err(e) => tracing::warn!("milter: accept failed: {e}"),
-                        },
-                    }
-                }
+                accept_loop!(l);
                 let _ = std::fs::remove_file(&path);
             }
         }
