@@ -16,48 +16,16 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{data_file, root};
+use common::{data_file, free_port, have, is_root, path_env, root};
 
 const FIX: &str = "crates/guard/tests/fixtures/mail";
 const HAM: &str = "spamassassin/easy-ham-1/00001.7c53336b37003a9286aba55d2945844c.eml";
 const HAM_ID: &str = "13258.1030015585@munnari.OZ.AU";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn have(bin: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .env("PATH", path_env())
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Postfix's commands live in /usr/sbin, which a non-login PATH may lack.
-fn path_env() -> String {
-    format!(
-        "{}:/usr/sbin:/usr/bin:/sbin:/bin",
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 fn run(cmd: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(cmd)

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,14 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BATCH: u64 = 50;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn http(
     addr: SocketAddr,
@@ -251,6 +243,7 @@ fn kill_9_mid_stream_loses_no_acknowledged_event_and_counts_none_twice() {
 
 #[path = "common/mod.rs"]
 mod common;
+use common::free_port;
 
 #[test]
 fn check_config_loads_rules_and_names_bad_keys() {

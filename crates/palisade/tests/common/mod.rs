@@ -5,8 +5,44 @@
 
 pub mod netns;
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// PATH with the system directories added: Postfix's commands live in /usr/sbin, which a
+/// non-login PATH may lack.
+pub fn path_env() -> String {
+    format!(
+        "{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Whether a command is installed (on [`path_env`]).
+pub fn have(bin: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .env("PATH", path_env())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
